@@ -1,0 +1,2 @@
+"""gghl: label-assignment-first detection and classification."""
+__version__ = "0.1.0"
