@@ -1,0 +1,134 @@
+"""StageInteractor cross-stage label assigner (spec/stageinteractor.md §1.b, released-code semantics).
+
+For stage ``s`` the classification target of query ``q`` is the multi-hot set of classes ``c`` such that
+``q`` was one-to-one matched to a GT ``j`` of class ``c`` at stage ``s`` or at a candidate stage, and the
+*current* stage's box of ``q`` overlaps ``gt_j`` with IoU >= ``iou_thr`` (inclusive). Gathering is by query
+index, so never-matched queries stay negative whatever their IoU, and the stage's own positive is dropped
+from classification when its IoU is below the threshold (its box regression is kept by the criterion).
+
+Unlike the official code no GT-by-GT pairing between stages is done, so nothing assumes that every GT
+is matched at every stage (more GTs than queries, empty images).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from gghl.losses.hbb_ops import aligned_box_iou
+
+CANDIDATE_MODES = ("prev+future", "all", "none")
+
+
+def candidate_stages(stage: int, num_stages: int, candidates: str = "prev+future") -> list[int]:
+    """Stages (besides ``stage``) whose matches are gathered.
+
+    ``"prev+future"`` (released code): ``{s-1 if s>=1} ∪ {s+1..S-1}``; ``"all"``: every other stage;
+    ``"none"``: no other stage.
+    """
+    if candidates == "prev+future":
+        return ([stage - 1] if stage >= 1 else []) + list(range(stage + 1, num_stages))
+    if candidates == "all":
+        return [t for t in range(num_stages) if t != stage]
+    if candidates == "none":
+        return []
+    raise ValueError(f"candidates must be one of {CANDIDATE_MODES}, got {candidates!r}")
+
+
+def pad_gts(
+    gt_boxes: Sequence[Tensor], gt_labels: Sequence[Tensor], device: torch.device
+) -> tuple[Tensor, Tensor]:
+    """Pad per-image GTs: -> boxes ``[B, max(M,1), 4]`` fp32 and labels ``[B, max(M,1)]`` int64 (pad 0)."""
+    b = len(gt_boxes)
+    m = max([int(g.shape[0]) for g in gt_boxes] + [1])
+    box = torch.zeros((b, m, 4), dtype=torch.float32, device=device)
+    lbl = torch.zeros((b, m), dtype=torch.long, device=device)
+    for i, (g, lab) in enumerate(zip(gt_boxes, gt_labels)):
+        box[i, : g.shape[0]] = g.to(device, torch.float32)
+        lbl[i, : g.shape[0]] = lab.to(device)
+    return box, lbl
+
+
+@torch.no_grad()
+def cross_stage_score_table(
+    stage: int,
+    matches: Sequence[Tensor],
+    boxes_xyxy: Tensor,
+    gt_boxes: Sequence[Tensor],
+    gt_labels: Sequence[Tensor],
+    num_classes: int,
+    candidates: str = "prev+future",
+) -> Tensor:
+    """Max IoU per (image, query, class) over the gathered matches; ``-inf`` where nothing was gathered.
+
+    Args:
+        stage: current stage ``s``.
+        matches: ``S`` tensors ``[B, N]`` int64 (GT index or -1), one per stage.
+        boxes_xyxy: ``[B, N, 4]`` absolute xyxy boxes of the current stage.
+        gt_boxes / gt_labels: ``B`` tensors ``[M_b, 4]`` / ``[M_b]``.
+    Returns:
+        ``[B, N, C]`` fp32 score table ``T`` of §1.b.
+    """
+    b, n, _ = boxes_xyxy.shape
+    dev = boxes_xyxy.device
+    gt_pad, lbl_pad = pad_gts(gt_boxes, gt_labels, dev)
+    table = torch.full((b, n, num_classes), float("-inf"), device=dev)
+    for t in [stage] + candidate_stages(stage, len(matches), candidates):
+        m = matches[t].to(dev)
+        valid = m >= 0
+        idx = m.clamp(min=0)
+        gtbox = torch.gather(gt_pad, 1, idx[..., None].expand(b, n, 4))  # [B, N, 4]
+        iou = aligned_box_iou(gtbox, boxes_xyxy.detach().float())
+        iou = torch.where(valid, iou, torch.full_like(iou, float("-inf")))
+        cls = torch.gather(lbl_pad, 1, idx)  # [B, N]
+        table.scatter_reduce_(-1, cls[..., None], iou[..., None], reduce="amax")
+    return table
+
+
+@torch.no_grad()
+def cross_stage_targets(
+    stage: int,
+    matches: Sequence[Tensor],
+    boxes_xyxy: Tensor,
+    gt_boxes: Sequence[Tensor],
+    gt_labels: Sequence[Tensor],
+    num_classes: int,
+    iou_thr: float = 0.5,
+    candidates: str = "prev+future",
+    keep_own_positive: bool = False,
+) -> Tensor:
+    """Binary multi-hot classification targets of stage ``stage`` (§1.b).
+
+    Args:
+        stage: current stage ``s`` (0-based).
+        matches: ``S`` tensors ``[B, N]`` int64 one-to-one matches of every stage (GT index or -1).
+        boxes_xyxy: ``[B, N, 4]`` absolute xyxy boxes of stage ``s``.
+        gt_boxes: ``B`` tensors ``[M_b, 4]`` absolute xyxy; gt_labels: ``B`` tensors ``[M_b]``.
+        num_classes: ``C``.
+        iou_thr: inclusive IoU threshold (released code: 0.5).
+        candidates: ``"prev+future"`` (released), ``"all"`` or ``"none"``.
+        keep_own_positive: if True the stage's own one-to-one positive is kept whatever its IoU
+            (not the released behaviour; an ablation option).
+    Returns:
+        ``[B, N, C]`` float32 in {0, 1}.
+    """
+    table = cross_stage_score_table(stage, matches, boxes_xyxy, gt_boxes, gt_labels, num_classes, candidates)
+    target = (table >= iou_thr).float()
+    if keep_own_positive:
+        target = torch.maximum(target, one_to_one_targets(matches[stage], gt_labels, num_classes))
+    return target
+
+
+@torch.no_grad()
+def one_to_one_targets(matches: Tensor, gt_labels: Sequence[Tensor], num_classes: int) -> Tensor:
+    """One-hot targets of a stage's own matches: ``[B, N]`` matches -> ``[B, N, C]`` float32."""
+    b, n = matches.shape
+    dev = matches.device
+    lbl_pad = pad_gts([torch.zeros((lab.shape[0], 4)) for lab in gt_labels], gt_labels, dev)[1]
+    valid = matches >= 0
+    cls = torch.gather(lbl_pad, 1, matches.clamp(min=0))
+    out = torch.zeros((b, n, num_classes), device=dev)
+    out.scatter_(-1, cls[..., None], valid[..., None].float())
+    return out

@@ -1,0 +1,186 @@
+"""Set criterion of the StageInteractor / AdaMixer query detector (spec/stageinteractor.md §1.d).
+
+Per stage ``s`` (all stage weights 1):
+
+    loss_cls_s  = w_cls  * sum FL(logits_s, Y_s)                  / max(sum Y_s, num_pos_s)
+    loss_bbox_s = w_l1   * sum_{own matches} |b/whwh - g/whwh|_1   / num_pos_s
+    loss_iou_s  = w_giou * sum_{own matches} (1 - GIoU(b, g))      / num_pos_s
+
+``Y_s`` are the cross-stage targets (``assigner="cross_stage"``) or the one-hot targets of the stage's
+own matches (``assigner="o2o"``, AdaMixer). Fixes w.r.t. the released code: both normalisers are
+averaged across DDP ranks and then clamped to >= 1, so batches without objects give finite losses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gghl.assigners.cross_stage import cross_stage_targets, one_to_one_targets, pad_gts
+from gghl.assigners.hungarian import hungarian_match_stages
+from gghl.losses.hbb_ops import aligned_generalized_box_iou
+
+
+def sigmoid_focal_loss_sum(logits: Tensor, targets: Tensor, alpha: float = 0.25, gamma: float = 2.0) -> Tensor:
+    """Summed sigmoid focal loss for binary targets; ``logits``/``targets`` of the same shape."""
+    logits = logits.float()
+    p = logits.sigmoid()
+    ce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    w = torch.where(targets > 0.5, alpha * (1 - p).pow(gamma), (1 - alpha) * p.pow(gamma))
+    return (ce * w).sum()
+
+
+def reduce_mean_clamped(x: Tensor) -> Tensor:
+    """Mean over DDP ranks (identity without torch.distributed), then clamp to >= 1."""
+    x = x.detach().float().clone()
+    if dist.is_available() and dist.is_initialized():
+        dist.all_reduce(x)
+        x = x / dist.get_world_size()
+    return x.clamp(min=1.0)
+
+
+def stage_losses(
+    logits: Tensor,
+    boxes_xyxy: Tensor,
+    cls_targets: Tensor,
+    matches: Tensor,
+    gt_boxes: Sequence[Tensor],
+    img_wh: Tensor,
+    weight_cls: float = 2.0,
+    weight_l1: float = 5.0,
+    weight_giou: float = 2.0,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+) -> dict[str, Tensor]:
+    """Losses of one stage.
+
+    Args:
+        logits: ``[B, N, C]``; boxes_xyxy: ``[B, N, 4]`` absolute xyxy (with grad).
+        cls_targets: ``[B, N, C]`` binary targets.
+        matches: ``[B, N]`` int64 own one-to-one matches (GT index or -1).
+        gt_boxes: ``B`` tensors ``[M_b, 4]``; img_wh: ``[B, 2]`` image sizes ``(W, H)``.
+    Returns:
+        dict with ``loss_cls``, ``loss_bbox``, ``loss_iou`` (scalars) and the normalisers
+        ``avg_factor_cls``, ``num_pos`` (detached).
+    """
+    b, n, _ = boxes_xyxy.shape
+    valid = matches >= 0
+    num_pos = valid.sum().float()
+    avg_cls = reduce_mean_clamped(torch.maximum(cls_targets.sum(), num_pos))
+    avg_reg = reduce_mean_clamped(num_pos)
+    loss_cls = weight_cls * sigmoid_focal_loss_sum(logits, cls_targets, alpha, gamma) / avg_cls
+
+    gt_pad, _ = pad_gts(list(gt_boxes), [torch.zeros(g.shape[0], dtype=torch.long) for g in gt_boxes], boxes_xyxy.device)
+    gtb = torch.gather(gt_pad, 1, matches.clamp(min=0)[..., None].expand(b, n, 4))  # [B, N, 4]
+    wh = torch.as_tensor(img_wh, dtype=torch.float32, device=boxes_xyxy.device).reshape(b, 1, 2)
+    whwh = torch.cat([wh, wh], -1)
+    pred = boxes_xyxy.float()
+    m = valid.float()
+    # masked sums keep the graph connected (0 * pred) when a stage has no positives
+    l1 = ((pred / whwh - gtb / whwh).abs().sum(-1) * m).sum()
+    giou = ((1 - aligned_generalized_box_iou(pred, gtb)) * m).sum()
+    return {
+        "loss_cls": loss_cls,
+        "loss_bbox": weight_l1 * l1 / avg_reg,
+        "loss_iou": weight_giou * giou / avg_reg,
+        "avg_factor_cls": avg_cls,
+        "num_pos": avg_reg,
+    }
+
+
+class SetCriterion(nn.Module):
+    """Hungarian matching of every stage + (cross-stage) targets + focal/L1/GIoU losses.
+
+    Args:
+        num_classes: ``C``.
+        assigner: ``"cross_stage"`` (StageInteractor) or ``"o2o"`` (one-to-one only, AdaMixer).
+        iou_thr / candidates / keep_own_positive: cross-stage assigner options (§1.b).
+        cost_*: matcher weights; weight_*: loss weights; alpha/gamma: focal parameters.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        assigner: str = "cross_stage",
+        iou_thr: float = 0.5,
+        candidates: str = "prev+future",
+        keep_own_positive: bool = False,
+        cost_cls: float = 2.0,
+        cost_l1: float = 5.0,
+        cost_giou: float = 2.0,
+        weight_cls: float = 2.0,
+        weight_l1: float = 5.0,
+        weight_giou: float = 2.0,
+        alpha: float = 0.25,
+        gamma: float = 2.0,
+    ) -> None:
+        super().__init__()
+        if assigner not in ("cross_stage", "o2o"):
+            raise ValueError(f"assigner must be 'cross_stage' or 'o2o', got {assigner!r}")
+        self.num_classes = num_classes
+        self.assigner = assigner
+        self.iou_thr = iou_thr
+        self.candidates = candidates
+        self.keep_own_positive = keep_own_positive
+        self.costs = (cost_cls, cost_l1, cost_giou)
+        self.weights = (weight_cls, weight_l1, weight_giou)
+        self.alpha, self.gamma = alpha, gamma
+
+    def targets(
+        self, matches: Tensor, boxes: Tensor, gt_boxes: Sequence[Tensor], gt_labels: Sequence[Tensor]
+    ) -> list[Tensor]:
+        """Classification targets of every stage: matches ``[S,B,N]``, boxes ``[S,B,N,4]`` -> S x ``[B,N,C]``."""
+        s = matches.shape[0]
+        mlist = list(matches.unbind(0))
+        if self.assigner == "o2o":
+            return [one_to_one_targets(mlist[i], gt_labels, self.num_classes) for i in range(s)]
+        return [
+            cross_stage_targets(
+                i, mlist, boxes[i], gt_boxes, gt_labels, self.num_classes, self.iou_thr,
+                self.candidates, self.keep_own_positive,
+            )
+            for i in range(s)
+        ]
+
+    def forward(
+        self,
+        cls_logits: Tensor,
+        boxes_xyxy: Tensor,
+        gt_boxes: Sequence[Tensor],
+        gt_labels: Sequence[Tensor],
+        img_wh: Tensor,
+        matches: Tensor | None = None,
+    ) -> dict[str, Tensor]:
+        """Total and per-stage losses.
+
+        Args:
+            cls_logits: ``[S, B, N, C]``; boxes_xyxy: ``[S, B, N, 4]`` absolute xyxy of every stage.
+            gt_boxes / gt_labels: ``B`` tensors ``[M_b, 4]`` / ``[M_b]`` (current image pixels).
+            img_wh: ``[B, 2]`` image sizes ``(W, H)`` before padding.
+            matches: optional precomputed ``[S, B, N]`` matches (else Hungarian, one host transfer).
+        Returns:
+            ``loss`` (sum over stages and terms), ``s{i}.loss_cls|loss_bbox|loss_iou`` and ``num_pos``.
+        """
+        if matches is None:
+            matches = hungarian_match_stages(
+                cls_logits.detach(), boxes_xyxy.detach(), gt_boxes, gt_labels, img_wh, *self.costs
+            )
+        tgts = self.targets(matches, boxes_xyxy.detach(), gt_boxes, gt_labels)
+        out: dict[str, Tensor] = {}
+        total = cls_logits.new_zeros((), dtype=torch.float32)
+        for i, tgt in enumerate(tgts):
+            d = stage_losses(
+                cls_logits[i], boxes_xyxy[i], tgt, matches[i], gt_boxes, img_wh, *self.weights,
+                alpha=self.alpha, gamma=self.gamma,
+            )
+            for k in ("loss_cls", "loss_bbox", "loss_iou"):
+                out[f"s{i}.{k}"] = d[k]
+                total = total + d[k]
+        out["loss"] = total
+        out["num_pos"] = d["num_pos"]
+        out["num_cls_pos"] = tgts[-1].sum()
+        return out
