@@ -1,0 +1,102 @@
+"""Merge detections on DOTA patches back to full images and write DOTA Task1 result files.
+
+Patch names are DOTA_devkit's ``<image>__<rate>__<x>___<y>`` (:func:`gghl.data.tiling.parse_patch_name`).
+A patch polygon ``p`` (patch pixels) maps to ``(p + (x, y)) / rate`` in the original image, as DOTA_devkit
+``ResultMerge.poly2origpoly``. Merging is class-wise NMS at IoU 0.1 (:func:`gghl.data.tiling.nms_merge`):
+rotated NMS of the min-area rectangles by default (mmrotate's ``DOTAMetric`` merge, which scored
+AP50 73.73 vs 70.62 for quadrilateral NMS in mmrotate PR #520), or ``nms="poly"`` (DOTA_devkit).
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import torch
+
+from gghl.data.tiling import Detections, nms_merge, parse_patch_name, tile_to_image
+
+__all__ = ["merge_detections", "write_task1", "zip_task1"]
+
+
+def merge_detections(
+    patch_dets: Mapping[str, Detections | tuple] | Iterable[tuple[str, Detections | tuple]],
+    iou_thr: float = 0.1,
+    nms: str = "rotated",
+) -> dict[str, Detections]:
+    """Full-image detections from per-patch detections.
+
+    Args:
+        patch_dets: ``{patch_name: (polys [K, 8], scores [K], labels [K])}`` or an iterable of
+            ``(patch_name, dets)`` pairs (the same patch may appear more than once). Polygons are in patch
+            pixels; names may carry a directory or extension.
+        iou_thr: class-wise NMS threshold (suppress when IoU > iou_thr); DOTA's 0.1 by default.
+        nms: "rotated" (min-area rectangle + rotated IoU) or "poly" (polygon IoU).
+
+    Returns:
+        ``{image_name: Detections}`` in original-image pixels, each sorted by decreasing score.
+        Every image named by some patch is present, with empty detections if none survived.
+    """
+    items = patch_dets.items() if isinstance(patch_dets, Mapping) else patch_dets
+    per_image: dict[str, list[Detections]] = defaultdict(list)
+    for name, dets in items:
+        p = parse_patch_name(name)
+        per_image[p.image].append(tile_to_image(dets, p.x, p.y, p.rate))
+    return {img: nms_merge(Detections.cat(ds), iou_thr=iou_thr, nms=nms) for img, ds in sorted(per_image.items())}
+
+
+def _fmt_line(image: str, score: float, poly: Sequence[float]) -> str:
+    # mmrotate's DOTAMetric writes score with 4 and coordinates with 2 decimals; we keep that precision.
+    return f"{image} {score:.4f} " + " ".join(f"{v:.2f}" for v in poly) + "\n"
+
+
+def write_task1(
+    det_by_image: Mapping[str, Detections | tuple],
+    out_dir: str | os.PathLike,
+    class_names: Sequence[str],
+    zip_path: str | os.PathLike | None = None,
+) -> list[Path]:
+    """Write DOTA Task1 files ``Task1_<class>.txt``: lines ``imgname score x1 y1 x2 y2 x3 y3 x4 y4``.
+
+    One file per class in ``class_names`` (empty when the class has no detection, as the server expects all
+    of them). Images are written in sorted order, detections by decreasing score, so reruns give identical
+    files. A label outside ``range(len(class_names))`` raises ``ValueError`` naming the image.
+    With ``zip_path`` the files are also packed into a submission zip (:func:`zip_task1`).
+    Returns the written paths.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    lines: list[list[str]] = [[] for _ in class_names]
+    for image in sorted(det_by_image):
+        polys, scores, labels = (torch.as_tensor(v).detach().cpu() for v in det_by_image[image])
+        if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= len(class_names)):
+            raise ValueError(
+                f"image {image!r}: label {int(labels.max() if labels.max() >= len(class_names) else labels.min())}"
+                f" outside the {len(class_names)} class names"
+            )
+        order = torch.sort(scores.double(), descending=True, stable=True).indices
+        for i in order.tolist():
+            lines[int(labels[i])].append(_fmt_line(image, float(scores[i]), polys[i].double().tolist()))
+    paths = []
+    for name, ls in zip(class_names, lines):
+        path = out / f"Task1_{name}.txt"
+        tmp = path.with_suffix(".txt.tmp")
+        tmp.write_text("".join(ls))
+        os.replace(tmp, path)
+        paths.append(path)
+    if zip_path is not None:
+        zip_task1(paths, zip_path)
+    return paths
+
+
+def zip_task1(paths: Sequence[str | os.PathLike], zip_path: str | os.PathLike) -> Path:
+    """Pack Task1 files into a flat zip (file names only, no folders), the DOTA server's submission form."""
+    zp = Path(zip_path)
+    zp.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(zp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for p in paths:
+            zf.write(p, arcname=Path(p).name)
+    return zp

@@ -1,0 +1,261 @@
+"""Sliding windows over large images, DOTA patch names, and merging per-tile detections back.
+
+One window rule serves the offline DOTA split (:mod:`gghl.data.dota_split`), the merge of patch results
+(:mod:`gghl.data.dota_merge`) and large-image inference (:func:`iter_tiles` + :func:`untile_detections`).
+
+Frames: a window / tile ``(x, y)`` is the top-left pixel of a ``size x size`` square in the (rescaled) image
+frame; a detection in a tile has pixel coordinates relative to that corner. Mapping back to the original
+image is ``(p + (x, y)) / rate``, as DOTA_devkit's ``ResultMerge`` ``poly2origpoly`` does.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from gghl.data import dota_clip
+
+__all__ = [
+    "Detections",
+    "make_windows",
+    "format_patch_name",
+    "parse_patch_name",
+    "PatchName",
+    "iter_tiles",
+    "tile_to_image",
+    "nms_merge",
+    "untile_detections",
+]
+
+
+def make_windows(width: int, height: int, size: int, gap: int) -> list[tuple[int, int]]:
+    """Top-left corners ``(x, y)`` of the ``size x size`` windows that cover a ``width x height`` image.
+
+    Same rule as mmrotate ``img_split.get_sliding_window`` and DOTA_devkit ``ImgSplit.SplitSingle`` (they
+    agree): starts at 0, step ``size - gap``; when a window would pass the border the last one is moved back
+    to end flush with it (``width - size``). An image side ``<= size`` gets one window at 0 (padded later).
+    Order: x-major, then y (as both tools). mmrotate's ``img_rate_thr`` filter never drops one of these
+    windows (each is either fully inside the image or the only one along a side), so it is not applied here.
+    """
+    if size <= 0 or not 0 <= gap < size:
+        raise ValueError(f"need size > gap >= 0, got size={size}, gap={gap}")
+    if width <= 0 or height <= 0:
+        raise ValueError(f"image size must be positive, got {width}x{height}")
+    xs, ys = _starts(width, size, size - gap), _starts(height, size, size - gap)
+    return [(x, y) for x in xs for y in ys]
+
+
+def _starts(length: int, size: int, step: int) -> list[int]:
+    if length <= size:
+        return [0]
+    n = math.ceil((length - size) / step) + 1
+    starts = [step * i for i in range(n)]
+    starts[-1] = min(starts[-1], length - size)
+    return starts
+
+
+class PatchName(NamedTuple):
+    """A parsed patch name: source image name, rescale rate, window corner in the rescaled image."""
+
+    image: str
+    rate: float
+    x: int
+    y: int
+
+
+_PATCH_RE = re.compile(r"^(?P<image>.+)__(?P<rate>\d+(?:\.\d+)?)__(?P<x>\d+)___(?P<y>\d+)$")
+
+
+def format_rate(rate: float) -> str:
+    """DOTA_devkit's ``str(rate)`` for the usual rates, without a trailing ``.0``: 1 -> "1", 0.5 -> "0.5"."""
+    if not rate > 0:
+        raise ValueError(f"rate must be > 0, got {rate}")
+    return f"{rate:g}"
+
+
+def format_patch_name(image: str, rate: float, x: int, y: int) -> str:
+    """DOTA_devkit patch name ``<image>__<rate>__<x>___<y>`` (no extension), e.g. ``P0000__1__0___824``."""
+    return f"{image}__{format_rate(rate)}__{int(x)}___{int(y)}"
+
+
+def parse_patch_name(name: str) -> PatchName:
+    """Inverse of :func:`format_patch_name`; accepts a path or a name with an extension.
+
+    The pattern is anchored at the end, so image names that themselves contain ``__`` parse correctly
+    (DOTA_devkit's merge splits at the first ``__`` and gets them wrong).
+    """
+    stem = name.replace("\\", "/").rsplit("/", 1)[-1]
+    m = _PATCH_RE.match(stem) or _PATCH_RE.match(stem.rsplit(".", 1)[0])
+    if m is None:
+        raise ValueError(f"not a DOTA patch name '<image>__<rate>__<x>___<y>': {name!r}")
+    return PatchName(m["image"], float(m["rate"]), int(m["x"]), int(m["y"]))
+
+
+class Detections(NamedTuple):
+    """Oriented detections of one image or tile.
+
+    polys: ``Tensor[K, 8]`` float, DOTA-order corners in pixels of the frame stated by the caller.
+    scores: ``Tensor[K]`` float. labels: ``Tensor[K]`` int64 class indices.
+    """
+
+    polys: Tensor
+    scores: Tensor
+    labels: Tensor
+
+    @staticmethod
+    def empty(dtype: torch.dtype = torch.float32) -> Detections:
+        return Detections(torch.zeros(0, 8, dtype=dtype), torch.zeros(0, dtype=dtype), torch.zeros(0, dtype=torch.int64))
+
+    @staticmethod
+    def cat(items: Sequence[Detections]) -> Detections:
+        if not items:
+            return Detections.empty()
+        return Detections(*(torch.cat([getattr(d, f) for d in items]) for f in Detections._fields))
+
+
+def _as_dets(d: Detections | tuple) -> Detections:
+    polys, scores, labels = (torch.as_tensor(v) for v in d)
+    if polys.dim() != 2 or polys.shape[1] != 8:
+        raise ValueError(f"detection polygons must be [K, 8], got {tuple(polys.shape)}")
+    if scores.shape != (polys.shape[0],) or labels.shape != (polys.shape[0],):
+        raise ValueError(
+            f"scores and labels must be [K]={polys.shape[0]}, got {tuple(scores.shape)} and {tuple(labels.shape)}"
+        )
+    if not polys.is_floating_point():
+        polys = polys.double()
+    return Detections(polys, scores.to(polys.dtype), labels.long())
+
+
+def tile_to_image(dets: Detections | tuple, x: int, y: int, rate: float = 1.0) -> Detections:
+    """Map tile-frame detections to the original image frame: ``(p + (x, y)) / rate``."""
+    d = _as_dets(dets)
+    offset = torch.tensor([x, y] * 4, dtype=d.polys.dtype, device=d.polys.device)
+    return Detections((d.polys + offset) / rate, d.scores, d.labels)
+
+
+def iter_tiles(
+    image: Tensor, size: int, gap: int, pad_value: float | Sequence[float] = 0.0
+) -> Iterator[tuple[Tensor, int, int]]:
+    """Yield ``(tile [C, size, size], x, y)`` for the :func:`make_windows` windows of ``image [C, H, W]``.
+
+    Tiles that reach past the border (only when a side is shorter than ``size``) are padded at the right and
+    bottom with ``pad_value`` (one value or one per channel), like the split's edge patches. The tile is a
+    copy only when padded, otherwise a view of ``image``.
+    """
+    if image.dim() != 3:
+        raise ValueError(f"image must be [C, H, W], got {tuple(image.shape)}")
+    c, h, w = image.shape
+    pad = torch.as_tensor(pad_value, dtype=image.dtype, device=image.device).reshape(-1, 1, 1)
+    if pad.shape[0] not in (1, c):
+        raise ValueError(f"pad_value needs 1 or {c} values, got {pad.shape[0]}")
+    for x, y in make_windows(w, h, size, gap):
+        tile = image[:, y : y + size, x : x + size]
+        if tile.shape[1:] != (size, size):
+            full = pad.expand(c, size, size).clone()
+            full[:, : tile.shape[1], : tile.shape[2]] = tile
+            tile = full
+        yield tile, x, y
+
+
+def _poly_to_obb(polys: Tensor) -> Tensor:
+    """``[K, 8]`` -> ``[K, 5]`` canonical OBB (min-area rectangle); gghl.structures' version when present."""
+    try:
+        from gghl.structures import poly_to_obb  # type: ignore[attr-defined]
+    except ImportError:
+        poly_to_obb = None
+    if poly_to_obb is not None:
+        return poly_to_obb(polys)
+    pts = polys.detach().cpu().double().numpy().reshape(-1, 4, 2)
+    out = [dota_clip.rect_to_obb(dota_clip.min_area_rect(p)) for p in pts]
+    return torch.tensor(out, dtype=polys.dtype, device=polys.device).reshape(-1, 5)
+
+
+def _greedy_poly_nms(polys: Tensor, scores: Tensor, labels: Tensor, iou_thr: float) -> Tensor:
+    """Fallback class-wise polygon NMS (exact convex IoU in numpy); suppress when IoU > ``iou_thr``."""
+    order = sorted(range(len(scores)), key=lambda i: (-float(scores[i]), i))
+    pts = polys.detach().cpu().double().numpy().reshape(-1, 4, 2)
+    lab = labels.cpu().numpy()
+    lo, hi = pts.min(axis=1), pts.max(axis=1)
+    alive = np.ones(len(order), dtype=bool)
+    keep: list[int] = []
+    for i in order:
+        if not alive[i]:
+            continue
+        keep.append(i)
+        alive[i] = False
+        # Horizontal-box pre-filter: only overlapping candidates of the same class can have IoU > 0.
+        cand = np.nonzero(alive & (lab == lab[i]) & (lo < hi[i]).all(1) & (hi > lo[i]).all(1))[0]
+        for j in cand:
+            if dota_clip.convex_iou(pts[i], pts[j]) > iou_thr:
+                alive[j] = False
+    return torch.tensor(keep, dtype=torch.int64)
+
+
+def nms_merge(dets: Detections, iou_thr: float = 0.1, nms: str = "rotated") -> Detections:
+    """Class-wise NMS of detections already in one image frame; the kept ones in decreasing score order.
+
+    nms="rotated" (default, as mmrotate's ``DOTAMetric(merge_patches=True)``): rotated IoU of the
+    min-area rectangles (``poly_to_obb``) via ``gghl.ops.batched_nms_rotated``. nms="poly" (as DOTA_devkit
+    ``ResultMerge`` ``py_cpu_nms_poly``): IoU of the polygons themselves via ``gghl.ops.poly_iou``. The two
+    agree for rectangular detections. A box is suppressed when its IoU with a kept one is > ``iou_thr``.
+    Without gghl.ops (not built yet) an exact numpy polygon NMS is used for both.
+    """
+    d = _as_dets(dets)
+    if len(d.scores) == 0:
+        return d
+    if nms not in ("rotated", "poly"):
+        raise ValueError(f"nms must be 'rotated' or 'poly', got {nms!r}")
+    keep = _nms_indices(d, iou_thr, nms)
+    return Detections(d.polys[keep], d.scores[keep], d.labels[keep])
+
+
+def _nms_indices(d: Detections, iou_thr: float, nms: str) -> Tensor:
+    try:
+        from gghl import ops
+    except ImportError:  # pragma: no cover - gghl.ops always imports
+        ops = None
+    if nms == "rotated" and hasattr(ops, "batched_nms_rotated"):
+        boxes = _poly_to_obb(d.polys.float() if d.polys.dtype == torch.float16 else d.polys)
+        return ops.batched_nms_rotated(boxes, d.scores, d.labels, iou_thr)
+    if nms == "poly" and hasattr(ops, "poly_iou"):
+        return _poly_nms_with(ops.poly_iou, d, iou_thr)
+    return _greedy_poly_nms(d.polys, d.scores, d.labels, iou_thr)
+
+
+def _poly_nms_with(poly_iou, d: Detections, iou_thr: float) -> Tensor:  # type: ignore[no-untyped-def]
+    keep_all: list[Tensor] = []
+    for c in torch.unique(d.labels):
+        idx = torch.nonzero(d.labels == c).flatten()
+        order = idx[torch.sort(d.scores[idx], descending=True, stable=True).indices]
+        iou = poly_iou(d.polys[order], d.polys[order])
+        alive = torch.ones(len(order), dtype=torch.bool)
+        for k in range(len(order)):
+            if alive[k]:
+                keep_all.append(order[k : k + 1])
+                alive &= ~(iou[k] > iou_thr)
+                alive[: k + 1] = False
+    keep = torch.cat(keep_all)
+    return keep[torch.sort(d.scores[keep], descending=True, stable=True).indices]
+
+
+def untile_detections(
+    tile_dets: Sequence[tuple[Detections | tuple, int, int]],
+    rate: float = 1.0,
+    iou_thr: float = 0.1,
+    nms: str = "rotated",
+) -> Detections:
+    """Merge per-tile detections of one image into its original frame (the DOTA merge for inference).
+
+    ``tile_dets``: ``(dets, x, y)`` per tile, ``dets`` in tile pixels of an image rescaled by ``rate``
+    (tiles from :func:`iter_tiles`). Returns detections in original-image pixels after class-wise NMS
+    (:func:`nms_merge`). Use it on the concatenated output of several rates by calling :func:`tile_to_image`
+    per rate and :func:`nms_merge` once.
+    """
+    mapped = [tile_to_image(d, x, y, rate) for d, x, y in tile_dets]
+    return nms_merge(Detections.cat(mapped), iou_thr=iou_thr, nms=nms)
