@@ -1,0 +1,65 @@
+"""Public rotated-box IoU and convex-quadrilateral IoU."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from gghl.ops import _reference
+
+
+def _check(x: Tensor, k: int, name: str) -> None:
+    if x.dim() != 2 or x.shape[1] != k:
+        raise ValueError(f"{name} must have shape [N, {k}], got {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got {x.dtype}")
+
+
+def _common_dtype(a: Tensor, b: Tensor) -> torch.dtype:
+    dt = torch.promote_types(a.dtype, b.dtype)
+    # Half precision cannot hold pixel coordinates; compute in float32 and cast back.
+    return dt if dt in (torch.float32, torch.float64) else torch.float32
+
+
+def box_iou_rotated(boxes1: Tensor, boxes2: Tensor, aligned: bool = False) -> Tensor:
+    """Exact IoU of oriented boxes.
+
+    Args:
+        boxes1: ``[N, 5]`` ``(cx, cy, w, h, a)``: pixels and radians, any angle (``a`` and
+            ``a + k*pi`` are the same box), any ``w``/``h`` order; float32 or float64, CPU or CUDA.
+        boxes2: ``[M, 5]`` same format, dtype and device.
+        aligned: if True, ``N == M`` and only the IoU of ``boxes1[i]`` with ``boxes2[i]`` is computed.
+
+    Returns:
+        ``[N, M]`` IoU (``[N]`` when aligned) in the promoted dtype.  Zero-area boxes give 0.
+        Differentiable (through the pure-torch reference) when an input requires grad.
+    """
+    _check(boxes1, 5, "boxes1")
+    _check(boxes2, 5, "boxes2")
+    if aligned and boxes1.shape[0] != boxes2.shape[0]:
+        raise ValueError(f"aligned=True needs N == M, got {boxes1.shape[0]} and {boxes2.shape[0]}")
+    out_dtype = torch.promote_types(boxes1.dtype, boxes2.dtype)
+    dt = _common_dtype(boxes1, boxes2)
+    b1, b2 = boxes1.to(dt), boxes2.to(dt)
+    return _reference.box_iou_rotated_ref(b1, b2, aligned).to(out_dtype)
+
+
+def poly_iou(polys1: Tensor, polys2: Tensor, aligned: bool = False) -> Tensor:
+    """Exact IoU of convex quadrilaterals (DOTA polygons).
+
+    Args:
+        polys1: ``[N, 8]`` ``x1 y1 x2 y2 x3 y3 x4 y4`` in pixels; vertices in either orientation and
+            from any start vertex (negative-area polygons are reversed, as the DOTA devkit's polyiou).
+        polys2: ``[M, 8]`` same format.
+        aligned: if True, ``N == M`` and the result is ``[N]``.
+
+    Returns:
+        ``[N, M]`` (or ``[N]``) IoU; non-convex (e.g. self-intersecting) inputs are not supported.
+    """
+    _check(polys1, 8, "polys1")
+    _check(polys2, 8, "polys2")
+    if aligned and polys1.shape[0] != polys2.shape[0]:
+        raise ValueError(f"aligned=True needs N == M, got {polys1.shape[0]} and {polys2.shape[0]}")
+    out_dtype = torch.promote_types(polys1.dtype, polys2.dtype)
+    dt = _common_dtype(polys1, polys2)
+    return _reference.poly_iou_ref(polys1.to(dt), polys2.to(dt), aligned).to(out_dtype)
