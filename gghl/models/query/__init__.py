@@ -1,0 +1,1 @@
+"""Query-based detectors: AdaMixer / StageInteractor decoder, ChannelMapping neck, post-processing."""
