@@ -8,7 +8,6 @@ which is only a development dependency of gghl.
 - :func:`polygon_area`: shoelace area (absolute value).
 - :func:`min_area_rect`: minimum-area enclosing rectangle (rotating edges of the convex hull).
 - :func:`fit_quad`: turn a clipped polygon (3..8 vertices) back into a DOTA 4-point polygon.
-- :func:`rect_to_obb`: rectangle corners -> canonical le90 OBB ``(cx, cy, w, h, a)``.
 - :func:`convex_iou`: IoU of two convex polygons (used by the fallback polygon NMS).
 """
 
@@ -140,18 +139,6 @@ def min_area_rect(pts: np.ndarray) -> np.ndarray:
             best = (area, corners)
     assert best is not None
     return best[1]
-
-
-def rect_to_obb(corners: np.ndarray) -> tuple[float, float, float, float, float]:
-    """Rectangle corners ``[4, 2]`` (consecutive) -> canonical le90 ``(cx, cy, w, h, a)``: w >= h, a in [-pi/2, pi/2)."""
-    c = corners.mean(axis=0)
-    e1, e2 = corners[1] - corners[0], corners[2] - corners[1]
-    l1, l2 = math.hypot(*e1), math.hypot(*e2)
-    long_e, w, h = (e1, l1, l2) if l1 >= l2 else (e2, l2, l1)
-    a = math.atan2(long_e[1], long_e[0])
-    # a and a + pi are the same box: fold into [-pi/2, pi/2).
-    a = (a + math.pi / 2) % math.pi - math.pi / 2
-    return float(c[0]), float(c[1]), float(w), float(h), float(a)
 
 
 def best_start_order(quad: np.ndarray, ref: np.ndarray) -> np.ndarray:

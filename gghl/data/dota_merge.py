@@ -45,7 +45,9 @@ def merge_detections(
     for name, dets in items:
         p = parse_patch_name(name)
         per_image[p.image].append(tile_to_image(dets, p.x, p.y, p.rate))
-    return {img: nms_merge(Detections.cat(ds), iou_thr=iou_thr, nms=nms) for img, ds in sorted(per_image.items())}
+    return {
+        img: nms_merge(Detections.cat(ds), iou_thr=iou_thr, nms=nms) for img, ds in sorted(per_image.items())
+    }
 
 
 def _fmt_line(image: str, score: float, poly: Sequence[float]) -> str:
@@ -72,10 +74,10 @@ def write_task1(
     lines: list[list[str]] = [[] for _ in class_names]
     for image in sorted(det_by_image):
         polys, scores, labels = (torch.as_tensor(v).detach().cpu() for v in det_by_image[image])
-        if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= len(class_names)):
+        bad = labels[(labels < 0) | (labels >= len(class_names))]
+        if len(bad):
             raise ValueError(
-                f"image {image!r}: label {int(labels.max() if labels.max() >= len(class_names) else labels.min())}"
-                f" outside the {len(class_names)} class names"
+                f"image {image!r}: label {int(bad[0])} outside the {len(class_names)} class names"
             )
         order = torch.sort(scores.double(), descending=True, stable=True).indices
         for i in order.tolist():

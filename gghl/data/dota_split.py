@@ -74,7 +74,9 @@ def read_labels(path: str | os.PathLike) -> list[DotaObject]:
             if not toks or (len(toks) == 1 and ":" in toks[0]):
                 continue
             if len(toks) not in (9, 10):
-                raise ValueError(f"{path}:{lineno}: expected 9 or 10 tokens, got {len(toks)}: {line.strip()!r}")
+                raise ValueError(
+                    f"{path}:{lineno}: expected 9 or 10 tokens, got {len(toks)}: {line.strip()!r}"
+                )
             try:
                 poly = np.array([float(t) for t in toks[:8]], dtype=np.float64)
                 diff = int(toks[9]) if len(toks) == 10 else 0
@@ -104,7 +106,9 @@ class SplitConfig:
     def check(self) -> None:
         make_windows(1, 1, self.size, self.gap)  # validates size/gap
         if not 0.0 <= self.iof_thr <= 1.0 or not 0.0 <= self.img_rate_thr < 1.0:
-            raise ValueError(f"need 0 <= iof_thr <= 1 and 0 <= img_rate_thr < 1, got {self.iof_thr}, {self.img_rate_thr}")
+            raise ValueError(
+                f"need 0 <= iof_thr <= 1 and 0 <= img_rate_thr < 1, got {self.iof_thr}, {self.img_rate_thr}"
+            )
         if not self.rates or any(not r > 0 for r in self.rates):
             raise ValueError(f"rates must be positive, got {self.rates}")
         if len(self.padding_value) not in (1, 3):
@@ -113,7 +117,9 @@ class SplitConfig:
             raise ValueError(f"ext must be .png or .jpg, got {self.ext!r}")
 
 
-def _keep_by_img_rate(wins: list[tuple[int, int]], w: int, h: int, size: int, thr: float) -> list[tuple[int, int]]:
+def _keep_by_img_rate(
+    wins: list[tuple[int, int]], w: int, h: int, size: int, thr: float
+) -> list[tuple[int, int]]:
     """mmrotate's filter: keep windows whose image-area fraction is > thr; if none, the best ones (±0.01)."""
     rates = np.array([(min(x + size, w) - x) * (min(y + size, h) - y) / size**2 for x, y in wins])
     keep = rates > thr
@@ -186,7 +192,10 @@ def _atomic_save_image(path: Path, arr: np.ndarray, cfg: SplitConfig) -> None:
 
 
 def split_image(
-    img_path: str | os.PathLike, label_path: str | os.PathLike | None, dst_root: str | os.PathLike, cfg: SplitConfig
+    img_path: str | os.PathLike,
+    label_path: str | os.PathLike | None,
+    dst_root: str | os.PathLike,
+    cfg: SplitConfig,
 ) -> dict[str, int]:
     """Split one image at every rate of ``cfg``; write the missing patches and label files.
 
@@ -253,7 +262,9 @@ def _list_inputs(src: Path) -> list[tuple[str, str | None]]:
     img_dir, lab_dir = src / "images", src / "labelTxt"
     if not img_dir.is_dir():
         raise FileNotFoundError(f"{img_dir} is not a directory (expected src_root/images/*.png)")
-    images = sorted(p for p in img_dir.iterdir() if p.suffix.lower() in IMAGE_EXTS and not p.name.startswith("."))
+    images = sorted(
+        p for p in img_dir.iterdir() if p.suffix.lower() in IMAGE_EXTS and not p.name.startswith(".")
+    )
     stems = [p.stem for p in images]
     dup = {s for s in stems if stems.count(s) > 1}
     if dup:
@@ -273,7 +284,9 @@ def _check_config(dst: Path, cfg: SplitConfig) -> None:
     if path.exists():
         have = json.loads(path.read_text())
         if have != want:
-            raise ValueError(f"{path} was written with other parameters {have}; use a new dst_root (asked: {want})")
+            raise ValueError(
+                f"{path} was written with other parameters {have}; use a new dst_root (asked: {want})"
+            )
     else:
         _atomic_write_text(path, json.dumps(want, indent=2, sort_keys=True) + "\n")
 
@@ -302,7 +315,9 @@ def split_dataset(
     than level 6). Returns totals: images, written, skipped, objects, lost.
     """
     if len(sizes) != 1 or len(gaps) != 1:
-        raise ValueError(f"give exactly one size and one gap per dst_root (patch names carry no size), got {sizes}, {gaps}")
+        raise ValueError(
+            f"give exactly one size and one gap per dst_root (patch names carry no size), got {sizes}, {gaps}"
+        )
     cfg = SplitConfig(
         size=int(sizes[0]),
         gap=int(gaps[0]),

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from gghl.data import dota_clip
+from gghl.structures import poly_to_obb
 
 __all__ = [
     "Detections",
@@ -110,7 +111,9 @@ class Detections(NamedTuple):
 
     @staticmethod
     def empty(dtype: torch.dtype = torch.float32) -> Detections:
-        return Detections(torch.zeros(0, 8, dtype=dtype), torch.zeros(0, dtype=dtype), torch.zeros(0, dtype=torch.int64))
+        return Detections(
+            torch.zeros(0, 8, dtype=dtype), torch.zeros(0, dtype=dtype), torch.zeros(0, dtype=torch.int64)
+        )
 
     @staticmethod
     def cat(items: Sequence[Detections]) -> Detections:
@@ -163,19 +166,6 @@ def iter_tiles(
         yield tile, x, y
 
 
-def _poly_to_obb(polys: Tensor) -> Tensor:
-    """``[K, 8]`` -> ``[K, 5]`` canonical OBB (min-area rectangle); gghl.structures' version when present."""
-    try:
-        from gghl.structures import poly_to_obb  # type: ignore[attr-defined]
-    except ImportError:
-        poly_to_obb = None
-    if poly_to_obb is not None:
-        return poly_to_obb(polys)
-    pts = polys.detach().cpu().double().numpy().reshape(-1, 4, 2)
-    out = [dota_clip.rect_to_obb(dota_clip.min_area_rect(p)) for p in pts]
-    return torch.tensor(out, dtype=polys.dtype, device=polys.device).reshape(-1, 5)
-
-
 def _greedy_poly_nms(polys: Tensor, scores: Tensor, labels: Tensor, iou_thr: float) -> Tensor:
     """Fallback class-wise polygon NMS (exact convex IoU in numpy); suppress when IoU > ``iou_thr``."""
     order = sorted(range(len(scores)), key=lambda i: (-float(scores[i]), i))
@@ -221,7 +211,7 @@ def _nms_indices(d: Detections, iou_thr: float, nms: str) -> Tensor:
     except ImportError:  # pragma: no cover - gghl.ops always imports
         ops = None
     if nms == "rotated" and hasattr(ops, "batched_nms_rotated"):
-        boxes = _poly_to_obb(d.polys.float() if d.polys.dtype == torch.float16 else d.polys)
+        boxes = poly_to_obb(d.polys if d.polys.dtype in (torch.float32, torch.float64) else d.polys.float())
         return ops.batched_nms_rotated(boxes, d.scores, d.labels, iou_thr)
     if nms == "poly" and hasattr(ops, "poly_iou"):
         return _poly_nms_with(ops.poly_iou, d, iou_thr)
