@@ -8,7 +8,6 @@ which is only a development dependency of gghl.
 - :func:`polygon_area`: shoelace area (absolute value).
 - :func:`min_area_rect`: minimum-area enclosing rectangle (rotating edges of the convex hull).
 - :func:`fit_quad`: turn a clipped polygon (3..8 vertices) back into a DOTA 4-point polygon.
-- :func:`convex_iou`: IoU of two convex polygons (used by the fallback polygon NMS).
 """
 
 from __future__ import annotations
@@ -165,10 +164,3 @@ def fit_quad(clipped: np.ndarray, ref: np.ndarray) -> np.ndarray:
     """
     quad = clipped if len(clipped) == 4 else min_area_rect(clipped)
     return best_start_order(quad, ref)
-
-
-def convex_iou(p: np.ndarray, q: np.ndarray) -> float:
-    """IoU of two convex polygons ``p [K, 2]``, ``q [M, 2]`` (any orientation); 0 when the union is empty."""
-    inter = polygon_area(clip_polygon(p, q))
-    union = polygon_area(p) + polygon_area(q) - inter
-    return inter / union if union > _EPS else 0.0

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gghl.data import dota_clip
+from gghl import ops
 from gghl.structures import poly_to_obb
 
 __all__ = [
@@ -166,72 +166,50 @@ def iter_tiles(
         yield tile, x, y
 
 
-def _greedy_poly_nms(polys: Tensor, scores: Tensor, labels: Tensor, iou_thr: float) -> Tensor:
-    """Fallback class-wise polygon NMS (exact convex IoU in numpy); suppress when IoU > ``iou_thr``."""
-    order = sorted(range(len(scores)), key=lambda i: (-float(scores[i]), i))
-    pts = polys.detach().cpu().double().numpy().reshape(-1, 4, 2)
-    lab = labels.cpu().numpy()
-    lo, hi = pts.min(axis=1), pts.max(axis=1)
-    alive = np.ones(len(order), dtype=bool)
-    keep: list[int] = []
-    for i in order:
-        if not alive[i]:
-            continue
-        keep.append(i)
-        alive[i] = False
-        # Horizontal-box pre-filter: only overlapping candidates of the same class can have IoU > 0.
-        cand = np.nonzero(alive & (lab == lab[i]) & (lo < hi[i]).all(1) & (hi > lo[i]).all(1))[0]
-        for j in cand:
-            if dota_clip.convex_iou(pts[i], pts[j]) > iou_thr:
-                alive[j] = False
-    return torch.tensor(keep, dtype=torch.int64)
-
-
-def nms_merge(dets: Detections, iou_thr: float = 0.1, nms: str = "rotated") -> Detections:
+def nms_merge(dets: Detections | tuple, iou_thr: float = 0.1, nms: str = "rotated") -> Detections:
     """Class-wise NMS of detections already in one image frame; the kept ones in decreasing score order.
 
     nms="rotated" (default, as mmrotate's ``DOTAMetric(merge_patches=True)``): rotated IoU of the
-    min-area rectangles (``poly_to_obb``) via ``gghl.ops.batched_nms_rotated``. nms="poly" (as DOTA_devkit
-    ``ResultMerge`` ``py_cpu_nms_poly``): IoU of the polygons themselves via ``gghl.ops.poly_iou``. The two
-    agree for rectangular detections. A box is suppressed when its IoU with a kept one is > ``iou_thr``.
-    Without gghl.ops (not built yet) an exact numpy polygon NMS is used for both.
+    min-area rectangles (``gghl.structures.poly_to_obb``) via ``gghl.ops.nms_rotated``. nms="poly" (as
+    DOTA_devkit ``ResultMerge.py_cpu_nms_poly``): IoU of the polygons themselves via ``gghl.ops.poly_iou``.
+    The two agree for rectangular detections. A box is suppressed when its IoU with a kept, higher-scored
+    box of the same label is > ``iou_thr``. Each class is run separately, so the IoU matrices are
+    ``n_class^2``, not ``N^2``. Ties in score: lower input index first.
     """
     d = _as_dets(dets)
-    if len(d.scores) == 0:
-        return d
     if nms not in ("rotated", "poly"):
         raise ValueError(f"nms must be 'rotated' or 'poly', got {nms!r}")
+    if len(d.scores) == 0:
+        return d
     keep = _nms_indices(d, iou_thr, nms)
     return Detections(d.polys[keep], d.scores[keep], d.labels[keep])
 
 
 def _nms_indices(d: Detections, iou_thr: float, nms: str) -> Tensor:
-    try:
-        from gghl import ops
-    except ImportError:  # pragma: no cover - gghl.ops always imports
-        ops = None
-    if nms == "rotated" and hasattr(ops, "batched_nms_rotated"):
-        boxes = poly_to_obb(d.polys if d.polys.dtype in (torch.float32, torch.float64) else d.polys.float())
-        return ops.batched_nms_rotated(boxes, d.scores, d.labels, iou_thr)
-    if nms == "poly" and hasattr(ops, "poly_iou"):
-        return _poly_nms_with(ops.poly_iou, d, iou_thr)
-    return _greedy_poly_nms(d.polys, d.scores, d.labels, iou_thr)
-
-
-def _poly_nms_with(poly_iou, d: Detections, iou_thr: float) -> Tensor:  # type: ignore[no-untyped-def]
-    keep_all: list[Tensor] = []
+    keep: list[Tensor] = []
     for c in torch.unique(d.labels):
         idx = torch.nonzero(d.labels == c).flatten()
-        order = idx[torch.sort(d.scores[idx], descending=True, stable=True).indices]
-        iou = poly_iou(d.polys[order], d.polys[order])
-        alive = torch.ones(len(order), dtype=torch.bool)
-        for k in range(len(order)):
-            if alive[k]:
-                keep_all.append(order[k : k + 1])
-                alive &= ~(iou[k] > iou_thr)
-                alive[: k + 1] = False
-    keep = torch.cat(keep_all)
-    return keep[torch.sort(d.scores[keep], descending=True, stable=True).indices]
+        polys, scores = d.polys[idx], d.scores[idx]
+        if nms == "rotated":
+            k = ops.nms_rotated(poly_to_obb(polys), scores, iou_thr)
+        else:
+            k = _poly_nms(polys, scores, iou_thr)
+        keep.append(idx[k])
+    out = torch.cat(keep).sort().values  # index order first, so the stable score sort breaks ties by index
+    return out[torch.sort(d.scores[out], descending=True, stable=True).indices]
+
+
+def _poly_nms(polys: Tensor, scores: Tensor, iou_thr: float) -> Tensor:
+    """Greedy NMS of one class by polygon IoU; indices of kept ones in decreasing score order."""
+    order = torch.sort(scores, descending=True, stable=True).indices
+    sup = (ops.poly_iou(polys[order], polys[order]) > iou_thr).cpu().numpy()
+    removed = np.zeros(len(order), dtype=bool)
+    kept = []
+    for i in range(len(order)):
+        if not removed[i]:
+            kept.append(i)
+            removed |= sup[i]
+    return order[torch.tensor(kept, dtype=torch.int64, device=order.device)]
 
 
 def untile_detections(

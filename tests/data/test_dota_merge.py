@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from shapely.geometry import Polygon
 
-from gghl.data import tiling
 from gghl.data.dota_merge import merge_detections, write_task1
-from gghl.data.tiling import Detections
+from gghl.data.tiling import Detections, nms_merge
 from gghl.structures import obb_to_poly
 
 
@@ -45,17 +45,29 @@ def test_merge_maps_offsets_and_rates_per_image() -> None:
         merge_detections({"A_1_0_0": _det([SQ], [0.5], [0])})
 
 
-def test_fallback_poly_nms_agrees_with_ops() -> None:
+def _oracle_nms(d: Detections, thr: float) -> list[int]:
+    """Greedy class-wise NMS with shapely IoU, written out plainly."""
+    polys = [Polygon(p.reshape(4, 2)) for p in d.polys.numpy()]
+    order = sorted(range(len(polys)), key=lambda i: (-float(d.scores[i]), i))
+    keep: list[int] = []
+    for i in order:
+        same = [k for k in keep if int(d.labels[k]) == int(d.labels[i])]
+        if all(polys[i].intersection(polys[k]).area / polys[i].union(polys[k]).area <= thr for k in same):
+            keep.append(i)
+    return keep
+
+
+@pytest.mark.parametrize("nms", ["rotated", "poly"])
+def test_nms_merge_matches_shapely_oracle(nms: str) -> None:
     rng = np.random.default_rng(0)
     obb = torch.tensor(
         np.column_stack([rng.uniform(0, 200, (80, 2)), rng.uniform(10, 60, (80, 2)), rng.uniform(-3, 3, 80)])
     )
-    d = Detections(obb_to_poly(obb), torch.tensor(rng.random(80)), torch.tensor(rng.integers(0, 3, 80)))
-    ref = tiling._greedy_poly_nms(d.polys, d.scores, d.labels, 0.1)
-    for nms in ("rotated", "poly"):
-        got = tiling._nms_indices(d, 0.1, nms)
-        assert sorted(got.tolist()) == sorted(ref.tolist())
-        assert torch.all(d.scores[got][:-1] >= d.scores[got][1:])
+    scores = torch.tensor(rng.integers(0, 20, 80) / 20.0)  # ties included
+    d = Detections(obb_to_poly(obb), scores, torch.tensor(rng.integers(0, 3, 80)))
+    got = nms_merge(d, 0.1, nms)
+    want = _oracle_nms(d, 0.1)
+    assert torch.equal(got.polys, d.polys[want]) and torch.equal(got.labels, d.labels[want])
 
 
 def test_write_task1_format_and_zip(tmp_path: Path) -> None:
