@@ -1,0 +1,207 @@
+"""DOTA dataset: the official layout, read unchanged.
+
+Layout: ``<root>/<split>/images/<stem>.png`` (also .jpg/.tif/.bmp) and
+``<root>/<split>/labelTxt/<stem>.txt`` (see ``gghl.data.dota_labels`` for the line format).
+Split patches written by ``gghl.data.dota_split`` use the same layout.
+
+Index: every label file is one image (sorted by stem). A split without a ``labelTxt`` folder (the
+DOTA test set) indexes its images with zero objects. All label files are parsed at construction, so
+format problems surface at once, with file and line:
+
+* malformed line -> ``DotaFormatError`` (``on_error="skip"``: line skipped and counted);
+* unknown class name -> ``DotaFormatError`` naming file, line, class and the known classes
+  (``on_error="skip"``: object skipped and counted);
+* label file without image, image without label file -> ``FileNotFoundError`` naming the files
+  (``on_error="skip"``: entry dropped and counted);
+* corrupt image -> ``ImageReadError`` naming the file when the sample is loaded; with
+  ``check_images=True`` every image is decoded once at construction (and dropped+counted in skip mode).
+
+Counts of everything skipped are in ``self.skipped`` and logged once as a summary.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from gghl.data.collate import make_sample
+from gghl.data.dota_classes import dota_classes
+from gghl.data.dota_labels import DotaFormatError, read_dota_labels
+from gghl.data.image_io import IMAGE_EXTENSIONS, ImageReadError, read_image, verify_image
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DotaRecord:
+    """One indexed image: paths and parsed objects (``polygons`` float64 [N,8] file pixels)."""
+
+    image_id: str
+    image_path: Path
+    label_path: Path | None
+    polygons: np.ndarray
+    labels: np.ndarray
+    difficult: np.ndarray
+    image_source: str | None
+    gsd: float | None
+
+
+def _find_image(images_dir: Path, stem: str, exts: Sequence[str]) -> Path | None:
+    for ext in exts:
+        p = images_dir / f"{stem}{ext}"
+        if p.is_file():
+            return p
+    return None
+
+
+class DotaDataset(Dataset):
+    """DOTA images and oriented objects as samples in the gghl format (see ``gghl.data.collate``).
+
+    Args:
+        root: dataset root holding ``<split>/images`` and ``<split>/labelTxt``.
+        split: sub-folder name (``"train"``, ``"val"``, ``"test"``, ``"train_split_800"``...); ``""``
+            means ``root`` itself has ``images``/``labelTxt``.
+        class_names: class list; default ``dota_classes(version)``.
+        version: DOTA version for the default class list (``"1.0"``, ``"1.5"``, ``"2.0"``).
+        on_error: ``"raise"`` or ``"skip"`` (see module docstring).
+        check_images: decode every image once at construction (slow on full DOTA; catches corrupt files).
+        transform: ``sample -> sample`` applied in ``__getitem__`` (augmentation, letterbox). It may be
+            passed ``(index, size)`` keys: ``__getitem__`` forwards the ``size`` as ``sample["target_size"]``.
+        image_exts: image extensions tried in order.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        split: str = "train",
+        class_names: Sequence[str] | None = None,
+        version: str = "1.0",
+        on_error: str = "raise",
+        check_images: bool = False,
+        transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        image_exts: Sequence[str] = IMAGE_EXTENSIONS,
+    ) -> None:
+        if on_error not in ("raise", "skip"):
+            raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+        self.root = Path(root)
+        self.split = split
+        self.class_names = list(class_names) if class_names is not None else dota_classes(version)
+        self.num_classes = len(self.class_names)
+        self.on_error = on_error
+        self.transform = transform
+        self.image_exts = tuple(image_exts)
+        self.skipped: Counter[str] = Counter()
+        self.records: list[DotaRecord] = self._index(check_images)
+        if self.skipped:
+            log.warning("DOTA %s: skipped %s", self.root / self.split, dict(self.skipped))
+
+    # ------------------------------------------------------------------ indexing
+    def _fail(self, kind: str, err: Exception) -> None:
+        if self.on_error == "raise":
+            raise err
+        self.skipped[kind] += 1
+        log.debug("skip (%s): %s", kind, err)
+
+    def _index(self, check_images: bool) -> list[DotaRecord]:
+        base = self.root / self.split if self.split else self.root
+        images_dir, labels_dir = base / "images", base / "labelTxt"
+        if not images_dir.is_dir():
+            raise FileNotFoundError(f"{images_dir}: DOTA images folder not found (expected <root>/<split>/images)")
+        class_to_idx = {c: i for i, c in enumerate(self.class_names)}
+        records: list[DotaRecord] = []
+        if not labels_dir.is_dir():
+            log.info("%s missing: indexing images without annotations", labels_dir)
+            stems = sorted({p.stem: p for p in images_dir.iterdir() if p.suffix.lower() in self.image_exts}.items())
+            for stem, path in stems:
+                records.append(self._record(stem, path, None, [], [], [], None, None))
+        else:
+            label_stems = set()
+            for label_path in sorted(labels_dir.glob("*.txt")):
+                stem = label_path.stem
+                label_stems.add(stem)
+                image_path = _find_image(images_dir, stem, self.image_exts)
+                if image_path is None:
+                    self._fail("missing_image", FileNotFoundError(
+                        f"{label_path}: no image {stem}{{{','.join(self.image_exts)}}} in {images_dir}"))
+                    continue
+                rec = self._parse(label_path, image_path, class_to_idx)
+                if rec is not None:
+                    records.append(rec)
+            for p in sorted(images_dir.iterdir()):
+                if p.suffix.lower() in self.image_exts and p.stem not in label_stems:
+                    self._fail("missing_label", FileNotFoundError(f"{p}: no label file {labels_dir / (p.stem + '.txt')}"))
+        if check_images:
+            kept = []
+            for rec in records:
+                try:
+                    verify_image(rec.image_path)
+                    kept.append(rec)
+                except ImageReadError as e:
+                    self._fail("corrupt_image", e)
+            records = kept
+        return records
+
+    def _parse(self, label_path: Path, image_path: Path, class_to_idx: dict[str, int]) -> DotaRecord | None:
+        parsed = read_dota_labels(label_path, on_error=self.on_error)
+        if parsed.skipped:
+            self.skipped["malformed_line"] += len(parsed.skipped)
+        polys, labels, diff = [], [], []
+        for obj in parsed.objects:
+            idx = class_to_idx.get(obj.class_name)
+            if idx is None:
+                self._fail("unknown_class", DotaFormatError(
+                    label_path, obj.line_no,
+                    f"unknown class {obj.class_name!r}; known classes: {self.class_names}"))
+                continue
+            polys.append(obj.polygon)
+            labels.append(idx)
+            diff.append(obj.difficult != 0)
+        return self._record(label_path.stem, image_path, label_path, polys, labels, diff,
+                            parsed.image_source, parsed.gsd)
+
+    @staticmethod
+    def _record(stem: str, image_path: Path, label_path: Path | None, polys: list, labels: list,
+                diff: list, image_source: str | None, gsd: float | None) -> DotaRecord:
+        return DotaRecord(
+            image_id=stem, image_path=image_path, label_path=label_path,
+            polygons=np.asarray(polys, dtype=np.float64).reshape(-1, 8),
+            labels=np.asarray(labels, dtype=np.int64).reshape(-1),
+            difficult=np.asarray(diff, dtype=bool).reshape(-1),
+            image_source=image_source, gsd=gsd,
+        )
+
+    # ------------------------------------------------------------------ access
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def load_raw(self, index: int) -> dict[str, Any]:
+        """Untransformed sample (``affine`` identity, ``image`` float32 [3,H0,W0] in [0,1])."""
+        rec = self.records[index]
+        image = read_image(rec.image_path)
+        return make_sample(
+            image=image, polygons=rec.polygons, labels=rec.labels, difficult=rec.difficult, image_id=rec.image_id
+        )
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
+        index, size = (key if isinstance(key, tuple) else (key, None))
+        sample = self.load_raw(int(index))
+        if size is not None:
+            sample["target_size"] = int(size)
+        if self.transform is not None:
+            sample = self.transform(sample)
+        return sample
+
+    def num_objects(self) -> torch.Tensor:
+        """``int64 [C]`` object count per class over the whole split (difficult included)."""
+        counts = torch.zeros(self.num_classes, dtype=torch.int64)
+        for rec in self.records:
+            counts += torch.bincount(torch.from_numpy(rec.labels), minlength=self.num_classes)
+        return counts
