@@ -79,7 +79,7 @@ def _evaluate_arrays(
 ) -> dict[str, Any]:
     """Core: flat arrays -> result dict. ``det.image == -1`` rows are kept as FPs (no GT there)."""
     ignore = difficult == "ignore"
-    ovmax, jmax = best_gt_per_detection(gt, det, num_images, iou_fn)
+    ovmax, jmax = best_gt_per_detection(gt, det, num_images, iou_fn, min_iou=min(iou_thrs))
     n_cls = len(classes)
     lab_gt = np.bincount(gt.label, minlength=n_cls)
     lab_diff = np.bincount(gt.label[gt.difficult], minlength=n_cls)

@@ -89,18 +89,28 @@ def _pairs(gt: GTArrays, det: DetArrays, num_images: int) -> tuple[np.ndarray, n
     return det_idx, gt_idx, seg_start
 
 
+def _area(polys: np.ndarray) -> np.ndarray:
+    """Shoelace area of ``[N, 8]`` polygons (absolute, any orientation)."""
+    x, y = polys[:, 0::2], polys[:, 1::2]
+    return 0.5 * np.abs(np.sum(x * np.roll(y, -1, axis=1) - np.roll(x, -1, axis=1) * y, axis=1))
+
+
 def best_gt_per_detection(
-    gt: GTArrays, det: DetArrays, num_images: int, iou_fn: PolyIoUFn | None = None
+    gt: GTArrays, det: DetArrays, num_images: int, iou_fn: PolyIoUFn | None = None, min_iou: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Max polygon IoU and its argmax GT for every detection (devkit ``ovmax``/``jmax``).
 
-    Only GT of the same image and class are candidates. Pairs whose bounding boxes do not overlap
-    get IoU 0 without geometry; they cannot beat a threshold >= 0, so this only saves time (the
-    devkit's ``+1`` HBB pre-filter is equally harmless). NaN IoUs (degenerate polygons) become 0.
+    Only GT of the same image and class are candidates. Pairs that provably cannot have
+    ``IoU > min_iou`` get IoU 0 without polygon geometry: with ``m = min(area_det, area_gt,
+    HBB intersection area)``, ``IoU <= m / (area_det + area_gt - m)``. Decisions at any threshold
+    ``>= min_iou`` are unchanged (a detection whose best IoU is ``<= thr`` is an FP whatever its
+    argmax), so this only saves time, like the devkit's own HBB pre-filter. NaN IoUs (degenerate
+    polygons) become 0.
 
     Returns:
-        ``ovmax[D]`` float64 (-inf when the detection has no candidate GT) and
-        ``jmax[D]`` int64 global GT index (-1 when none). Ties go to the first GT in input order.
+        ``ovmax[D]`` float64 (-inf when the detection has no candidate GT; exact where it is
+        ``> min_iou``) and ``jmax[D]`` int64 global GT index (-1 when none; meaningful where
+        ``ovmax > min_iou``). Ties go to the first GT in input order.
     """
     iou_fn = iou_fn or get_poly_iou()
     n_det = len(det.score)
@@ -110,11 +120,15 @@ def best_gt_per_detection(
     if len(det_idx) == 0:
         return ovmax, jmax
     dh, gh = _hbb(det.polys)[det_idx], _hbb(gt.polys)[gt_idx]
-    overlap = (np.minimum(dh[:, 2], gh[:, 2]) > np.maximum(dh[:, 0], gh[:, 0])) & (
-        np.minimum(dh[:, 3], gh[:, 3]) > np.maximum(dh[:, 1], gh[:, 1])
-    )
+    iw = np.minimum(dh[:, 2], gh[:, 2]) - np.maximum(dh[:, 0], gh[:, 0])
+    ih = np.minimum(dh[:, 3], gh[:, 3]) - np.maximum(dh[:, 1], gh[:, 1])
+    da, ga = _area(det.polys)[det_idx], _area(gt.polys)[gt_idx]
+    m = np.minimum(np.minimum(da, ga), np.clip(iw, 0, None) * np.clip(ih, 0, None))
+    denom = da + ga - m
+    # keep pairs whose bound exceeds min_iou (compared without division; small slack for rounding)
+    keep = (iw > 0) & (ih > 0) & (m > min_iou * denom * (1 - 1e-9))
     iou = np.zeros(len(det_idx))
-    sel = np.flatnonzero(overlap)
+    sel = np.flatnonzero(keep)
     for s in range(0, len(sel), _CHUNK):
         part = sel[s : s + _CHUNK]
         a = torch.from_numpy(np.ascontiguousarray(det.polys[det_idx[part]]))

@@ -17,7 +17,7 @@ import torch
 from gghl.evaluation.dota_ap import average_precision
 from gghl.evaluation.dota_match import DetArrays, GTArrays
 
-__all__ = ["shapely_poly_iou", "devkit_voc_eval", "devkit_evaluate"]
+__all__ = ["shapely_poly_iou", "devkit_voc_eval", "devkit_evaluate", "make_random_set"]
 
 
 def shapely_poly_iou(polys1: torch.Tensor, polys2: torch.Tensor, aligned: bool = False) -> torch.Tensor:
@@ -131,3 +131,59 @@ def devkit_evaluate(
         for c in range(num_classes)
     ]
     return float(np.mean(aps)) if aps else 0.0, aps
+
+
+def make_random_set(
+    seed: int = 0,
+    num_images: int = 200,
+    num_classes: int = 15,
+    num_dets: int = 20_000,
+    gt_per_image: int = 30,
+    image_size: float = 1024.0,
+) -> tuple[GTArrays, DetArrays]:
+    """A random DOTA-like set for tests and benchmarks (any vertex order, rotated rectangles).
+
+    GT: ~``gt_per_image`` rotated rectangles per image, 10% difficult, some overlapping. Detections:
+    jittered copies of GT (sometimes with the wrong class), duplicates and random false positives,
+    scores rounded to 2 decimals so ties occur. Detections are in a random (input) order.
+    """
+    rng = np.random.default_rng(seed)
+
+    def rects(n: int, c=None, wh=None, a=None) -> np.ndarray:
+        c = rng.uniform(0, image_size, (n, 2)) if c is None else c
+        wh = rng.uniform(8, 120, (n, 2)) if wh is None else wh
+        a = rng.uniform(-np.pi, np.pi, n) if a is None else a
+        dx = np.array([-0.5, 0.5, 0.5, -0.5]) * wh[:, :1]
+        dy = np.array([-0.5, -0.5, 0.5, 0.5]) * wh[:, 1:]
+        cos, sin = np.cos(a)[:, None], np.sin(a)[:, None]
+        pts = np.stack([c[:, :1] + dx * cos - dy * sin, c[:, 1:] + dx * sin + dy * cos], axis=-1)
+        flip = rng.random(n) < 0.5  # some counter-clockwise, other start vertex
+        pts[flip] = pts[flip][:, ::-1]
+        return np.roll(pts, rng.integers(4), axis=1).reshape(n, 8)
+
+    n_gt = int(rng.poisson(gt_per_image, num_images).sum())
+    g_c = rng.uniform(0, image_size, (n_gt, 2))
+    g_wh = rng.uniform(8, 120, (n_gt, 2))
+    g_a = rng.uniform(-np.pi, np.pi, n_gt)
+    gt = GTArrays(
+        image=np.sort(rng.integers(0, num_images, n_gt)),
+        label=rng.integers(0, num_classes, n_gt),
+        polys=rects(n_gt, g_c, g_wh, g_a),
+        difficult=rng.random(n_gt) < 0.1,
+    )
+    # detections near a GT: jitter centre, size and angle (always valid rectangles)
+    n_tp = min(int(num_dets * 0.7), num_dets)
+    src = rng.integers(0, n_gt, n_tp)
+    noise = rng.choice([0.02, 0.1, 0.3], n_tp)[:, None]
+    d_c = g_c[src] + rng.normal(0, 1, (n_tp, 2)) * noise * g_wh[src]
+    d_wh = g_wh[src] * np.exp(rng.normal(0, 1, (n_tp, 2)) * noise)
+    d_a = g_a[src] + rng.normal(0, 1, n_tp) * noise[:, 0]
+    tp_polys = rects(n_tp, d_c, d_wh, d_a)
+    tp_label = np.where(rng.random(n_tp) < 0.9, gt.label[src], rng.integers(0, num_classes, n_tp))
+    n_fp = num_dets - n_tp
+    image = np.concatenate([gt.image[src], rng.integers(0, num_images, n_fp)])
+    label = np.concatenate([tp_label, rng.integers(0, num_classes, n_fp)])
+    polys = np.concatenate([tp_polys, rects(n_fp)])
+    score = np.round(np.concatenate([rng.uniform(0.2, 1, n_tp), rng.uniform(0, 0.8, n_fp)]), 2)
+    perm = rng.permutation(num_dets)
+    return gt, DetArrays(image=image[perm], label=label[perm], score=score[perm], polys=polys[perm])

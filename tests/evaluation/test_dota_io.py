@@ -1,0 +1,81 @@
+"""Malformed DOTA files: clear errors naming file and line (where the devkit crashes or misreads)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gghl.evaluation.dota import evaluate_task1
+from gghl.evaluation.dota_io import DOTAFormatError, parse_det_file, parse_gt_file, read_imageset
+
+POLY = "0 0 10 0 10 10 0 10"
+
+
+def test_gt_headers_skipped_and_difficult_parsed(tmp_path):
+    p = tmp_path / "a.txt"
+    p.write_text(f"imagesource:GoogleEarth\ngsd:0.146343590398\n{POLY} plane 0\n{POLY} ship 1\n{POLY} ship\r\n\n")
+    names, polys, diff = parse_gt_file(p)
+    assert names == ["plane", "ship", "ship"]
+    assert diff.tolist() == [False, True, False]
+    np.testing.assert_array_equal(polys[0], [0, 0, 10, 0, 10, 10, 0, 10])
+
+
+@pytest.mark.parametrize(
+    ("line", "msg"),
+    [
+        (f"0 0  10 0 10 10 0 10 plane 0", r"a\.txt:2: empty field 3 \(double space\?\)"),
+        (f"{POLY} plane 0 extra", r"a\.txt:2: 11 fields, expected 9 or 10"),
+        (f"{POLY} plane x", r"a\.txt:2: difficult flag 'x' is not an integer"),
+        (f"0 0 ten 0 10 10 0 10 plane", r"a\.txt:2: coordinate 'ten' is not a number"),
+        (f"0 0 inf 0 10 10 0 10 plane", r"a\.txt:2: non-finite coordinate"),
+    ],
+)
+def test_gt_errors_name_file_and_line(tmp_path, line, msg):
+    p = tmp_path / "a.txt"
+    p.write_text(f"gsd:0.1\n{line}\n")
+    with pytest.raises(DOTAFormatError, match=msg):
+        parse_gt_file(p)
+
+
+@pytest.mark.parametrize(
+    ("line", "msg"),
+    [
+        (f"img 0.9  {POLY}", r"Task1_plane\.txt:2: empty field 3"),
+        (f"img 0.9 {POLY} 1", r"Task1_plane\.txt:2: 11 fields, expected 10"),
+        (f"img 0.9 0 0 10 0 10 10 0", r"Task1_plane\.txt:2: 9 fields"),
+        (f"img nan {POLY}", r"Task1_plane\.txt:2: score is NaN"),
+        (f"img high {POLY}", r"Task1_plane\.txt:2: score 'high' is not a number"),
+    ],
+)
+def test_det_errors_name_file_and_line(tmp_path, line, msg):
+    p = tmp_path / "Task1_plane.txt"
+    p.write_text(f"img 0.5 {POLY}\n{line}\n")
+    with pytest.raises(DOTAFormatError, match=msg):
+        parse_det_file(p)
+
+
+def test_det_file_order_lines_and_blank_lines(tmp_path):
+    p = tmp_path / "Task1_plane.txt"
+    p.write_text(f"b 0.5 {POLY}\n\na 0.7 {POLY}\n")
+    imgs, scores, polys, lines = parse_det_file(p)
+    assert imgs == ["b", "a"] and scores.tolist() == [0.5, 0.7] and lines.tolist() == [1, 3]
+    assert polys.shape == (2, 8)
+
+
+def test_imageset_file_and_list(tmp_path):
+    p = tmp_path / "set.txt"
+    p.write_text(" a \n\nb\n")
+    assert read_imageset(p) == ["a", "b"] == read_imageset(["a", "b"])
+    p.write_text("a\nb\na\n")
+    with pytest.raises(DOTAFormatError, match=r"set\.txt:3: image 'a' is listed twice"):
+        read_imageset(p)
+    with pytest.raises(FileNotFoundError, match="image set file not found"):
+        read_imageset(tmp_path / "missing.txt")
+
+
+def test_evaluate_reports_malformed_gt_and_missing_gt(write_dota):
+    ann, det, imageset = write_dota({"img": [f"{POLY} plane 0 0"]}, {"plane": []})
+    with pytest.raises(DOTAFormatError, match=r"img\.txt:1: 11 fields"):
+        evaluate_task1(ann, det, imageset, ["plane"])
+    with pytest.raises(FileNotFoundError, match=r"ground-truth file not found: .*other\.txt"):
+        evaluate_task1(ann, det, ["other"], ["plane"])
