@@ -336,6 +336,8 @@ def split_dataset(
     if any(lab is not None for _, lab in inputs):
         (dst / "labelTxt").mkdir(parents=True, exist_ok=True)
     _check_config(dst, cfg)
+    for stale in [*(dst / "images").glob(".*.tmp"), *(dst / "labelTxt").glob(".*.tmp")]:
+        stale.unlink()  # left by an interrupted run; the final names are only ever written by rename
     workers = min(8, os.cpu_count() or 1) if num_workers is None else num_workers
     fn = partial(_split_one, dst_root=str(dst), cfg=cfg)
     totals = {"images": len(inputs), "written": 0, "skipped": 0, "objects": 0, "lost": 0}

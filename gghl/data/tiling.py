@@ -74,10 +74,20 @@ _PATCH_RE = re.compile(r"^(?P<image>.+)__(?P<rate>\d+(?:\.\d+)?)__(?P<x>\d+)___(
 
 
 def format_rate(rate: float) -> str:
-    """DOTA_devkit's ``str(rate)`` for the usual rates, without a trailing ``.0``: 1 -> "1", 0.5 -> "0.5"."""
-    if not rate > 0:
-        raise ValueError(f"rate must be > 0, got {rate}")
-    return f"{rate:g}"
+    """The rate as in DOTA_devkit names (Python's shortest repr), without a trailing ``.0``: 1 -> "1", 0.5 -> "0.5".
+
+    The shortest repr reads back to the same float, so merging divides by exactly the rate the split used.
+    """
+    try:
+        f = float(rate)
+    except (TypeError, ValueError):
+        raise ValueError(f"rate must be a number, got {rate!r}") from None
+    if not (math.isfinite(f) and f > 0):
+        raise ValueError(f"rate must be a finite number > 0, got {rate!r}")
+    r = repr(f)
+    if "e" in r:
+        raise ValueError(f"rate {rate!r} has no plain decimal form for a patch name")
+    return r[:-2] if r.endswith(".0") else r
 
 
 def format_patch_name(image: str, rate: float, x: int, y: int) -> str:

@@ -152,7 +152,10 @@ def test_split_files_padding_and_idempotence(tmp_path: Path) -> None:
     assert json.loads((dst / "split_config.json").read_text())["size"] == 64
 
     before = _snapshot(dst)
+    stale = dst / "images" / ".A__1__0___0.png.999.tmp"  # as left by an interrupted run
+    stale.write_bytes(b"partial")
     st2 = split_dataset(src, dst, **kw)
+    assert not stale.exists()
     assert st2["written"] == 0 and st2["skipped"] == 7
     assert _snapshot(dst) == before  # nothing rewritten: same bytes, same mtimes
 

@@ -87,6 +87,8 @@ def test_windows_dota_numbers() -> None:
         ("P0000", 0.5, 1976, 0, "P0000__0.5__1976___0"),
         ("P1234", 1.5, 12, 3, "P1234__1.5__12___3"),
         ("my__odd_name", 1.0, 5, 6, "my__odd_name__1__5___6"),
+        ("P9", 1 / 3, 0, 0, "P9__0.3333333333333333__0___0"),  # exact float round trip
+        ("P9", 2.0, 7, 0, "P9__2__7___0"),
     ],
 )
 def test_patch_name_round_trip(image: str, rate: float, x: int, y: int, name: str) -> None:
