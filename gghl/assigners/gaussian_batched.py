@@ -106,8 +106,9 @@ def _assign_level(
     if not spec.cell_mix:  # official: whole map = mix of the last object processed on this level (0 if none)
         last = torch.full((B,), -1, device=dev, dtype=torch.long)
         last.scatter_reduce_(0, bidx[sel], torch.arange(M, device=dev)[sel], "amax")
-        mixv = torch.where(last >= 0, p.mix[last.clamp_min(0)], torch.zeros((), device=dev, dtype=dtype))
-        maps[:, 14] = mixv.repeat_interleave(G * G)
+        if M:
+            mixv = torch.where(last >= 0, p.mix[last.clamp_min(0)], torch.zeros((), device=dev, dtype=dtype))
+            maps[:, 14] = mixv.repeat_interleave(G * G)
     cand = sel
     if spec.alg1:  # speed only: a cell inside the HBB has max(l) >= max(w,h)/2, so these can never be eligible
         cand = sel & (torch.maximum(p.w, p.h) / 2 < ALG1_LT[k + 1] * (1 + 1e-9) + 1e-9)
