@@ -1,0 +1,138 @@
+"""COCO box evaluation: the 12 standard stats by name, with pycocotools or faster-coco-eval.
+
+``evaluate(gt_json, detections)`` returns ``{"AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10",
+"AR100", "ARs", "ARm", "ARl"}`` in pycocotools' ``stats`` order. faster-coco-eval is a C++
+re-implementation of the same algorithm (``backend="auto"`` picks it when installed); the test
+suite checks that both backends give the same 12 numbers.
+
+Definitions where pycocotools has none or crashes:
+  * an empty detection list: every stat is 0.0 (pycocotools' ``loadRes([])`` raises IndexError);
+  * detections on an image id absent from the GT: ``ValueError`` naming the id (pycocotools asserts);
+  * a stat pycocotools reports as -1 (no GT in that area range) is passed through as -1.0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = ["STAT_NAMES", "evaluate", "available_backends"]
+
+#: pycocotools ``COCOeval.stats`` order for ``iouType="bbox"``.
+STAT_NAMES: tuple[str, ...] = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
+_BACKENDS = ("auto", "pycocotools", "faster_coco_eval")
+
+
+def available_backends() -> list[str]:
+    """Installed backends, in ``"auto"`` preference order."""
+    found = []
+    for name in ("faster_coco_eval", "pycocotools"):
+        try:
+            __import__(name)
+            found.append(name)
+        except ImportError:
+            pass
+    return found
+
+
+def _resolve(backend: str) -> str:
+    if backend not in _BACKENDS:
+        raise ValueError(f"backend must be one of {_BACKENDS}, got {backend!r}")
+    if backend != "auto":
+        return backend
+    found = available_backends()
+    if not found:
+        raise ImportError("neither faster-coco-eval nor pycocotools is installed")
+    return found[0]
+
+
+def _load_json(x: str | os.PathLike | Mapping | Sequence, what: str) -> Any:
+    if isinstance(x, (str, os.PathLike)):
+        if not os.path.isfile(x):
+            raise FileNotFoundError(f"{what} file not found: {x}")
+        with open(x) as f:
+            return json.load(f)
+    return x
+
+
+def _check_dets(dets: list[dict[str, Any]], image_ids: set[Any]) -> list[dict[str, Any]]:
+    """Copy (the backends mutate results) and validate detections."""
+    out = []
+    for i, d in enumerate(dets):
+        missing = {"image_id", "category_id", "bbox", "score"} - set(d)
+        if missing:
+            raise ValueError(f"detection {i} lacks {sorted(missing)}: {d}")
+        if len(d["bbox"]) != 4:
+            raise ValueError(f"detection {i}: bbox must be [x, y, w, h], got {d['bbox']}")
+        if d["image_id"] not in image_ids:
+            raise ValueError(f"detection {i} has image_id {d['image_id']!r}, which is not in the ground truth")
+        out.append({**d, "bbox": [float(v) for v in d["bbox"]], "score": float(d["score"])})
+    return out
+
+
+def _run_pycocotools(gt: dict[str, Any], dets: list[dict[str, Any]], iou_type: str) -> list[float]:
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress and the table
+        coco_gt = COCO()
+        coco_gt.dataset = gt
+        coco_gt.createIndex()
+        coco_dt = coco_gt.loadRes(dets)
+        ev = COCOeval(coco_gt, coco_dt, iou_type)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return [float(s) for s in ev.stats[:12]]
+
+
+def _run_faster(gt: dict[str, Any], dets: list[dict[str, Any]], iou_type: str) -> list[float]:
+    from faster_coco_eval import COCO, COCOeval_faster
+
+    coco_gt = COCO(gt)
+    coco_dt = coco_gt.loadRes(dets)
+    ev = COCOeval_faster(coco_gt, coco_dt, iou_type, print_function=lambda *a, **k: None)
+    ev.evaluate()
+    ev.accumulate()
+    ev.summarize()
+    return [float(s) for s in ev.stats[:12]]
+
+
+def evaluate(
+    gt_json: str | os.PathLike | Mapping[str, Any],
+    detections: str | os.PathLike | Sequence[Mapping[str, Any]],
+    backend: str = "auto",
+    iou_type: str = "bbox",
+) -> dict[str, float]:
+    """COCO evaluation of box detections.
+
+    Args:
+        gt_json: COCO ground-truth json path or the loaded dict (``images``, ``annotations`` with
+            ``bbox``/``area``/``iscrowd``, ``categories``). Not modified.
+        detections: a json path or a list of COCO result dicts ``{"image_id", "category_id",
+            "bbox": [x, y, w, h] (pixels, top-left + size), "score"}``. Not modified.
+        backend: ``"pycocotools"``, ``"faster_coco_eval"`` or ``"auto"`` (faster-coco-eval when
+            installed, else pycocotools).
+        iou_type: ``"bbox"`` (the 12-stat summary is defined for boxes and masks).
+
+    Returns:
+        ``{name: float}`` for the 12 names of :data:`STAT_NAMES`, in that order.
+    """
+    if iou_type not in ("bbox", "segm"):
+        raise ValueError(f"iou_type must be 'bbox' or 'segm', got {iou_type!r}")
+    name = _resolve(backend)
+    gt = _load_json(gt_json, "ground-truth")
+    gt = {**gt, "annotations": [dict(a) for a in gt.get("annotations", [])]}
+    gt.setdefault("info", {})  # some pycocotools versions copy it in loadRes
+    dets = _load_json(detections, "detections")
+    if not isinstance(dets, list):
+        raise ValueError(f"detections must be a list of result dicts, got {type(dets).__name__}")
+    dets = _check_dets(dets, {img["id"] for img in gt.get("images", [])})
+    if not dets:
+        return dict.fromkeys(STAT_NAMES, 0.0)
+    run = _run_faster if name == "faster_coco_eval" else _run_pycocotools
+    return dict(zip(STAT_NAMES, run(gt, dets, iou_type)))
