@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from gghl.ops import _reference
+from gghl.ops import _library, _reference
 
 
 def _check(x: Tensor, k: int, name: str) -> None:
@@ -41,7 +41,9 @@ def box_iou_rotated(boxes1: Tensor, boxes2: Tensor, aligned: bool = False) -> Te
     out_dtype = torch.promote_types(boxes1.dtype, boxes2.dtype)
     dt = _common_dtype(boxes1, boxes2)
     b1, b2 = boxes1.to(dt), boxes2.to(dt)
-    return _reference.box_iou_rotated_ref(b1, b2, aligned).to(out_dtype)
+    if b1.requires_grad or b2.requires_grad:
+        return _reference.box_iou_rotated_ref(b1, b2, aligned).to(out_dtype)
+    return _library.box_iou_rotated_op(b1, b2, aligned).to(out_dtype)
 
 
 def poly_iou(polys1: Tensor, polys2: Tensor, aligned: bool = False) -> Tensor:
@@ -62,4 +64,7 @@ def poly_iou(polys1: Tensor, polys2: Tensor, aligned: bool = False) -> Tensor:
         raise ValueError(f"aligned=True needs N == M, got {polys1.shape[0]} and {polys2.shape[0]}")
     out_dtype = torch.promote_types(polys1.dtype, polys2.dtype)
     dt = _common_dtype(polys1, polys2)
-    return _reference.poly_iou_ref(polys1.to(dt), polys2.to(dt), aligned).to(out_dtype)
+    p1, p2 = polys1.to(dt), polys2.to(dt)
+    if p1.requires_grad or p2.requires_grad:
+        return _reference.poly_iou_ref(p1, p2, aligned).to(out_dtype)
+    return _library.poly_iou_op(p1, p2, aligned).to(out_dtype)

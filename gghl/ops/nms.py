@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from gghl.ops._nms_reference import batched_nms_rotated_ref
+from gghl.ops._library import batched_nms_rotated_op
 
 
 def nms_rotated(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
@@ -48,4 +48,4 @@ def batched_nms_rotated(boxes: Tensor, scores: Tensor, idxs: Tensor | None, iou_
     b = boxes.detach()
     if b.dtype not in (torch.float32, torch.float64):
         b = b.float()
-    return batched_nms_rotated_ref(b, scores.detach(), None if idxs is None else idxs.detach(), iou_threshold)
+    return batched_nms_rotated_op(b, scores.detach(), None if idxs is None else idxs.detach(), float(iou_threshold))

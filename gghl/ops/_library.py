@@ -1,0 +1,65 @@
+"""``torch.library`` registration of the ops, so ``torch.compile`` and ``torch.export`` see them as opaque
+custom ops (with fake implementations for shape propagation) instead of tracing into ctypes/Triton.
+
+Dispatch inside each op: CPU -> C++ kernel (``_cpu``) or, without a compiler, the pure-torch
+reference; CUDA -> Triton kernel (``_triton``) or, without Triton, the reference.  These ops are not
+differentiable: the public functions call the reference directly when an input requires grad.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from gghl.ops import _cpu, _reference, _triton
+from gghl.ops._nms_reference import batched_nms_rotated_ref, score_order
+
+
+def _pairwise(kind: str, x1: Tensor, x2: Tensor, aligned: bool) -> Tensor:
+    if x1.device.type == "cpu" and _cpu.get_lib() is not None:
+        return _cpu.pairwise_iou(kind, x1, x2, aligned)
+    if x1.device.type == "cuda" and _triton.available():
+        return _triton.pairwise_iou(kind, x1, x2, aligned)
+    ref = _reference.box_iou_rotated_ref if kind == "box" else _reference.poly_iou_ref
+    return ref(x1, x2, aligned)
+
+
+@torch.library.custom_op("gghl::box_iou_rotated", mutates_args=())
+def box_iou_rotated_op(boxes1: Tensor, boxes2: Tensor, aligned: bool) -> Tensor:
+    """``[N, 5]`` x ``[M, 5]`` same-dtype float32/float64 boxes -> ``[N, M]`` (``[N]`` aligned) IoU."""
+    return _pairwise("box", boxes1, boxes2, aligned)
+
+
+@torch.library.custom_op("gghl::poly_iou", mutates_args=())
+def poly_iou_op(polys1: Tensor, polys2: Tensor, aligned: bool) -> Tensor:
+    """``[N, 8]`` x ``[M, 8]`` convex quads -> ``[N, M]`` (``[N]`` aligned) IoU."""
+    return _pairwise("poly", polys1, polys2, aligned)
+
+
+@box_iou_rotated_op.register_fake
+@poly_iou_op.register_fake
+def _iou_fake(x1: Tensor, x2: Tensor, aligned: bool) -> Tensor:
+    return x1.new_empty((x1.shape[0],) if aligned else (x1.shape[0], x2.shape[0]))
+
+
+@torch.library.custom_op("gghl::batched_nms_rotated", mutates_args=())
+def batched_nms_rotated_op(boxes: Tensor, scores: Tensor, idxs: Tensor | None, iou_threshold: float) -> Tensor:
+    """Greedy per-category rotated NMS -> ``[K]`` int64 kept indices in decreasing score order."""
+    if boxes.shape[0] == 0:
+        return torch.zeros(0, dtype=torch.int64, device=boxes.device)
+    if _cpu.get_lib() is None or (boxes.device.type == "cuda" and not _triton.available()):
+        return batched_nms_rotated_ref(boxes, scores, idxs, iou_threshold)
+    order = score_order(scores)
+    b = boxes[order]
+    c = None if idxs is None else idxs[order]
+    if boxes.device.type == "cuda":
+        # IoU matrix on the GPU, then the inherently sequential greedy pass on the CPU bitmask.
+        return order[_triton.nms_sorted(b, c, iou_threshold)]
+    keep = _cpu.nms_sorted(b, c, iou_threshold)
+    return order[keep]
+
+
+@batched_nms_rotated_op.register_fake
+def _nms_fake(boxes: Tensor, scores: Tensor, idxs: Tensor | None, iou_threshold: float) -> Tensor:
+    k = torch.library.get_ctx().new_dynamic_size()
+    return boxes.new_empty((k,), dtype=torch.int64)
