@@ -31,13 +31,14 @@ extent), and ``polygons`` converted to float32.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
+
+from gghl.structures import poly_to_hbb, poly_to_obb
 
 SAMPLE_KEYS = ("image", "polygons", "labels", "difficult", "weights", "image_id", "orig_size", "affine")
 
@@ -86,49 +87,6 @@ def make_sample(
     }
 
 
-def _poly_to_obb_fallback(polys: Tensor) -> Tensor:
-    """Min-area rectangle of convex quadrilaterals ``[N, 8]`` -> canonical ``[N, 5]`` (le90).
-
-    Used only until ``gghl.structures.poly_to_obb`` exists. For a convex polygon the minimum-area
-    enclosing rectangle has a side collinear with a polygon edge, so 4 candidate directions suffice.
-    """
-    pts = polys.reshape(-1, 4, 2).double()
-    edges = torch.roll(pts, -1, dims=1) - pts  # [N,4,2]
-    ang = torch.atan2(edges[..., 1], edges[..., 0])  # [N,4] candidate directions
-    c, s = torch.cos(ang), torch.sin(ang)
-    # project points on (c, s) and (-s, c) for each candidate: [N,4(cand),4(pt)]
-    u = pts[:, None, :, 0] * c[..., None] + pts[:, None, :, 1] * s[..., None]
-    v = -pts[:, None, :, 0] * s[..., None] + pts[:, None, :, 1] * c[..., None]
-    w = u.amax(-1) - u.amin(-1)
-    h = v.amax(-1) - v.amin(-1)
-    best = (w * h).argmin(-1, keepdim=True)
-    pick = lambda t: t.gather(-1, best).squeeze(-1)  # noqa: E731
-    cu = (u.amax(-1) + u.amin(-1)) / 2
-    cv = (v.amax(-1) + v.amin(-1)) / 2
-    a, w, h, cu, cv = pick(ang), pick(w), pick(h), pick(cu), pick(cv)
-    cx, cy = cu * torch.cos(a) - cv * torch.sin(a), cu * torch.sin(a) + cv * torch.cos(a)
-    swap = w < h
-    w, h = torch.where(swap, h, w), torch.where(swap, w, h)
-    a = torch.where(swap, a + math.pi / 2, a)
-    a = torch.remainder(a + math.pi / 2, math.pi) - math.pi / 2
-    return torch.stack([cx, cy, w, h, a], dim=-1).to(polys.dtype)
-
-
-def polygons_to_obb(polys: Tensor) -> Tensor:
-    """Canonical OBB ``[N, 5]`` of polygons ``[N, 8]`` via ``gghl.structures.poly_to_obb``."""
-    try:
-        from gghl.structures import poly_to_obb
-    except ImportError:
-        return _poly_to_obb_fallback(polys)
-    return poly_to_obb(polys)
-
-
-def polygons_to_hbb(polys: Tensor) -> Tensor:
-    """Axis-aligned extent ``[N, 4]`` xyxy of polygons ``[N, 8]`` (same dtype)."""
-    xy = polys.reshape(-1, 4, 2)
-    return torch.cat([xy.amin(1), xy.amax(1)], dim=-1)
-
-
 def detection_collate(samples: Sequence[dict[str, Any]]) -> tuple[Tensor, list[dict[str, Any]]]:
     """Stack a list of samples into ``(images [B,3,H,W] float32, targets list[dict])``.
 
@@ -146,8 +104,8 @@ def detection_collate(samples: Sequence[dict[str, Any]]) -> tuple[Tensor, list[d
     for s in samples:
         t = {k: v for k, v in s.items() if k != "image"}
         polys64 = s["polygons"].reshape(-1, 8).double()
-        t["obb"] = polygons_to_obb(polys64).float()
-        t["hbb"] = polygons_to_hbb(polys64).float()
+        t["obb"] = poly_to_obb(polys64).float()
+        t["hbb"] = poly_to_hbb(polys64).float()
         t["polygons"] = polys64.float()
         targets.append(t)
     return images, targets

@@ -73,8 +73,7 @@ class DotaDataset(Dataset):
         version: DOTA version for the default class list (``"1.0"``, ``"1.5"``, ``"2.0"``).
         on_error: ``"raise"`` or ``"skip"`` (see module docstring).
         check_images: decode every image once at construction (slow on full DOTA; catches corrupt files).
-        transform: ``sample -> sample`` applied in ``__getitem__`` (augmentation, letterbox). It may be
-            passed ``(index, size)`` keys: ``__getitem__`` forwards the ``size`` as ``sample["target_size"]``.
+        transform: ``sample -> sample`` applied in ``__getitem__`` (``load_raw`` skips it).
         image_exts: image extensions tried in order.
     """
 
@@ -190,14 +189,10 @@ class DotaDataset(Dataset):
             image=image, polygons=rec.polygons, labels=rec.labels, difficult=rec.difficult, image_id=rec.image_id
         )
 
-    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
-        index, size = (key if isinstance(key, tuple) else (key, None))
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        """``transform(load_raw(index))`` (for letterboxed/augmented views see ``DetectionSplit``)."""
         sample = self.load_raw(int(index))
-        if size is not None:
-            sample["target_size"] = int(size)
-        if self.transform is not None:
-            sample = self.transform(sample)
-        return sample
+        return sample if self.transform is None else self.transform(sample)
 
     def num_objects(self) -> torch.Tensor:
         """``int64 [C]`` object count per class over the whole split (difficult included)."""
