@@ -45,11 +45,11 @@ import numpy as np
 from PIL import Image
 
 from gghl.data import dota_clip
+from gghl.data.dota_labels import read_dota_labels
+from gghl.data.image_io import IMAGE_EXTENSIONS, read_image, read_image_size
 from gghl.data.tiling import format_patch_name, make_windows
 
-__all__ = ["DotaObject", "SplitConfig", "read_labels", "split_image", "split_dataset", "IMAGE_EXTS"]
-
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+__all__ = ["DotaObject", "SplitConfig", "read_labels", "split_image", "split_dataset"]
 
 
 @dataclass
@@ -62,30 +62,14 @@ class DotaObject:
 
 
 def read_labels(path: str | os.PathLike) -> list[DotaObject]:
-    """Parse a DOTA ``labelTxt`` file: ``x1 y1 ... x4 y4 class [difficult]`` per line.
+    """Objects of a DOTA ``labelTxt`` file via :func:`gghl.data.dota_labels.read_dota_labels`.
 
-    ``imagesource:``/``gsd:`` header lines and blank lines are skipped. Any other line that is not 9 or 10
-    tokens, or has a non-numeric coordinate / difficult, raises ``ValueError`` naming file and line.
+    Malformed lines raise ``DotaFormatError`` (a ``ValueError``) naming file and line; nothing is skipped.
     """
-    objs = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            toks = line.split()
-            if not toks or (len(toks) == 1 and ":" in toks[0]):
-                continue
-            if len(toks) not in (9, 10):
-                raise ValueError(
-                    f"{path}:{lineno}: expected 9 or 10 tokens, got {len(toks)}: {line.strip()!r}"
-                )
-            try:
-                poly = np.array([float(t) for t in toks[:8]], dtype=np.float64)
-                diff = int(toks[9]) if len(toks) == 10 else 0
-            except ValueError as e:
-                raise ValueError(f"{path}:{lineno}: {e}: {line.strip()!r}") from None
-            if not np.isfinite(poly).all():
-                raise ValueError(f"{path}:{lineno}: non-finite coordinate: {line.strip()!r}")
-            objs.append(DotaObject(poly, toks[8], diff))
-    return objs
+    lf = read_dota_labels(path, on_error="raise")
+    return [
+        DotaObject(np.asarray(o.polygon, dtype=np.float64), o.class_name, o.difficult) for o in lf.objects
+    ]
 
 
 @dataclass
@@ -203,12 +187,10 @@ def split_image(
     Returns counts: ``written``, ``skipped`` (patches already complete), ``objects``, ``lost`` (objects in no
     patch at some rate).
     """
-    Image.MAX_IMAGE_PIXELS = None  # DOTA images reach 20000 x 20000; they are trusted local files.
     img_path, dst = Path(img_path), Path(dst_root)
     stem = img_path.stem
     objs = read_labels(label_path) if label_path is not None else []
-    with Image.open(img_path) as im:
-        width, height = im.size
+    height, width = read_image_size(img_path)
     rgb: Image.Image | None = None
     stats = {"written": 0, "skipped": 0, "objects": len(objs), "lost": 0}
     for rate in cfg.rates:
@@ -234,8 +216,8 @@ def split_image(
         if not todo:
             continue
         if rgb is None:
-            with Image.open(img_path) as im:
-                rgb = im.convert("RGB")
+            # read_image: RGB uint8 for any mode (16-bit, gray, palette, alpha); lifts PIL's pixel limit.
+            rgb = Image.fromarray(read_image(img_path))
         scaled = rgb if rate == 1 else rgb.resize((w, h), Image.Resampling.BICUBIC)
         arr = np.asarray(scaled)
         for i in todo:
@@ -263,7 +245,7 @@ def _list_inputs(src: Path) -> list[tuple[str, str | None]]:
     if not img_dir.is_dir():
         raise FileNotFoundError(f"{img_dir} is not a directory (expected src_root/images/*.png)")
     images = sorted(
-        p for p in img_dir.iterdir() if p.suffix.lower() in IMAGE_EXTS and not p.name.startswith(".")
+        p for p in img_dir.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
     )
     stems = [p.stem for p in images]
     dup = {s for s in stems if stems.count(s) > 1}
@@ -349,7 +331,8 @@ def split_dataset(
         results = map(fn, inputs)
         pool = None
     else:
-        pool = get_context("spawn").Pool(workers)
+        # Platform default start method, as torch DataLoader (fork on Linux: no re-import of torch per worker).
+        pool = get_context().Pool(workers)
         results = pool.imap_unordered(fn, inputs)
     try:
         for img, st in results:

@@ -173,8 +173,12 @@ def test_split_files_padding_and_idempotence(tmp_path: Path) -> None:
 def test_split_without_labels_and_missing_label(tmp_path: Path) -> None:
     src = tmp_path / "test"
     _make_src(src, {"T": (70, 70)}, None)
+    gray = (np.arange(70 * 70) % 256).astype(np.uint8).reshape(70, 70)
+    Image.fromarray(gray).save(src / "images" / "G.png")  # grayscale source -> RGB patches
     st = split_dataset(src, tmp_path / "out", sizes=(64,), gaps=(16,), num_workers=0, progress=False)
-    assert st["written"] == 4 and not (tmp_path / "out" / "labelTxt").exists()
+    assert st["written"] == 8 and not (tmp_path / "out" / "labelTxt").exists()
+    g = np.asarray(Image.open(tmp_path / "out" / "images" / "G__1__6___6.png"))
+    assert g.shape == (64, 64, 3) and np.array_equal(g[..., 1], gray[6:, 6:])
     src2 = tmp_path / "bad"
     _make_src(src2, {"U": (70, 70), "V": (10, 10)}, {"U": ""})
     with pytest.raises(FileNotFoundError, match=r"V\.txt is missing"):
