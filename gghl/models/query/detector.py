@@ -29,7 +29,8 @@ class QueryDetector(nn.Module):
     """Query-based detector (spec/stageinteractor.md §1.0).
 
     Args:
-        num_classes: ``C``; backbone: any timm name with ``features_only``; pretrained / checkpoint_path:
+        num_classes: ``C``; backbone: any timm name with ``features_only``, or a module with ``channels`` and
+        ``strides`` attributes (e.g. ``TinyConvBackbone``); pretrained / checkpoint_path:
         backbone weights (never fetched by default); strides: pyramid strides (4, 8, 16, 32);
         num_queries: ``N``; dim: ``D``; decoder kwargs: see :class:`QueryDecoder`.
 
@@ -40,7 +41,7 @@ class QueryDetector(nn.Module):
     def __init__(
         self,
         num_classes: int,
-        backbone: str = "resnet50",
+        backbone: str | nn.Module = "resnet50",
         pretrained: bool = False,
         checkpoint_path: str | None = None,
         strides: Sequence[int] = (4, 8, 16, 32),
@@ -58,7 +59,10 @@ class QueryDetector(nn.Module):
     ) -> None:
         super().__init__()
         self.num_classes, self.num_queries = num_classes, num_queries
-        self.backbone = _build_backbone(backbone, pretrained, checkpoint_path, strides)
+        if isinstance(backbone, nn.Module):
+            self.backbone = backbone
+        else:
+            self.backbone = _build_backbone(backbone, pretrained, checkpoint_path, strides)
         self.strides = list(self.backbone.strides)
         self.neck = ChannelMapping(self.backbone.channels, dim)
         self.query_embed = nn.Embedding(num_queries, dim)
