@@ -348,8 +348,8 @@ def split_dataset(
             pool.join()
     if lost_in:
         warnings.warn(
-            f"{totals['lost']} objects are in no patch (IoF < {iof_thr} in every window, e.g. larger than the "
-            f"window) in {len(lost_in)} images: {sorted(lost_in)[:10]}",
+            f"{totals['lost']} objects are in no patch at some rate (IoF < {iof_thr} in every window, e.g. "
+            f"larger than the window) in {len(lost_in)} images: {sorted(lost_in)[:10]}",
             stacklevel=2,
         )
     return totals
