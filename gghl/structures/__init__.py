@@ -36,6 +36,7 @@ from gghl.structures.convert import (
 )
 from gghl.structures.min_area_rect import min_area_rect, poly_to_obb
 from gghl.structures.obb import canonicalize_obb, hbb_to_obb, obb_to_hbb, obb_to_poly, wrap_angle
+from gghl.structures.orc import area_ratio, long_side_angle, orc_order, orc_ratios, orc_to_poly
 from gghl.structures.poly import hbb_to_poly, poly_area, poly_area_signed, poly_to_hbb
 
 __all__ = [
@@ -60,4 +61,10 @@ __all__ = [
     "ultralytics_xywhr_to_obb",
     "obb_to_mmrotate_le90",
     "mmrotate_le90_to_obb",
+    # GGHL ORC vertex order and ratios (gghl/structures/orc.py, owned by the GGHL area).
+    "orc_order",
+    "orc_ratios",
+    "orc_to_poly",
+    "area_ratio",
+    "long_side_angle",
 ]
