@@ -19,7 +19,7 @@ import torch
 
 from gghl.data.tiling import Detections, nms_merge, parse_patch_name, tile_to_image
 
-__all__ = ["merge_detections", "write_task1", "zip_task1"]
+__all__ = ["merge_detections", "write_task1", "zip_task1", "read_task1", "merge_task1_files"]
 
 
 def merge_detections(
@@ -102,3 +102,77 @@ def zip_task1(paths: Sequence[str | os.PathLike], zip_path: str | os.PathLike) -
         for p in paths:
             zf.write(p, arcname=Path(p).name)
     return zp
+
+
+def read_task1(path: str | os.PathLike) -> list[tuple[str, float, list[float]]]:
+    """Lines ``name score x1 y1 ... x4 y4`` of one Task1 file; malformed lines raise naming file and line."""
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            toks = line.split()
+            if not toks:
+                continue
+            if len(toks) != 10:
+                raise ValueError(
+                    f"{path}:{lineno}: expected 10 tokens (name score x1 y1 ... y4), got {len(toks)}"
+                )
+            try:
+                rows.append((toks[0], float(toks[1]), [float(t) for t in toks[2:]]))
+            except ValueError as e:
+                raise ValueError(f"{path}:{lineno}: {e}") from None
+    return rows
+
+
+def merge_task1_files(
+    src_dir: str | os.PathLike,
+    dst_dir: str | os.PathLike,
+    iou_thr: float = 0.1,
+    nms: str = "rotated",
+    zip_path: str | os.PathLike | None = None,
+) -> list[Path]:
+    """DOTA_devkit ``ResultMerge`` workflow: patch-level ``Task1_<class>.txt`` -> full-image ones.
+
+    ``src_dir`` holds one ``Task1_<class>.txt`` per class whose lines name patches
+    (``P0000__1__0___824 0.93 x1 y1 ... y4``). Writes the same file names into ``dst_dir`` (+ optional zip).
+    """
+    files = sorted(Path(src_dir).glob("Task1_*.txt"))
+    if not files:
+        raise FileNotFoundError(f"no Task1_<class>.txt files in {src_dir}")
+    classes = [f.stem[len("Task1_") :] for f in files]
+    rows: dict[str, tuple[list[list[float]], list[float], list[int]]] = defaultdict(lambda: ([], [], []))
+    for label, f in enumerate(files):
+        for name, score, poly in read_task1(f):
+            r = rows[name]
+            r[0].append(poly)
+            r[1].append(score)
+            r[2].append(label)
+    per_patch = {
+        name: Detections(
+            torch.tensor(polys, dtype=torch.float64),
+            torch.tensor(scores, dtype=torch.float64),
+            torch.tensor(labels, dtype=torch.int64),
+        )
+        for name, (polys, scores, labels) in rows.items()
+    }
+    merged = merge_detections(per_patch, iou_thr=iou_thr, nms=nms)
+    return write_task1(merged, dst_dir, classes, zip_path=zip_path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m gghl.data.dota_merge --src patch_results/ --dst merged/ [--zip submission.zip]``."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=merge_task1_files.__doc__)
+    p.add_argument("--src", required=True, help="folder with patch-level Task1_<class>.txt")
+    p.add_argument("--dst", required=True, help="output folder for full-image Task1_<class>.txt")
+    p.add_argument("--iou-thr", type=float, default=0.1)
+    p.add_argument("--nms", choices=["rotated", "poly"], default="rotated")
+    p.add_argument("--zip", default=None, help="also write this submission zip")
+    a = p.parse_args(argv)
+    paths = merge_task1_files(a.src, a.dst, iou_thr=a.iou_thr, nms=a.nms, zip_path=a.zip)
+    print(f"wrote {len(paths)} Task1 files to {a.dst}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

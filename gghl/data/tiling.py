@@ -123,12 +123,14 @@ class Detections(NamedTuple):
 
     @staticmethod
     def empty(dtype: torch.dtype = torch.float32) -> Detections:
+        """No detections: ``[0, 8]``, ``[0]``, ``[0]`` on the CPU."""
         return Detections(
             torch.zeros(0, 8, dtype=dtype), torch.zeros(0, dtype=dtype), torch.zeros(0, dtype=torch.int64)
         )
 
     @staticmethod
     def cat(items: Sequence[Detections]) -> Detections:
+        """Concatenate field-wise (dtypes promote); an empty list gives :meth:`empty`."""
         if not items:
             return Detections.empty()
         return Detections(*(torch.cat([getattr(d, f) for d in items]) for f in Detections._fields))

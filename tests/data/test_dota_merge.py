@@ -10,7 +10,8 @@ import pytest
 import torch
 from shapely.geometry import Polygon
 
-from gghl.data.dota_merge import merge_detections, write_task1
+from gghl.data import dota_merge
+from gghl.data.dota_merge import merge_detections, merge_task1_files, write_task1
 from gghl.data.tiling import Detections, nms_merge
 from gghl.structures import obb_to_poly
 
@@ -93,3 +94,26 @@ def test_write_task1_format_and_zip(tmp_path: Path) -> None:
     assert [p.read_bytes() for p in paths] == first
     with pytest.raises(ValueError, match=r"image 'P2': label 5 outside the 2 class names"):
         write_task1({"P2": _det([SQ], [0.5], [5])}, tmp_path / "t2", ["a", "b"])
+
+
+def test_merge_task1_files_devkit_workflow(tmp_path: Path) -> None:
+    src = tmp_path / "patches"
+    src.mkdir()
+    (src / "Task1_plane.txt").write_text(
+        "P1__1__100___0 0.9 0 0 10 0 10 10 0 10\n"
+        "P1__1__0___0 0.8 100 0 110 0 110 10 100 10\n"  # the same object seen by a second patch
+        "P1__0.5__0___0 0.7 0 0 5 0 5 5 0 5\n"
+    )
+    (src / "Task1_ship.txt").write_text("P2__1__0___0 0.6 1 1 4 1 4 3 1 3\n")
+    paths = merge_task1_files(src, tmp_path / "out", zip_path=tmp_path / "s.zip")
+    assert [p.name for p in paths] == ["Task1_plane.txt", "Task1_ship.txt"]
+    assert paths[0].read_text().splitlines() == [
+        "P1 0.9000 100.00 0.00 110.00 0.00 110.00 10.00 100.00 10.00",
+        "P1 0.7000 0.00 0.00 10.00 0.00 10.00 10.00 0.00 10.00",
+    ]
+    assert paths[1].read_text() == "P2 0.6000 1.00 1.00 4.00 1.00 4.00 3.00 1.00 3.00\n"
+    assert dota_merge.main(["--src", str(src), "--dst", str(tmp_path / "cli"), "--nms", "poly"]) == 0
+    assert (tmp_path / "cli" / "Task1_plane.txt").read_text() == paths[0].read_text()
+    (src / "Task1_ship.txt").write_text("P2__1__0___0 0.6 1 1 4 1 4 3 1\n")
+    with pytest.raises(ValueError, match=r"Task1_ship\.txt:1: expected 10 tokens"):
+        merge_task1_files(src, tmp_path / "out")
