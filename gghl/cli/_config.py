@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from omegaconf import DictConfig, open_dict
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 # Configs live at the repository root (`configs/`); editable installs and scripts/ both see them.
 CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs")
@@ -24,3 +26,11 @@ def inject_data_info(cfg: DictConfig, datamodule: object) -> None:
             if hasattr(datamodule, key):
                 value = getattr(datamodule, key)
                 cfg.data[key] = list(value) if key == "class_names" else int(value)
+
+
+def checkpoint_config(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved model and data configs as plain containers (stored in checkpoints)."""
+    return {
+        "model": OmegaConf.to_container(cfg.model, resolve=True),
+        "data": OmegaConf.to_container(cfg.data, resolve=True),
+    }

@@ -13,7 +13,8 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from gghl.cli._config import CONFIG_DIR, inject_data_info, prepare_environment
+from gghl.cli._config import CONFIG_DIR, checkpoint_config, inject_data_info, prepare_environment
+from gghl.tasks.checkpoint_config import ConfigInCheckpoint
 
 
 def _instantiate_group(cfg: DictConfig | None) -> list[Any]:
@@ -43,6 +44,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
     inject_data_info(cfg, datamodule)
     model = hydra.utils.instantiate(cfg.model)
     callbacks = _instantiate_group(cfg.get("callbacks"))
+    callbacks.append(ConfigInCheckpoint(checkpoint_config(cfg)))
     loggers = _instantiate_group(cfg.get("logger"))
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     output_dir = cfg.paths.output_dir

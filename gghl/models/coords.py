@@ -16,7 +16,7 @@ def invert_affine(affine: Tensor) -> Tensor:
 def apply_affine_to_points(points: Tensor, affine: Tensor) -> Tensor:
     """Apply ``affine [2,3]`` to ``points [..., 2k]`` interleaved ``x y x y ...``; keeps ``points.dtype``."""
     shape = points.shape
-    xy = points.reshape(*shape[:-1], -1, 2).to(torch.float64)
+    xy = points.reshape(*shape[:-1], shape[-1] // 2, 2).to(torch.float64)
     a = affine.to(device=points.device, dtype=torch.float64)
     out = xy @ a[:, :2].T + a[:, 2]
     return out.reshape(shape).to(points.dtype)

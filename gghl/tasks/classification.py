@@ -85,7 +85,13 @@ class ClassificationTask(L.LightningModule):
         super().__init__()
         if assign not in ASSIGN_MODES:
             raise ValueError(f"assign must be one of {ASSIGN_MODES}, got {assign!r}")
-        self.save_hyperparameters(logger=False)
+        # Plain containers only (not DictConfig/partials) so checkpoints load with torch.load(weights_only=True);
+        # optimizer/scheduler factories are kept as attributes instead of hyperparameters.
+        net, distill, mixup = _plain(net), _plain(distill), _plain(mixup)
+        class_names = list(class_names) if class_names is not None else None
+        class_counts = [int(c) for c in class_counts] if class_counts is not None else None
+        self.save_hyperparameters(logger=False, ignore=["optimizer", "scheduler"])
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         net_cfg = dict(net or {"name": "small_cnn"})
         self.net = build_classifier(num_classes=num_classes, **net_cfg)
         self.num_classes = num_classes
@@ -227,12 +233,25 @@ class ClassificationTask(L.LightningModule):
 
     def configure_optimizers(self) -> Any:
         params = [p for p in self.net.parameters() if p.requires_grad]
-        opt_fn = self.hparams.optimizer
+        opt_fn = self.optimizer_factory
         optimizer = opt_fn(params) if opt_fn is not None else torch.optim.AdamW(params, lr=1e-3, weight_decay=0.05)
-        if self.hparams.scheduler is None:
+        if self.scheduler_factory is None:
             return optimizer
         return {"optimizer": optimizer,
-                "lr_scheduler": {"scheduler": self.hparams.scheduler(optimizer), "interval": "epoch"}}
+                "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "interval": "epoch"}}
+
+
+def _plain(cfg: Any) -> Any:
+    """DictConfig/ListConfig -> dict/list (resolved); other values unchanged."""
+    try:
+        from omegaconf import DictConfig, ListConfig, OmegaConf
+    except ImportError:  # pragma: no cover - omegaconf is a dependency
+        return cfg
+    if isinstance(cfg, (DictConfig, ListConfig)):
+        return OmegaConf.to_container(cfg, resolve=True)
+    if isinstance(cfg, Mapping):
+        return {k: _plain(v) for k, v in cfg.items()}
+    return cfg
 
 
 def load_eval_net(ckpt_path: str) -> nn.Module:

@@ -65,7 +65,8 @@ class GGHLDetectionTask(L.LightningModule):
         self.class_names = list(class_names) if class_names else [f"class_{i}" for i in range(num_classes)]
         strides = tuple(net.strides)
         self.assigner = GaussianAssigner(num_classes, strides=strides, variant=assigner_variant)
-        self.criterion = JOLLoss(num_classes, strides=strides, **(loss_kwargs or {}))
+        # The task checks the total itself (one sync) and skips non-finite steps; the loss need not check too.
+        self.criterion = JOLLoss(num_classes, strides=strides, **{"nonfinite": "ignore", **(loss_kwargs or {})})
         self.postprocess = postprocess or GGHLPostProcess(strides=strides)
         self.bad_steps = 0
         self.skipped_steps = 0
@@ -149,11 +150,20 @@ class GGHLDetectionTask(L.LightningModule):
         self._log_dota("test")
 
     def _log_dota(self, stage: str) -> None:
-        from gghl.evaluation.detection_metrics import compute_dota_from_records
+        from gghl.evaluation.dota import evaluate_polygons
 
         records = self._gather_records(self._val_records)
-        result = compute_dota_from_records(
-            records,
+        gts = {
+            r["image_id"]: {"polygons": r["gt_polygons"], "labels": r["gt_labels"], "difficult": r["gt_difficult"]}
+            for r in records
+        }
+        dets = {
+            r["image_id"]: {"polygons": r["det_polygons"], "scores": r["det_scores"], "labels": r["det_labels"]}
+            for r in records
+        }
+        result = evaluate_polygons(
+            gts,
+            dets,
             self.class_names,
             iou_thr=self.hparams.eval_iou_thr,
             use_07_metric=self.hparams.use_07_metric,

@@ -1,0 +1,52 @@
+"""Store the resolved model/data config inside every checkpoint, so eval/export/predict rebuild the model
+from the checkpoint alone (no pickled classes: the config is plain dicts/lists, loadable with weights_only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+
+CONFIG_KEY = "gghl_config"
+
+
+class ConfigInCheckpoint(L.Callback):
+    """Adds ``checkpoint["gghl_config"] = {"model": ..., "data": ...}`` (resolved, plain containers)."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
+        checkpoint[CONFIG_KEY] = self.config
+
+
+def load_checkpoint(path: str | Path, allow_pickle: bool = False) -> dict[str, Any]:
+    """Load a checkpoint safely: ``torch.load(weights_only=True)`` unless ``allow_pickle`` (trusted old files)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=not allow_pickle)
+    except Exception as err:  # torch raises UnpicklingError subclasses with long messages
+        if allow_pickle:
+            raise
+        raise RuntimeError(
+            f"{path}: could not be loaded with weights_only=True ({type(err).__name__}). If you trust this file, "
+            "pass allow_pickle=true to load it with full pickle (it can run code)."
+        ) from err
+
+
+def build_task_from_checkpoint(path: str | Path, allow_pickle: bool = False) -> tuple[L.LightningModule, dict[str, Any]]:
+    """Rebuild the LightningModule saved by ``scripts/train.py`` and load its weights (eval mode)."""
+    import hydra
+
+    ckpt = load_checkpoint(path, allow_pickle)
+    config = ckpt.get(CONFIG_KEY)
+    if config is None:
+        raise KeyError(f"{path}: no '{CONFIG_KEY}' entry; it was not written by gghl's train entry point")
+    model = hydra.utils.instantiate(config["model"])
+    model.load_state_dict(ckpt["state_dict"])
+    model.eval()
+    return model, config
