@@ -17,6 +17,8 @@ objects wrote*. Closed forms used here (per level, per cell):
   After the first hard writer ``M = 1`` and only ``g_k >= 1`` passes.
 * Regression channels, objectness and ch15 come from the last writer of the cell (largest object index);
   each heat channel from the max g of that class's writers (writers' g never decrease).
+
+Apart from allocating the zero maps and the official whole-map mix fill, all work is on the pair list.
 """
 
 from __future__ import annotations
@@ -102,21 +104,20 @@ def _assign_level(
 ) -> Tensor:
     dev, dtype = p.w.device, p.w.dtype
     M = sel.numel()
-    maps = torch.zeros(B * G * G, 16 + C, device=dev, dtype=dtype)
-    if not spec.cell_mix:  # official: whole map = mix of the last object processed on this level (0 if none)
+    base = torch.zeros(B, 1, 16 + C, device=dev, dtype=dtype)  # one background cell per image
+    if spec.cell_mix:  # fixed: background weight 1; positive cells get their winner's mix in _write_cells
+        base[:, 0, 14] = 1.0
+    elif M:  # official: whole map = mix of the last object processed on this level (0 if none)
         last = torch.full((B,), -1, device=dev, dtype=torch.long)
         last.scatter_reduce_(0, bidx[sel], torch.arange(M, device=dev)[sel], "amax")
-        if M:
-            mixv = torch.where(last >= 0, p.mix[last.clamp_min(0)], torch.zeros((), device=dev, dtype=dtype))
-            maps[:, 14] = mixv.repeat_interleave(G * G)
+        base[:, 0, 14] = torch.where(last >= 0, p.mix[last.clamp_min(0)], torch.zeros((), device=dev, dtype=dtype))
+    maps = base.expand(B, G * G, 16 + C).contiguous().view(B * G * G, 16 + C)  # single pass over the map
     cand = sel
     if spec.alg1:  # speed only: a cell inside the HBB has max(l) >= max(w,h)/2, so these can never be eligible
         cand = sel & (torch.maximum(p.w, p.h) / 2 < ALG1_LT[k + 1] * (1 + 1e-9) + 1e-9)
     obj = cand.nonzero().squeeze(1)
     if obj.numel():
         _write_cells(maps, p, bidx, obj, k, st, G, C, spec)
-    if spec.cell_mix:
-        maps[:, 14] = torch.where(maps[:, 13] > 0, maps[:, 14], torch.ones((), device=dev, dtype=dtype))
     return maps.view(B, G, G, 16 + C)
 
 
@@ -159,17 +160,17 @@ def _write_cells(
         thr = torch.zeros_like(p.w[obj])
         aw = LN2 / torch.log(torch.sqrt((Rw * Rh).to(dtype)) + 1)
 
+    # Cell-centre distances to the HBB sides are separable: rows give l1, l3, columns l2, l4.
     xc = (i * st).to(dtype) + st / 2  # [n, Wx]
     yc = (j * st).to(dtype) + st / 2  # [n, Wy]
     xmin, ymin, xmax, ymax = (p.hbb[obj, q] for q in range(4))
-    l1 = (yc - ymin[:, None])[:, :, None].expand_as(g)
-    l3 = (ymax[:, None] - yc)[:, :, None].expand_as(g)
-    l2 = (xmax[:, None] - xc)[:, None, :].expand_as(g)
-    l4 = (xc - xmin[:, None])[:, None, :].expand_as(g)
-    ls = torch.stack([l1, l2, l3, l4], dim=-1)  # [n, Wy, Wx, 4]
-    elig = valid & (g > THRESH_G) & (ls.amin(-1) > 0)
+    l1, l3 = yc - ymin[:, None], ymax[:, None] - yc  # [n, Wy]
+    l2, l4 = xmax[:, None] - xc, xc - xmin[:, None]  # [n, Wx]
+    in_y = vy & (l1 > 0) & (l3 > 0)
+    in_x = vx & (l2 > 0) & (l4 > 0)
+    elig = in_y[:, :, None] & in_x[:, None, :] & (g > THRESH_G)  # min(l1..l4) > 0, g > 0.05
     if spec.alg1:
-        lmax = ls.amax(-1)
+        lmax = torch.maximum(torch.maximum(l1, l3)[:, :, None], torch.maximum(l2, l4)[:, None, :])
         elig &= (lmax > ALG1_LT[k]) & (lmax < ALG1_LT[k + 1])
 
     n_loc, yy, xx = elig.nonzero(as_tuple=True)  # object-major = row order
@@ -179,33 +180,41 @@ def _write_cells(
     cls = p.labels[o]
     gp = g[n_loc, yy, xx]
     flat = bidx[o] * (G * G) + j[n_loc, yy] * G + i[n_loc, xx]
-    passed = _resolve_writes(flat, cls, gp, thr[n_loc], C, spec)
+    passed, w_pair = _resolve_writes(flat, cls, gp, thr[n_loc], C, spec)
 
-    pidx = torch.arange(n_loc.numel(), device=dev)
-    win = torch.full((maps.shape[0],), -1, device=dev, dtype=torch.long)
-    win.scatter_reduce_(0, flat[passed], pidx[passed], "amax")
-    cells = (win >= 0).nonzero().squeeze(1)
-    w_pair = win[cells]
-    wo = o[w_pair]
+    cells = flat[w_pair]
+    wo, wn = o[w_pair], n_loc[w_pair]
     maps[cells, 0:4] = torch.stack([p.cx[wo], p.cy[wo], p.w[wo], p.h[wo]], dim=1)
-    maps[cells, 4:8] = ls[n_loc[w_pair], yy[w_pair], xx[w_pair]]
+    wy, wx = yy[w_pair], xx[w_pair]
+    maps[cells, 4:8] = torch.stack([l1[wn, wy], l2[wn, wx], l3[wn, wy], l4[wn, wx]], dim=1)
     maps[cells, 8:12] = p.s[wo]
     maps[cells, 12] = p.r[wo]
     if spec.alg1:
         gw = gp[w_pair]
-        maps[cells, 13] = torch.where(gw >= thr[n_loc[w_pair]], torch.ones_like(gw), gw)
+        maps[cells, 13] = torch.where(gw >= thr[wn], torch.ones_like(gw), gw)
     else:
         maps[cells, 13] = 1.0
-    maps[cells, 15] = aw[n_loc[w_pair]]
+    maps[cells, 15] = aw[wn]
     if spec.cell_mix:
         maps[cells, 14] = p.mix[wo]
-    heat = torch.zeros(maps.shape[0] * C, device=dev, dtype=dtype)
-    heat.scatter_reduce_(0, (flat * C + cls)[passed], gp[passed], "amax")
-    maps[:, 16:] = heat.view(-1, C)
+    # heat: max g of each class's writers, scattered straight into the (zero) heat channels; g > 0.05 > 0
+    nch = maps.shape[1]
+    maps.view(-1).scatter_reduce_(0, (flat * nch + 16 + cls)[passed], gp[passed], "amax")
 
 
-def _resolve_writes(flat: Tensor, cls: Tensor, g: Tensor, thr: Tensor, C: int, spec: VariantSpec) -> Tensor:
-    """Which eligible pairs (in row order) the sequential official loop would write ``[P]`` bool."""
+def _resolve_writes(
+    flat: Tensor, cls: Tensor, g: Tensor, thr: Tensor, C: int, spec: VariantSpec
+) -> tuple[Tensor, Tensor]:
+    """Replay the official sequential overwrite rule on eligible pairs given in row order.
+
+    Args:
+        flat: ``[P]`` int64 cell id ``b*G*G + j*G + i``; cls: ``[P]`` class; g: ``[P]`` Gaussian value;
+            thr: ``[P]`` alg1 top-70 % threshold of the pair's object.
+
+    Returns:
+        ``passed`` ``[P]`` bool (the pair writes the cell) and ``winners`` ``[W]`` int64: for every written
+        cell the index of its last writer (it owns the regression channels).
+    """
     key = flat if spec.alg1 else flat * C + cls
     key_sorted, perm = torch.sort(key, stable=True)  # stable: row order kept inside each cell group
     starts = segment_starts(key_sorted)
@@ -218,4 +227,11 @@ def _resolve_writes(flat: Tensor, cls: Tensor, g: Tensor, thr: Tensor, C: int, s
         ok = torch.where(hard_before == 0, ok, gs >= 1)
     passed = torch.empty_like(ok)
     passed[perm] = ok
-    return passed
+    # Sorted keys group cells contiguously (class is the minor key), so compact cell ids are a cumsum.
+    cell_sorted = key_sorted if spec.alg1 else torch.div(key_sorted, C, rounding_mode="floor")
+    new_cell = torch.ones_like(ok)
+    new_cell[1:] = cell_sorted[1:] != cell_sorted[:-1]
+    cid = torch.cumsum(new_cell, 0) - 1
+    last = torch.full_like(perm, -1)
+    last.scatter_reduce_(0, cid[ok], perm[ok], "amax")  # pair index grows with row order
+    return passed, last[last >= 0]
