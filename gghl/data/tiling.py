@@ -1,7 +1,8 @@
 """Sliding windows over large images, DOTA patch names, and merging per-tile detections back.
 
 One window rule serves the offline DOTA split (:mod:`gghl.data.dota_split`), the merge of patch results
-(:mod:`gghl.data.dota_merge`) and large-image inference (:func:`iter_tiles` + :func:`untile_detections`).
+(:mod:`gghl.data.dota_merge`) and large-image inference (:func:`tiled_inference`, or :func:`iter_tiles` +
+:func:`untile_detections` for callers that run the model themselves).
 
 Frames: a window / tile ``(x, y)`` is the top-left pixel of a ``size x size`` square in the (rescaled) image
 frame; a detection in a tile has pixel coordinates relative to that corner. Mapping back to the original
@@ -57,7 +58,7 @@ def make_windows(width: int, height: int, size: int, gap: int) -> list[tuple[int
 def _starts(length: int, size: int, step: int) -> list[int]:
     if length <= size:
         return [0]
-    n = math.ceil((length - size) / step) + 1
+    n = -(-(length - size) // step) + 1  # integer ceil
     starts = [step * i for i in range(n)]
     starts[-1] = min(starts[-1], length - size)
     return starts
