@@ -22,8 +22,12 @@ def test_structures_cuda_match_cpu(dtype: torch.dtype) -> None:
     obb = torch.rand(10000, 5, generator=g, dtype=torch.float64) * torch.tensor([4000, 4000, 300, 300, 20])
     obb = obb.to(dtype)
     poly = obb_to_poly(obb)
-    for fn in (canonicalize_obb, obb_to_hbb):
-        torch.testing.assert_close(fn(obb.cuda()).cpu(), fn(obb))
+    torch.testing.assert_close(obb_to_hbb(obb.cuda()).cpu(), obb_to_hbb(obb), atol=1e-2, rtol=1e-5)
+    c_cpu, c_gpu = canonicalize_obb(obb), canonicalize_obb(obb.cuda()).cpu()
+    torch.testing.assert_close(c_gpu[:, :4], c_cpu[:, :4])
+    # Angles agree modulo pi (an angle within an ulp of -pi/2 may wrap to the other end on one device).
+    da = torch.remainder(c_gpu[:, 4] - c_cpu[:, 4] + math.pi / 2, math.pi) - math.pi / 2
+    assert float(da.abs().max()) < (1e-5 if dtype == torch.float32 else 1e-12)
     tol = 1e-3 if dtype == torch.float32 else 1e-9
     cpu, gpu = poly_to_obb(poly), poly_to_obb(poly.cuda()).cpu()
     assert gpu.dtype == dtype

@@ -48,7 +48,8 @@ def image_size(sample: Sample) -> tuple[int, int]:
 
 def compose_affine(outer: Tensor, inner: Tensor) -> Tensor:
     """``outer o inner`` for ``[2, 3]`` affines ``p -> A[:, :2] p + A[:, 2]`` (float64)."""
-    outer, inner = outer.to(torch.float64), inner.to(torch.float64)
+    inner = inner.to(torch.float64)
+    outer = outer.to(device=inner.device, dtype=torch.float64)  # the sample's affine decides the device
     lin = outer[:, :2] @ inner[:, :2]
     return torch.cat([lin, (outer[:, :2] @ inner[:, 2:] + outer[:, 2:])], dim=1)
 
@@ -56,7 +57,7 @@ def compose_affine(outer: Tensor, inner: Tensor) -> Tensor:
 def apply_affine_to_polygons(poly: Tensor, mat: Tensor) -> Tensor:
     """Map ``[N, 2K]`` polygons through a ``[2, 3]`` affine; result keeps ``poly``'s dtype."""
     pts = poly.reshape(poly.shape[0], -1, 2).to(torch.float64)
-    m = mat.to(torch.float64)
+    m = mat.to(device=poly.device, dtype=torch.float64)
     out = pts @ m[:, :2].T + m[:, 2]
     return out.reshape(poly.shape).to(poly.dtype)
 
@@ -70,7 +71,7 @@ def with_affine(sample: Sample, image: Tensor, mat: Tensor, polygons: Tensor | N
     out["polygons"] = apply_affine_to_polygons(poly, mat) if polygons is None else polygons
     prev = sample.get("affine")
     if prev is None:
-        prev = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], dtype=torch.float64)
+        prev = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], dtype=torch.float64, device=poly.device)
     out["affine"] = compose_affine(mat, prev)
     for key in DERIVED_KEYS:
         out.pop(key, None)

@@ -13,7 +13,7 @@ __all__ = ["mixup", "RandomMixup", "sample_beta"]
 def _weights(sample: Sample) -> torch.Tensor:
     w = sample.get("weights")
     if w is None:
-        return torch.ones(sample["polygons"].shape[0], dtype=torch.float32)
+        return torch.ones(sample["polygons"].shape[0], dtype=torch.float32, device=sample["polygons"].device)
     return w.to(torch.float32)
 
 
