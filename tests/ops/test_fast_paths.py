@@ -49,8 +49,8 @@ def test_cpp_poly_matches_reference(dtype):
 
 @needs_cpp
 def test_cpp_nms_matches_reference():
-    boxes, scores = clustered_boxes(600, seed=21)
-    idxs = torch.randint(0, 3, (600,), generator=torch.Generator().manual_seed(1))
+    boxes, scores = clustered_boxes(250, seed=21)
+    idxs = torch.randint(0, 3, (250,), generator=torch.Generator().manual_seed(1))
     for thr in (0.1, 0.5):
         assert ops.nms_rotated(boxes, scores, thr).tolist() == batched_nms_rotated_ref(boxes, scores, None, thr).tolist()
         want = batched_nms_rotated_ref(boxes, scores, idxs, thr).tolist()

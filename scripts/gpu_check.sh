@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# GPU checks for gghl, run on a CUDA machine with the system python (no venv, nothing installed):
+#
+#     scripts/gpu_check.sh REPORT_DIR
+#
+# The repo need not be pip-installed: PYTHONPATH points at the repo root.  Every section's output is
+# tee'd into REPORT_DIR/report.txt; the script exits non-zero if any section failed.
+# Set PYTHON=/path/to/python to choose the interpreter (default: python3).
+#
+# To add a check, append one line in the "Sections" block below:
+#     section NAME command args...
+set -u -o pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+REPORT_DIR="${1:?usage: $0 REPORT_DIR}"
+mkdir -p "$REPORT_DIR"
+REPORT_DIR="$(cd "$REPORT_DIR" && pwd)"
+REPORT="$REPORT_DIR/report.txt"
+PY="${PYTHON:-python3}"
+export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
+cd "$REPO"
+: >"$REPORT"
+
+FAILED=()
+PASSED=()
+
+# section NAME CMD...: run CMD, tee stdout+stderr into the report, record pass/fail and duration.
+section() {
+    local name="$1"
+    shift
+    local start rc
+    start=$(date +%s)
+    echo "=== [$name] $* ===" | tee -a "$REPORT"
+    "$@" 2>&1 | tee -a "$REPORT"
+    rc=${PIPESTATUS[0]}
+    echo "=== [$name] rc=$rc, $(($(date +%s) - start)) s ===" | tee -a "$REPORT"
+    echo | tee -a "$REPORT"
+    if [ "$rc" -eq 0 ]; then PASSED+=("$name"); else FAILED+=("$name"); fi
+}
+
+env_info() {
+    date -u
+    git -C "$REPO" log -1 --oneline 2>/dev/null || true
+    command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
+    "$PY" - <<'PYEOF'
+import importlib, sys
+import torch
+print("python", sys.version.split()[0], "| torch", torch.__version__, "| cuda", torch.version.cuda,
+      "| device", torch.cuda.get_device_name() if torch.cuda.is_available() else None)
+for mod in ("triton", "torchvision", "shapely", "pytest", "numpy"):
+    try:
+        print(f"{mod} {importlib.import_module(mod).__version__}")
+    except Exception as e:  # report, do not fail: tests decide what they need
+        print(f"{mod} missing ({e})")
+PYEOF
+}
+
+# ---- Sections (extend here) -------------------------------------------------------------------
+section env env_info
+section ops-tests "$PY" -m pytest -m gpu tests/gpu -q -p no:cacheprovider -rs
+section ops-bench "$PY" scripts/bench_ops.py --device cuda
+# -----------------------------------------------------------------------------------------------
+
+{
+    echo "=== summary ==="
+    echo "passed: ${PASSED[*]:-none}"
+    echo "failed: ${FAILED[*]:-none}"
+} | tee -a "$REPORT"
+[ "${#FAILED[@]}" -eq 0 ]
