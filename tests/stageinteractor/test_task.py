@@ -1,0 +1,100 @@
+"""Query detector, post-processing, LightningModule and Hydra configs."""
+
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from gghl.models.query.detector import QueryDetector
+from gghl.models.query.postprocess import invert_affine_boxes, postprocess
+from gghl.models.query.tiny_backbone import TinyConvBackbone
+from gghl.tasks.query_detection import QueryDetectionTask, step_lr_factor
+
+CONFIGS = str(Path(__file__).parents[2] / "configs")
+TINY = {"backbone": {"_target_": "gghl.models.query.tiny_backbone.TinyConvBackbone", "widths": [8, 8, 16, 16],
+                     "stem_width": 8, "depth": 0},
+        "num_queries": 6, "dim": 32, "num_stages": 2, "heads": 2, "ffn_dim": 32, "groups": 2, "points": 2,
+        "subboxes": [2, 2], "out_points": 4}
+
+
+def test_step_lr_schedule():
+    f = lambda s: step_lr_factor(s, steps_per_epoch=10, warmup_iters=5, warmup_ratio=0.001,  # noqa: E731
+                                 lr_steps=[8, 11], gamma=0.1)
+    assert f(0) == pytest.approx(0.001) and f(5) == 1.0 and f(79) == 1.0
+    assert f(80) == pytest.approx(0.1) and f(110) == pytest.approx(0.01)
+
+
+def test_postprocess_topk_and_inverse_affine():
+    logits = torch.full((1, 3, 2), -10.0)
+    logits[0, 1, 0], logits[0, 2, 1], logits[0, 1, 1] = 3.0, 2.0, 1.0
+    boxes = torch.tensor([[[0.0, 0, 1, 1], [10, 20, 30, 40], [50, 50, 60, 70]]])
+    # original -> current: scale 0.5 then horizontal flip in a 100-px-wide current image
+    aff = torch.tensor([[-0.5, 0.0, 100.0], [0.0, 0.5, 0.0]], dtype=torch.float64)
+    out = postprocess(logits, boxes, [aff], max_det=3)[0]
+    assert out["labels"].tolist() == [0, 1, 1]
+    assert out["scores"][0].item() == pytest.approx(1 / (1 + math.exp(-3)))
+    torch.testing.assert_close(out["boxes"][0], torch.tensor([140.0, 40.0, 180.0, 80.0]))
+    torch.testing.assert_close(out["boxes"][1], torch.tensor([80.0, 100.0, 100.0, 140.0]))
+    torch.testing.assert_close(invert_affine_boxes(out["boxes"][:1], torch.linalg.inv(
+        torch.cat([aff, torch.tensor([[0.0, 0, 1]], dtype=torch.float64)]))[:2]), boxes[0, 1:2])
+
+
+def test_detector_with_timm_name_and_module():
+    det = QueryDetector(3, backbone=TinyConvBackbone((8, 8, 16, 16), 8, 0), num_queries=4, dim=32, num_stages=2,
+                        heads=2, ffn_dim=32, groups=2, points=2, subboxes=[2, 2], out_points=4)
+    out = det(torch.rand(1, 3, 64, 96))
+    assert out["boxes"].shape == (2, 1, 4, 4)
+    torch.testing.assert_close(out["boxes"][0, 0, 0], torch.tensor([0.0, 0.0, 96.0, 64.0]), atol=1e-4, rtol=0)
+    timm_det = QueryDetector(3, backbone="resnet10t", num_queries=4, dim=32, num_stages=1, heads=2, ffn_dim=32,
+                             groups=2, points=2, subboxes=[2], out_points=4)
+    assert timm_det.strides == [4, 8, 16, 32]
+
+
+def _batch():
+    images = torch.rand(2, 3, 64, 64)
+    aff = torch.tensor([[0.5, 0.0, 0.0], [0.0, 0.5, 0.0]], dtype=torch.float64)
+    targets = [
+        {"hbb": torch.tensor([[4.0, 4.0, 30.0, 20.0]]), "labels": torch.tensor([1]), "image_id": "0_0",
+         "orig_size": (128, 128), "affine": aff},
+        {"hbb": torch.zeros(0, 4), "labels": torch.zeros(0, dtype=torch.long), "image_id": "0_1",
+         "orig_size": (128, 128), "affine": aff},
+    ]
+    return images, targets
+
+
+@pytest.mark.filterwarnings("ignore:You are trying to `self.log")
+@pytest.mark.parametrize("assigner", ["cross_stage", "o2o"])
+def test_task_train_and_eval_steps(assigner):
+    torch.manual_seed(0)
+    task = QueryDetectionTask(3, TINY, {"assigner": assigner}, lr=1e-3, max_det=5)
+    images, targets = _batch()
+    loss = task.training_step((images, targets), 0)
+    assert torch.isfinite(loss) and loss.requires_grad
+    loss.backward()
+    task._records = []
+    task._eval_step((images, targets))
+    rec = task._records[0]
+    assert rec["boxes"].shape == (5, 4)
+    torch.testing.assert_close(rec["gt_boxes"], torch.tensor([[8.0, 8.0, 60.0, 40.0]]))  # original pixels
+    assert float(rec["boxes"].max()) <= 128.0
+
+
+def test_configs_compose_and_instantiate():
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+
+    with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
+        coco = compose("train", overrides=["experiment=stageinteractor_r50_1x_coco", "data.num_classes=80"])
+        assert coco.model.lr == 2.5e-5 and coco.model.weight_decay == 1e-4 and coco.model.lr_steps == [8, 11]
+        assert coco.model.warmup_iters == 500 and coco.trainer.gradient_clip_val == 1.0
+        assert coco.model.detector.num_queries == 100 and coco.model.detector.num_stages == 6
+        assert coco.trainer.devices * coco.data.batch_size == 16 and coco.trainer.max_epochs == 12
+        ada = compose("train", overrides=["experiment=stageinteractor_synthetic", "model=adamixer"])
+        assert ada.model.detector.reuse_operators is False and ada.model.criterion.assigner == "o2o"
+        syn = compose("train", overrides=["experiment=stageinteractor_synthetic", "data.num_classes=5",
+                                          "model.detector.num_stages=2", "model.detector.subboxes=[4,4]"])
+        task = instantiate(syn.model)
+    assert isinstance(task, QueryDetectionTask) and task.criterion.assigner == "cross_stage"
+    assert isinstance(task.model.backbone, TinyConvBackbone) and len(task.model.decoder.stages) == 2
