@@ -1,6 +1,5 @@
 """Query detector, post-processing, LightningModule and Hydra configs."""
 
-
 import math
 from pathlib import Path
 
