@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gghl.data.transforms import (
     Compose,
@@ -304,3 +306,30 @@ def test_bad_samples_raise_clear_errors() -> None:
         vflip({"image": torch.zeros(3, 4, 4), "polygons": torch.zeros(2, 8), "labels": torch.zeros(3)})
     with pytest.raises(ValueError, match="image"):
         rot90({"image": torch.zeros(4, 4), "polygons": torch.zeros(0, 8)})
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    cx=st.floats(-20, 60),
+    cy=st.floats(-20, 50),
+    w=st.floats(0.5, 60),
+    h=st.floats(0.5, 40),
+    a=st.floats(-math.pi, math.pi),
+)
+def test_clip_area_matches_shapely(cx: float, cy: float, w: float, h: float, a: float) -> None:
+    shapely = pytest.importorskip("shapely.geometry")
+    poly = obb_to_poly(torch.tensor([[cx, cy, w, h, a]], dtype=torch.float64))
+    pts, cnt = clip_polygons(poly, H, W)
+    expected = shapely.Polygon(poly.reshape(4, 2).tolist()).intersection(shapely.box(0, 0, W, H)).area
+    assert float(poly_area(pts.reshape(1, -1))) == pytest.approx(expected, abs=1e-9)
+    assert int(cnt[0]) <= 8
+    # Every clipped vertex lies in the image.
+    v = pts[0, : int(cnt[0])]
+    assert bool(
+        ((v[:, 0] >= -1e-9) & (v[:, 0] <= W + 1e-9) & (v[:, 1] >= -1e-9) & (v[:, 1] <= H + 1e-9)).all()
+    )
+    # clip_to_image keeps the object iff at least min_visible of its area is inside.
+    frac = expected / (w * h)
+    out = clip_to_image(make_sample(poly), min_visible=0.5)
+    if abs(frac - 0.5) > 1e-6:
+        assert (out["polygons"].shape[0] == 1) == (frac >= 0.5)
