@@ -74,7 +74,7 @@ def _check_dets(dets: list[dict[str, Any]], image_ids: set[Any]) -> list[dict[st
     return out
 
 
-def _run_pycocotools(gt: dict[str, Any], dets: list[dict[str, Any]], iou_type: str) -> list[float]:
+def _run_pycocotools(gt: dict[str, Any], dets: list[dict[str, Any]], iou_type: str, img_ids: list | None) -> list[float]:
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
@@ -84,18 +84,22 @@ def _run_pycocotools(gt: dict[str, Any], dets: list[dict[str, Any]], iou_type: s
         coco_gt.createIndex()
         coco_dt = coco_gt.loadRes(dets)
         ev = COCOeval(coco_gt, coco_dt, iou_type)
+        if img_ids is not None:
+            ev.params.imgIds = img_ids
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
     return [float(s) for s in ev.stats[:12]]
 
 
-def _run_faster(gt: dict[str, Any], dets: list[dict[str, Any]], iou_type: str) -> list[float]:
+def _run_faster(gt: dict[str, Any], dets: list[dict[str, Any]], iou_type: str, img_ids: list | None) -> list[float]:
     from faster_coco_eval import COCO, COCOeval_faster
 
     coco_gt = COCO(gt)
     coco_dt = coco_gt.loadRes(dets)
     ev = COCOeval_faster(coco_gt, coco_dt, iou_type, print_function=lambda *a, **k: None)
+    if img_ids is not None:
+        ev.params.imgIds = img_ids
     ev.evaluate()
     ev.accumulate()
     ev.summarize()
@@ -107,6 +111,7 @@ def evaluate(
     detections: str | os.PathLike | Sequence[Mapping[str, Any]],
     backend: str = "auto",
     iou_type: str = "bbox",
+    image_ids: Sequence[Any] | None = None,
 ) -> dict[str, float]:
     """COCO evaluation of box detections.
 
@@ -118,6 +123,7 @@ def evaluate(
         backend: ``"pycocotools"``, ``"faster_coco_eval"`` or ``"auto"`` (faster-coco-eval when
             installed, else pycocotools).
         iou_type: ``"bbox"`` (the 12-stat summary is defined for boxes and masks).
+        image_ids: evaluate only these images (``COCOeval.params.imgIds``); default all GT images.
 
     Returns:
         ``{name: float}`` for the 12 names of :data:`STAT_NAMES`, in that order.
@@ -131,8 +137,17 @@ def evaluate(
     dets = _load_json(detections, "detections")
     if not isinstance(dets, list):
         raise ValueError(f"detections must be a list of result dicts, got {type(dets).__name__}")
-    dets = _check_dets(dets, {img["id"] for img in gt.get("images", [])})
+    known = {img["id"] for img in gt.get("images", [])}
+    dets = _check_dets(dets, known)
+    img_ids = None
+    if image_ids is not None:
+        img_ids = sorted(set(image_ids))
+        unknown = [i for i in img_ids if i not in known]
+        if unknown:
+            raise ValueError(f"image_ids {unknown[:5]} are not in the ground truth")
+        keep = set(img_ids)
+        dets = [d for d in dets if d["image_id"] in keep]
     if not dets:
         return dict.fromkeys(STAT_NAMES, 0.0)
     run = _run_faster if name == "faster_coco_eval" else _run_pycocotools
-    return dict(zip(STAT_NAMES, run(gt, dets, iou_type)))
+    return dict(zip(STAT_NAMES, run(gt, dets, iou_type, img_ids)))
