@@ -27,21 +27,15 @@ def rgb_to_hsv(rgb: Tensor) -> Tensor:
 
 
 def hsv_to_rgb(hsv: Tensor) -> Tensor:
-    """Inverse of :func:`rgb_to_hsv`, ``[3, H, W] -> [3, H, W]``."""
+    """Inverse of :func:`rgb_to_hsv`, ``[3, H, W] -> [3, H, W]``.
+
+    Closed form ``c_n = v - v s clamp(min(k, 4 - k), 0, 1)`` with ``k = (n + 6 h) mod 6`` and
+    ``n = 5, 3, 1`` for R, G, B: one broadcast expression instead of a 6-way sector table.
+    """
     h, s, v = hsv.unbind(0)
-    h6 = torch.remainder(h, 1.0) * 6.0
-    i = torch.floor(h6).clamp(0, 5)
-    f = h6 - i
-    p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
-    i = i.to(torch.int64)
-    table = [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)]
-    out = torch.zeros_like(hsv)
-    for k, (rr, gg, bb) in enumerate(table):
-        m = i == k
-        out[0] = torch.where(m, rr, out[0])
-        out[1] = torch.where(m, gg, out[1])
-        out[2] = torch.where(m, bb, out[2])
-    return out
+    n = torch.tensor([5.0, 3.0, 1.0], dtype=hsv.dtype, device=hsv.device).view(3, 1, 1)
+    k = torch.remainder(n + 6.0 * h.unsqueeze(0), 6.0)
+    return v - v * s * torch.minimum(k, 4.0 - k).clamp(0.0, 1.0)
 
 
 def hsv_jitter(image: Tensor, gains: tuple[float, float, float]) -> Tensor:
