@@ -19,6 +19,9 @@ Box conventions:
 | GGHL (Shank2358) | `(cx, cy, long, short, theta)` | degrees | clockwise on screen (+x towards +y) | `theta` in `[0, 180)` | ORC order (`gghl.structures.orc`) | `gghl_longside_to_obb`: `a = radians(theta)` |
 | Ultralytics `xywhr` | `(cx, cy, w, h, r)` | radians | clockwise on screen (same as ours) | `w >= h`, `r` in `[-pi/4, 3pi/4)` | their `pt1..pt4` = our corners 3, 2, 1, 4 | `ultralytics_xywhr_to_obb` (canonicalize) |
 
+Every "to ours" function accepts any angle and any ``w``/``h`` order and returns the canonical form.
+Ultralytics' regularised range changed across versions (ultralytics#24205; outputs are often seen in
+``[0, pi/2)``), but its corner formula did not, so ``ultralytics_xywhr_to_obb`` takes any range.
 Polygon -> OBB is our own minimum-area rectangle (``poly_to_obb``), never ``cv2.minAreaRect``.
 """
 
