@@ -32,7 +32,11 @@ from gghl.evaluation.dota_reference import devkit_evaluate, make_random_set
 def _as_mappings(gt: GTArrays, det: DetArrays, n_img: int) -> tuple[dict, dict]:
     """Flat arrays -> the per-image mappings of :func:`evaluate_polygons` (input order kept)."""
     gts = {
-        i: {"polygons": gt.polys[gt.image == i], "labels": gt.label[gt.image == i], "difficult": gt.difficult[gt.image == i]}
+        i: {
+            "polygons": gt.polys[gt.image == i],
+            "labels": gt.label[gt.image == i],
+            "difficult": gt.difficult[gt.image == i],
+        }
         for i in range(n_img)
     }
     # evaluate_polygons breaks score ties by image iteration order then row order; reorder the flat
@@ -40,7 +44,11 @@ def _as_mappings(gt: GTArrays, det: DetArrays, n_img: int) -> tuple[dict, dict]:
     order = np.argsort(det.image, kind="stable")
     det = DetArrays(det.image[order], det.label[order], det.score[order], det.polys[order])
     dets = {
-        i: {"polygons": det.polys[det.image == i], "labels": det.label[det.image == i], "scores": det.score[det.image == i]}
+        i: {
+            "polygons": det.polys[det.image == i],
+            "labels": det.label[det.image == i],
+            "scores": det.score[det.image == i],
+        }
         for i in range(n_img)
     }
     return gts, dets, det
@@ -64,10 +72,15 @@ def _write_task1(root: Path, gt: GTArrays, det: DetArrays, n_img: int, classes: 
             " ".join(f"{v:.6f}" for v in p) + f" {classes[c]} {int(d)}"
             for p, c, d in zip(gt.polys[m], gt.label[m], gt.difficult[m])
         ]
-        (root / "labelTxt" / f"img{i}.txt").write_text("imagesource:bench\ngsd:0.1\n" + "".join(x + "\n" for x in lines))
+        (root / "labelTxt" / f"img{i}.txt").write_text(
+            "imagesource:bench\ngsd:0.1\n" + "".join(x + "\n" for x in lines)
+        )
     for c, name in enumerate(classes):
         m = det.label == c
-        lines = [f"img{i} {s:.2f} " + " ".join(f"{v:.6f}" for v in p) for i, s, p in zip(det.image[m], det.score[m], det.polys[m])]
+        lines = [
+            f"img{i} {s:.2f} " + " ".join(f"{v:.6f}" for v in p)
+            for i, s, p in zip(det.image[m], det.score[m], det.polys[m])
+        ]
         (root / "dets" / f"Task1_{name}.txt").write_text("".join(x + "\n" for x in lines))
     (root / "imageset.txt").write_text("".join(f"img{i}\n" for i in range(n_img)))
 
@@ -79,14 +92,18 @@ def main() -> None:
     ap.add_argument("--classes", type=int, default=15)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (the devkit loop uses one core)")
+    ap.add_argument(
+        "--threads", type=int, default=1, help="torch intra-op threads (the devkit loop uses one core)"
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     classes = [f"c{i}" for i in range(args.classes)]
     gt, det = make_random_set(args.seed, args.images, args.classes, args.dets)
     gts, dets, det = _as_mappings(gt, det, args.images)
-    print(f"{len(det.score)} detections, {len(gt.label)} GT ({int(gt.difficult.sum())} difficult), "
-          f"{args.images} images, {args.classes} classes, torch threads {torch.get_num_threads()}")
+    print(
+        f"{len(det.score)} detections, {len(gt.label)} GT ({int(gt.difficult.sum())} difficult), "
+        f"{args.images} images, {args.classes} classes, torch threads {torch.get_num_threads()}"
+    )
 
     worst = 0.0
     for use07, diff, thr in ((True, "ignore", 0.5), (False, "ignore", 0.5), (True, "normal", 0.7)):
@@ -94,7 +111,9 @@ def main() -> None:
         ref_map, ref_aps = devkit_evaluate(gt, det, args.images, args.classes, thr, use07, diff == "ignore")
         diffs = [abs(fast["AP"][c] - r) for c, r in zip(classes, ref_aps)] + [abs(fast["mAP"] - ref_map)]
         worst = max(worst, max(diffs))
-        print(f"  {fast['protocol']:<45} mAP fast {fast['mAP']:.12f} devkit {ref_map:.12f} max|diff| {max(diffs):.1e}")
+        print(
+            f"  {fast['protocol']:<45} mAP fast {fast['mAP']:.12f} devkit {ref_map:.12f} max|diff| {max(diffs):.1e}"
+        )
     assert worst <= 1e-9, f"fast and devkit disagree by {worst}"
 
     t_fast, _ = _best(lambda: evaluate_polygons(gts, dets, classes), args.repeat)
@@ -103,7 +122,8 @@ def main() -> None:
         root = Path(tmp)
         _write_task1(root, gt, det, args.images, classes)
         t_file, res = _best(
-            lambda: evaluate_task1(root / "labelTxt", root / "dets", root / "imageset.txt", classes), args.repeat
+            lambda: evaluate_task1(root / "labelTxt", root / "dets", root / "imageset.txt", classes),
+            args.repeat,
         )
     print(f"devkit-style loop (shapely)    : {t_ref * 1e3:9.1f} ms")
     print(f"vectorised evaluate_polygons   : {t_fast * 1e3:9.1f} ms")

@@ -23,7 +23,20 @@ from typing import Any
 __all__ = ["STAT_NAMES", "evaluate", "available_backends"]
 
 #: pycocotools ``COCOeval.stats`` order for ``iouType="bbox"``.
-STAT_NAMES: tuple[str, ...] = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
+STAT_NAMES: tuple[str, ...] = (
+    "AP",
+    "AP50",
+    "AP75",
+    "APs",
+    "APm",
+    "APl",
+    "AR1",
+    "AR10",
+    "AR100",
+    "ARs",
+    "ARm",
+    "ARl",
+)
 _BACKENDS = ("auto", "pycocotools", "faster_coco_eval")
 
 
@@ -69,12 +82,16 @@ def _check_dets(dets: list[dict[str, Any]], image_ids: set[Any]) -> list[dict[st
         if len(d["bbox"]) != 4:
             raise ValueError(f"detection {i}: bbox must be [x, y, w, h], got {d['bbox']}")
         if d["image_id"] not in image_ids:
-            raise ValueError(f"detection {i} has image_id {d['image_id']!r}, which is not in the ground truth")
+            raise ValueError(
+                f"detection {i} has image_id {d['image_id']!r}, which is not in the ground truth"
+            )
         out.append({**d, "bbox": [float(v) for v in d["bbox"]], "score": float(d["score"])})
     return out
 
 
-def _run_pycocotools(gt: dict[str, Any], dets: list[dict[str, Any]], iou_type: str, img_ids: list | None) -> list[float]:
+def _run_pycocotools(
+    gt: dict[str, Any], dets: list[dict[str, Any]], iou_type: str, img_ids: list | None
+) -> list[float]:
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
@@ -92,7 +109,9 @@ def _run_pycocotools(gt: dict[str, Any], dets: list[dict[str, Any]], iou_type: s
     return [float(s) for s in ev.stats[:12]]
 
 
-def _run_faster(gt: dict[str, Any], dets: list[dict[str, Any]], iou_type: str, img_ids: list | None) -> list[float]:
+def _run_faster(
+    gt: dict[str, Any], dets: list[dict[str, Any]], iou_type: str, img_ids: list | None
+) -> list[float]:
     from faster_coco_eval import COCO, COCOeval_faster
 
     coco_gt = COCO(gt)

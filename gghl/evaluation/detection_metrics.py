@@ -28,7 +28,7 @@ from torch import Tensor
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
-from gghl.evaluation.coco import STAT_NAMES, evaluate
+from gghl.evaluation.coco import evaluate
 from gghl.evaluation.dota import COCO_IOU_THRS, evaluate_polygons, evaluate_polygons_coco_style
 
 __all__ = ["DOTAMetric", "COCOMetric", "image_key"]
@@ -46,7 +46,9 @@ def image_key(image_id: Any) -> int:
 
 
 def _t(x: Any, dtype: torch.dtype, tail: tuple[int, ...] = ()) -> Tensor:
-    return torch.as_tensor(np.asarray(x) if not isinstance(x, Tensor) else x.detach(), dtype=dtype).reshape(-1, *tail)
+    return torch.as_tensor(np.asarray(x) if not isinstance(x, Tensor) else x.detach(), dtype=dtype).reshape(
+        -1, *tail
+    )
 
 
 def _cat(state: Any, dtype: torch.dtype, tail: tuple[int, ...] = ()) -> np.ndarray:
@@ -99,7 +101,15 @@ class DOTAMetric(Metric):
         self.iou_thr, self.use_07_metric, self.difficult = iou_thr, use_07_metric, difficult
         self.coco_style = coco_style
         self.last_result: dict[str, Any] = {}
-        for name in ("meta", "gt_polys", "gt_labels", "gt_difficult", "det_polys", "det_scores", "det_labels"):
+        for name in (
+            "meta",
+            "gt_polys",
+            "gt_labels",
+            "gt_difficult",
+            "det_polys",
+            "det_scores",
+            "det_labels",
+        ):
             self.add_state(name, default=[], dist_reduce_fx="cat")
 
     def update(self, preds: Sequence[Mapping[str, Any]], targets: Sequence[Mapping[str, Any]]) -> None:
@@ -108,11 +118,23 @@ class DOTAMetric(Metric):
             raise ValueError(f"got {len(preds)} predictions for {len(targets)} targets")
         for p, t in zip(preds, targets):
             gp, gl = _t(t["polygons"], torch.float64, (8,)), _t(t["labels"], torch.int64)
-            gd = _t(t["difficult"], torch.uint8) if t.get("difficult") is not None else torch.zeros(len(gl), dtype=torch.uint8)
-            dp, ds, dl = _t(p["polygons"], torch.float64, (8,)), _t(p["scores"], torch.float64), _t(p["labels"], torch.int64)
+            gd = (
+                _t(t["difficult"], torch.uint8)
+                if t.get("difficult") is not None
+                else torch.zeros(len(gl), dtype=torch.uint8)
+            )
+            dp, ds, dl = (
+                _t(p["polygons"], torch.float64, (8,)),
+                _t(p["scores"], torch.float64),
+                _t(p["labels"], torch.int64),
+            )
             if not (len(gp) == len(gl) == len(gd) and len(dp) == len(ds) == len(dl)):
                 raise ValueError(f"image {t['image_id']!r}: inconsistent row counts in preds or targets")
-            self.meta.append(torch.tensor([[image_key(t["image_id"]), len(gl), len(dl)]], dtype=torch.int64, device=self.device))
+            self.meta.append(
+                torch.tensor(
+                    [[image_key(t["image_id"]), len(gl), len(dl)]], dtype=torch.int64, device=self.device
+                )
+            )
             for name, v in (("gt_polys", gp), ("gt_labels", gl), ("gt_difficult", gd),
                             ("det_polys", dp), ("det_scores", ds), ("det_labels", dl)):  # fmt: skip
                 getattr(self, name).append(v.to(self.device))
@@ -122,7 +144,11 @@ class DOTAMetric(Metric):
         meta = _cat(self.meta, torch.int64, (3,))
         gp, gl = _cat(self.gt_polys, torch.float64, (8,)), _cat(self.gt_labels, torch.int64)
         gd = _cat(self.gt_difficult, torch.uint8).astype(bool)
-        dp, ds, dl = _cat(self.det_polys, torch.float64, (8,)), _cat(self.det_scores, torch.float64), _cat(self.det_labels, torch.int64)
+        dp, ds, dl = (
+            _cat(self.det_polys, torch.float64, (8,)),
+            _cat(self.det_scores, torch.float64),
+            _cat(self.det_labels, torch.int64),
+        )
         gts, dets = {}, {}
         for key, g, d in _segments(meta):
             gts[key] = {"polygons": gp[g], "labels": gl[g], "difficult": gd[g]}
@@ -166,7 +192,16 @@ class COCOMetric(Metric):
         super().__init__(**kwargs)
         self.gt_json, self.backend = gt_json, backend
         self.label_to_cat_id = None if label_to_cat_id is None else [int(c) for c in label_to_cat_id]
-        for name in ("meta", "det_boxes", "det_scores", "det_labels", "gt_boxes", "gt_labels", "gt_crowd", "gt_area"):
+        for name in (
+            "meta",
+            "det_boxes",
+            "det_scores",
+            "det_labels",
+            "gt_boxes",
+            "gt_labels",
+            "gt_crowd",
+            "gt_area",
+        ):
             self.add_state(name, default=[], dist_reduce_fx="cat")
 
     def update(self, preds: Sequence[Mapping[str, Any]], targets: Sequence[Mapping[str, Any]]) -> None:
@@ -175,11 +210,19 @@ class COCOMetric(Metric):
             raise ValueError(f"got {len(preds)} predictions for {len(targets)} targets")
         for p, t in zip(preds, targets):
             img = int(t["image_id"].item() if isinstance(t["image_id"], Tensor) else t["image_id"])
-            db, ds, dl = _t(p["boxes"], torch.float64, (4,)), _t(p["scores"], torch.float64), _t(p["labels"], torch.int64)
+            db, ds, dl = (
+                _t(p["boxes"], torch.float64, (4,)),
+                _t(p["scores"], torch.float64),
+                _t(p["labels"], torch.int64),
+            )
             has_gt = self.gt_json is None
             gb = _t(t["boxes"], torch.float64, (4,)) if has_gt else torch.zeros(0, 4, dtype=torch.float64)
             gl = _t(t["labels"], torch.int64) if has_gt else torch.zeros(0, dtype=torch.int64)
-            gc = _t(t["iscrowd"], torch.uint8) if has_gt and t.get("iscrowd") is not None else torch.zeros(len(gl), dtype=torch.uint8)
+            gc = (
+                _t(t["iscrowd"], torch.uint8)
+                if has_gt and t.get("iscrowd") is not None
+                else torch.zeros(len(gl), dtype=torch.uint8)
+            )
             ga = (_t(t["area"], torch.float64) if has_gt and t.get("area") is not None
                   else (gb[:, 2] - gb[:, 0]) * (gb[:, 3] - gb[:, 1]))  # fmt: skip
             if not (len(db) == len(ds) == len(dl) and len(gb) == len(gl) == len(gc) == len(ga)):
@@ -195,21 +238,38 @@ class COCOMetric(Metric):
     def compute(self) -> dict[str, Tensor]:
         """Deduplicate images by id, evaluate, return the 12 stats as scalar tensors."""
         meta = _cat(self.meta, torch.int64, (3,))
-        db, ds, dl = _cat(self.det_boxes, torch.float64, (4,)), _cat(self.det_scores, torch.float64), _cat(self.det_labels, torch.int64)
+        db, ds, dl = (
+            _cat(self.det_boxes, torch.float64, (4,)),
+            _cat(self.det_scores, torch.float64),
+            _cat(self.det_labels, torch.int64),
+        )
         gb, gl = _cat(self.gt_boxes, torch.float64, (4,)), _cat(self.gt_labels, torch.int64)
         gc, ga = _cat(self.gt_crowd, torch.uint8), _cat(self.gt_area, torch.float64)
         dets, anns, ids = [], [], []
         for img, g, d in _segments(meta):
             ids.append(img)
             for (x0, y0, x1, y1), s, lab in zip(db[d].tolist(), ds[d].tolist(), dl[d].tolist()):
-                dets.append({"image_id": img, "category_id": self._cat_id(lab), "bbox": [x0, y0, x1 - x0, y1 - y0], "score": s})
-            for (x0, y0, x1, y1), lab, c, a in zip(gb[g].tolist(), gl[g].tolist(), gc[g].tolist(), ga[g].tolist()):
+                dets.append(
+                    {
+                        "image_id": img,
+                        "category_id": self._cat_id(lab),
+                        "bbox": [x0, y0, x1 - x0, y1 - y0],
+                        "score": s,
+                    }
+                )
+            for (x0, y0, x1, y1), lab, c, a in zip(
+                gb[g].tolist(), gl[g].tolist(), gc[g].tolist(), ga[g].tolist()
+            ):
                 anns.append({"id": len(anns) + 1, "image_id": img, "category_id": self._cat_id(lab),
                              "bbox": [x0, y0, x1 - x0, y1 - y0], "area": a, "iscrowd": int(c)})  # fmt: skip
         if self.gt_json is not None:
             gt = self.gt_json
         else:
             cats = sorted({a["category_id"] for a in anns} | {d["category_id"] for d in dets})
-            gt = {"images": [{"id": i} for i in ids], "annotations": anns, "categories": [{"id": c} for c in cats]}
+            gt = {
+                "images": [{"id": i} for i in ids],
+                "annotations": anns,
+                "categories": [{"id": c} for c in cats],
+            }
         stats = evaluate(gt, dets, backend=self.backend, image_ids=ids)
         return {k: torch.tensor(v, dtype=torch.float64) for k, v in stats.items()}

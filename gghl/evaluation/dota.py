@@ -266,7 +266,9 @@ def _load_task1(
         bad = np.flatnonzero(idx < 0)
         if len(bad) and unknown_images == "error":
             raise DOTAFormatError(
-                path, int(linenos[bad[0]]), f"image {imgs[bad[0]]!r} is not in the image set ({len(bad)} such lines)"
+                path,
+                int(linenos[bad[0]]),
+                f"image {imgs[bad[0]]!r} is not in the image set ({len(bad)} such lines)",
             )
         unknown += len(bad)
         keep = idx >= 0 if unknown_images == "ignore" else np.ones(len(idx), dtype=bool)
@@ -309,7 +311,9 @@ def evaluate_task1(
             ``unknown_images="error"``. FileNotFoundError: image set or a GT file missing.
     """
     _check(classes, [iou_thr], difficult, unknown_images)
-    gt, det, n_img, extra = _load_task1(ann_dir, det_dir, imageset, classes, det_pattern, ann_pattern, unknown_images)
+    gt, det, n_img, extra = _load_task1(
+        ann_dir, det_dir, imageset, classes, det_pattern, ann_pattern, unknown_images
+    )
     out = _evaluate_arrays(gt, det, n_img, classes, [iou_thr], use_07_metric, difficult, iou_fn)
     out.update(extra)
     return out
@@ -330,7 +334,9 @@ def evaluate_task1_coco_style(
 ) -> dict[str, Any]:
     """Task1 files, mAP50:95; AP variant as in :func:`evaluate_polygons_coco_style`."""
     _check(classes, iou_thrs, difficult, unknown_images)
-    gt, det, n_img, extra = _load_task1(ann_dir, det_dir, imageset, classes, det_pattern, ann_pattern, unknown_images)
+    gt, det, n_img, extra = _load_task1(
+        ann_dir, det_dir, imageset, classes, det_pattern, ann_pattern, unknown_images
+    )
     out = _evaluate_arrays(gt, det, n_img, classes, list(iou_thrs), use_07_metric, difficult, iou_fn)
     out.update(extra)
     return out

@@ -63,7 +63,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from gghl.evaluation.dota import evaluate_task1, evaluate_task1_coco_style
 
     args = build_parser().parse_args(argv)
-    classes = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else DOTA_CLASSES[args.version]
+    classes = (
+        [c.strip() for c in args.classes.split(",") if c.strip()]
+        if args.classes
+        else DOTA_CLASSES[args.version]
+    )
     difficult = args.difficult or ("normal" if not args.classes and args.version == "v1.5" else "ignore")
     common = dict(
         difficult=difficult,
@@ -75,7 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         common["use_07_metric"] = False  # the COCO-style variant is all-point AP at every threshold
         result = evaluate_task1_coco_style(args.ann_dir, args.det_dir, args.imageset, classes, **common)
     else:
-        result = evaluate_task1(args.ann_dir, args.det_dir, args.imageset, classes, iou_thr=args.iou_thr, **common)
+        result = evaluate_task1(
+            args.ann_dir, args.det_dir, args.imageset, classes, iou_thr=args.iou_thr, **common
+        )
     print(format_table(result))
     if args.json_out:
         with open(args.json_out, "w") as f:

@@ -103,7 +103,9 @@ def parse_gt_file(path: PathLike) -> tuple[list[str], np.ndarray, np.ndarray]:
             try:
                 flag = int(toks[9]) != 0
             except ValueError:
-                raise DOTAFormatError(path, lineno, f"difficult flag {toks[9]!r} is not an integer", line) from None
+                raise DOTAFormatError(
+                    path, lineno, f"difficult flag {toks[9]!r} is not an integer", line
+                ) from None
         names.append(toks[8])
         polys.append(coords)
         diff.append(flag)

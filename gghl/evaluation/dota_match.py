@@ -139,7 +139,9 @@ def best_gt_per_detection(
     starts = seg_start[has]
     seg_max = np.maximum.reduceat(iou, starts)
     pos = np.arange(len(iou))
-    first_max = np.minimum.reduceat(np.where(iou == seg_max[np.searchsorted(has, det_idx)], pos, len(iou)), starts)
+    first_max = np.minimum.reduceat(
+        np.where(iou == seg_max[np.searchsorted(has, det_idx)], pos, len(iou)), starts
+    )
     ovmax[has] = seg_max
     jmax[has] = gt_idx[first_max]
     return ovmax, jmax

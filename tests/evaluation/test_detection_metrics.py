@@ -46,7 +46,9 @@ def test_dota_metric_equals_evaluator():
     dets = {targets[i]["image_id"]: preds[i] for i in order}
     ref = evaluate_polygons(gts, dets, CLASSES)
     assert out["mAP"].item() == pytest.approx(ref["mAP"], abs=1e-12) and 0.1 < ref["mAP"] < 0.95
-    assert {k[3:]: v.item() for k, v in out.items() if k.startswith("AP/")} == pytest.approx(ref["AP"], abs=1e-12)
+    assert {k[3:]: v.item() for k, v in out.items() if k.startswith("AP/")} == pytest.approx(
+        ref["AP"], abs=1e-12
+    )
 
 
 def test_dota_metric_two_ranks_with_padding_duplicate_equals_one_rank():
@@ -97,7 +99,13 @@ def _coco_records():
         crowd = (np.arange(10) == 0).astype(np.uint8)
         db = np.concatenate([gb + rng.normal(0, 3, gb.shape), rng.uniform(0, 200, (5, 4)).cumsum(1)])
         dl = np.concatenate([gl, rng.integers(0, 3, 5)])
-        preds.append({"boxes": torch.from_numpy(db), "scores": torch.from_numpy(rng.random(15)), "labels": torch.from_numpy(dl)})
+        preds.append(
+            {
+                "boxes": torch.from_numpy(db),
+                "scores": torch.from_numpy(rng.random(15)),
+                "labels": torch.from_numpy(dl),
+            }
+        )
         targets.append({"image_id": str(img), "boxes": torch.from_numpy(gb), "labels": torch.from_numpy(gl),
                         "iscrowd": torch.from_numpy(crowd)})  # fmt: skip
         for b, lab, c in zip(gb, gl, crowd):
@@ -133,6 +141,10 @@ def test_coco_metric_from_json_and_from_targets_match_evaluate():
 def test_coco_metric_empty_predictions():
     _, targets, gt = _coco_records()
     m = COCOMetric(gt_json=gt)
-    empty = {"boxes": torch.zeros(0, 4), "scores": torch.zeros(0), "labels": torch.zeros(0, dtype=torch.int64)}
+    empty = {
+        "boxes": torch.zeros(0, 4),
+        "scores": torch.zeros(0),
+        "labels": torch.zeros(0, dtype=torch.int64),
+    }
     m.update([empty] * 4, targets)
     assert all(v.item() == 0.0 for v in m.compute().values())

@@ -6,11 +6,11 @@ import json
 import os
 
 import pytest
-import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from gghl.evaluation.detection_metrics import COCOMetric, DOTAMetric
+
 from .test_detection_metrics import CLASSES, _coco_records, _dota_records
 
 

@@ -13,7 +13,9 @@ POLY = "0 0 10 0 10 10 0 10"
 
 def test_gt_headers_skipped_and_difficult_parsed(tmp_path):
     p = tmp_path / "a.txt"
-    p.write_text(f"imagesource:GoogleEarth\ngsd:0.146343590398\n{POLY} plane 0\n{POLY} ship 1\n{POLY} ship\r\n\n")
+    p.write_text(
+        f"imagesource:GoogleEarth\ngsd:0.146343590398\n{POLY} plane 0\n{POLY} ship 1\n{POLY} ship\r\n\n"
+    )
     names, polys, diff = parse_gt_file(p)
     assert names == ["plane", "ship", "ship"]
     assert diff.tolist() == [False, True, False]
@@ -23,11 +25,11 @@ def test_gt_headers_skipped_and_difficult_parsed(tmp_path):
 @pytest.mark.parametrize(
     ("line", "msg"),
     [
-        (f"0 0  10 0 10 10 0 10 plane 0", r"a\.txt:2: empty field 3 \(double space\?\)"),
+        ("0 0  10 0 10 10 0 10 plane 0", r"a\.txt:2: empty field 3 \(double space\?\)"),
         (f"{POLY} plane 0 extra", r"a\.txt:2: 11 fields, expected 9 or 10"),
         (f"{POLY} plane x", r"a\.txt:2: difficult flag 'x' is not an integer"),
-        (f"0 0 ten 0 10 10 0 10 plane", r"a\.txt:2: coordinate 'ten' is not a number"),
-        (f"0 0 inf 0 10 10 0 10 plane", r"a\.txt:2: non-finite coordinate"),
+        ("0 0 ten 0 10 10 0 10 plane", r"a\.txt:2: coordinate 'ten' is not a number"),
+        ("0 0 inf 0 10 10 0 10 plane", r"a\.txt:2: non-finite coordinate"),
     ],
 )
 def test_gt_errors_name_file_and_line(tmp_path, line, msg):
@@ -42,7 +44,7 @@ def test_gt_errors_name_file_and_line(tmp_path, line, msg):
     [
         (f"img 0.9  {POLY}", r"Task1_plane\.txt:2: empty field 3"),
         (f"img 0.9 {POLY} 1", r"Task1_plane\.txt:2: 11 fields, expected 10"),
-        (f"img 0.9 0 0 10 0 10 10 0", r"Task1_plane\.txt:2: 9 fields"),
+        ("img 0.9 0 0 10 0 10 10 0", r"Task1_plane\.txt:2: 9 fields"),
         (f"img nan {POLY}", r"Task1_plane\.txt:2: score is NaN"),
         (f"img high {POLY}", r"Task1_plane\.txt:2: score 'high' is not a number"),
     ],

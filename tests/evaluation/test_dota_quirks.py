@@ -56,7 +56,13 @@ def test_argmax_only_matching_gives_fp(write_dota):
 def test_difficult_ignored_vs_normal(write_dota):
     # GT1 normal, GT2 difficult. Two detections on GT2 (0.9, 0.8), one on GT1 (0.7).
     gt = {"img": [f"{sq(0, 0, 10, 10)} plane 0", f"{sq(50, 50, 60, 60)} plane 1"]}
-    dets = {"plane": [f"img 0.9 {sq(50, 50, 60, 60)}", f"img 0.8 {sq(50, 50, 60, 60)}", f"img 0.7 {sq(0, 0, 10, 10)}"]}
+    dets = {
+        "plane": [
+            f"img 0.9 {sq(50, 50, 60, 60)}",
+            f"img 0.8 {sq(50, 50, 60, 60)}",
+            f"img 0.7 {sq(0, 0, 10, 10)}",
+        ]
+    }
     # ignore: npos=1, dets on the difficult GT count neither way -> AP 1.
     r = run(write_dota, gt, dets)
     assert r["AP"]["plane"] == pytest.approx(1.0, abs=1e-12)
@@ -70,7 +76,9 @@ def test_difficult_ignored_vs_normal(write_dota):
 
 
 def test_empty_and_missing_class_files_give_zero(write_dota):
-    gt = {"img": [f"{sq(0, 0, 10, 10)} plane 0", f"{sq(20, 0, 30, 10)} ship 0", f"{sq(40, 0, 50, 10)} harbor 0"]}
+    gt = {
+        "img": [f"{sq(0, 0, 10, 10)} plane 0", f"{sq(20, 0, 30, 10)} ship 0", f"{sq(40, 0, 50, 10)} harbor 0"]
+    }
     dets = {"plane": [f"img 0.9 {sq(0, 0, 10, 10)}"], "ship": [], "harbor": None}
     r = run(write_dota, gt, dets, classes=("plane", "ship", "harbor"))
     assert r["AP"] == pytest.approx({"plane": 1.0, "ship": 0.0, "harbor": 0.0}, abs=1e-12)
@@ -132,7 +140,9 @@ def test_coco_style_is_mean_over_thresholds(write_dota):
     r = evaluate_task1_coco_style(ann, det, imageset, ["plane"])
     assert r["mAP"] == pytest.approx(0.7, abs=1e-12)
     assert r["mAP50"] == pytest.approx(1.0) and r["mAP75"] == pytest.approx(1.0)
-    assert r["mAP_per_iou"]["0.85"] == 0.0 and "all-point" in r["protocol"] and "0.50:0.05:0.95" in r["protocol"]
+    assert (
+        r["mAP_per_iou"]["0.85"] == 0.0 and "all-point" in r["protocol"] and "0.50:0.05:0.95" in r["protocol"]
+    )
     for t in (0.5, 0.8, 0.85):
         single = evaluate_task1(ann, det, imageset, ["plane"], iou_thr=t, use_07_metric=False)["mAP"]
         assert r["mAP_per_iou"][f"{t:.2f}"] == pytest.approx(single, abs=1e-15)

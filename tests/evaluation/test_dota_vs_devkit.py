@@ -21,11 +21,19 @@ def _mappings(gt, det, n_img):
     order = np.argsort(det.image, kind="stable")
     det = DetArrays(det.image[order], det.label[order], det.score[order], det.polys[order])
     gts = {
-        i: {"polygons": gt.polys[gt.image == i], "labels": gt.label[gt.image == i], "difficult": gt.difficult[gt.image == i]}
+        i: {
+            "polygons": gt.polys[gt.image == i],
+            "labels": gt.label[gt.image == i],
+            "difficult": gt.difficult[gt.image == i],
+        }
         for i in range(n_img)
     }
     dets = {
-        i: {"polygons": det.polys[det.image == i], "labels": det.label[det.image == i], "scores": det.score[det.image == i]}
+        i: {
+            "polygons": det.polys[det.image == i],
+            "labels": det.label[det.image == i],
+            "scores": det.score[det.image == i],
+        }
         for i in range(n_img)
     }
     return gts, dets, det
@@ -33,7 +41,8 @@ def _mappings(gt, det, n_img):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize(
-    ("use07", "difficult", "thr"), [(True, "ignore", 0.5), (False, "ignore", 0.5), (True, "normal", 0.3), (False, "normal", 0.75)]
+    ("use07", "difficult", "thr"),
+    [(True, "ignore", 0.5), (False, "ignore", 0.5), (True, "normal", 0.3), (False, "normal", 0.75)],
 )
 def test_equals_devkit_loop_on_random_sets(seed, use07, difficult, thr):
     n_img, n_cls = 12, 4
@@ -45,7 +54,9 @@ def test_equals_devkit_loop_on_random_sets(seed, use07, difficult, thr):
     assert [fast["AP"][c] for c in classes] == pytest.approx(ref_aps, abs=1e-9)
     assert fast["mAP"] == pytest.approx(ref_map, abs=1e-9)
     assert 0.05 < fast["mAP"] < 0.95  # a non-trivial set
-    assert fast["num_gt"][classes[0]] == int(((gt.label == 0) & ~(gt.difficult & (difficult == "ignore"))).sum())
+    assert fast["num_gt"][classes[0]] == int(
+        ((gt.label == 0) & ~(gt.difficult & (difficult == "ignore"))).sum()
+    )
 
 
 def test_file_api_equals_in_memory_api_and_cli(tmp_path, write_dota):
@@ -54,17 +65,24 @@ def test_file_api_equals_in_memory_api_and_cli(tmp_path, write_dota):
     gts, dets, det = _mappings(gt, det, n_img)
     fmt = lambda p: " ".join(repr(float(v)) for v in p)  # noqa: E731 - exact round trip
     gt_lines = {
-        f"im{i}": ["gsd:0.1"] + [f"{fmt(p)} {classes[c]} {int(d)}" for p, c, d in zip(g["polygons"], g["labels"], g["difficult"])]
+        f"im{i}": ["gsd:0.1"]
+        + [f"{fmt(p)} {classes[c]} {int(d)}" for p, c, d in zip(g["polygons"], g["labels"], g["difficult"])]
         for i, g in gts.items()
     }
     det_lines = {
-        c: [f"im{i} {float(s)!r} {fmt(p)}" for i, s, p, lab in zip(det.image, det.score, det.polys, det.label) if lab == k]
+        c: [
+            f"im{i} {float(s)!r} {fmt(p)}"
+            for i, s, p, lab in zip(det.image, det.score, det.polys, det.label)
+            if lab == k
+        ]
         for k, c in enumerate(classes)
     }
     ann, det_dir, imageset = write_dota(gt_lines, det_lines)
     mem = evaluate_polygons(gts, dets, classes)
     files = evaluate_task1(ann, det_dir, imageset, classes)
-    assert files["AP"] == mem["AP"] and files["num_gt"] == mem["num_gt"] and files["num_det"] == mem["num_det"]
+    assert (
+        files["AP"] == mem["AP"] and files["num_gt"] == mem["num_gt"] and files["num_det"] == mem["num_det"]
+    )
     out = tmp_path / "r.json"
     rc = main(["--ann-dir", str(ann), "--det-dir", str(det_dir), "--imageset", str(imageset),
                "--classes", ",".join(classes), "--json", str(out)])  # fmt: skip
@@ -72,7 +90,9 @@ def test_file_api_equals_in_memory_api_and_cli(tmp_path, write_dota):
 
 
 def test_cli_prints_table_and_version_defaults(write_dota, capsys):
-    ann, det, imageset = write_dota({"img": ["0 0 10 0 10 10 0 10 plane 1"]}, {"plane": ["img 0.9 0 0 10 0 10 10 0 10"]})
+    ann, det, imageset = write_dota(
+        {"img": ["0 0 10 0 10 10 0 10 plane 1"]}, {"plane": ["img 0.9 0 0 10 0 10 10 0 10"]}
+    )
     args = ["--ann-dir", str(ann), "--det-dir", str(det), "--imageset", str(imageset)]
     main(args)
     text = capsys.readouterr().out
@@ -85,7 +105,10 @@ def test_cli_prints_table_and_version_defaults(write_dota, capsys):
 
 def test_in_memory_accepts_tensors_unknown_images_and_coco_style():
     sq = torch.tensor([[0.0, 0, 10, 0, 10, 10, 0, 10]])
-    gts = {0: {"polygons": sq, "labels": torch.tensor([0])}, 1: {"polygons": torch.zeros(0, 8), "labels": torch.zeros(0)}}
+    gts = {
+        0: {"polygons": sq, "labels": torch.tensor([0])},
+        1: {"polygons": torch.zeros(0, 8), "labels": torch.zeros(0)},
+    }
     dets = {0: {"polygons": sq, "scores": torch.tensor([0.5]), "labels": torch.tensor([0])},
             7: {"polygons": sq, "scores": torch.tensor([0.9]), "labels": torch.tensor([0])}}  # fmt: skip
     with pytest.raises(KeyError, match="image 7"):
