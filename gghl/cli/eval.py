@@ -26,38 +26,32 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _detector(task: Any, device: torch.device):  # noqa: ANN202 - returns a closure
-    task.to(device)
-
-    def detect(images: torch.Tensor) -> list[dict[str, torch.Tensor]]:
-        return task.predict_batch(images.to(device))
-
-    return detect
-
-
 def evaluate_dota(cfg: DictConfig, task: Any, class_names: list[str], out_dir: Path) -> dict[str, Any]:
     from gghl.data.dota import DotaDataset
     from gghl.data.dota_merge import write_task1
     from gghl.evaluation.dota import evaluate_task1
-    from gghl.models.large_image import predict_large_image
+    from gghl.data.tiling import tiled_inference
+    from gghl.models.large_image import tile_detector
 
     dataset = DotaDataset(cfg.data.root, split=cfg.split, class_names=class_names)
     base = Path(cfg.data.root) / cfg.split
     input_size = cfg.input_size or cfg.data.get("img_size") or cfg.patch_size
-    detect = _detector(task, _device(cfg.device))
+    device = _device(cfg.device)
+    task.to(device)
+    detect = tile_detector(task, cfg.patch_size, int(input_size), device)
     det_by_image = {}
     start = time.time()
     for i in tqdm(range(len(dataset)), desc="eval (DOTA, tiled)", unit="img"):
         sample = dataset[i]
-        det_by_image[str(sample["image_id"])] = predict_large_image(
-            detect,
+        det_by_image[str(sample["image_id"])] = tiled_inference(
             sample["image"],
-            patch_size=cfg.patch_size,
+            detect,
+            size=cfg.patch_size,
             gap=cfg.gap,
             rates=list(cfg.rates),
-            input_size=int(input_size),
+            pad_value=0.5,
             batch_size=cfg.batch_size,
-            merge_iou_thr=cfg.merge_iou_thr,
+            iou_thr=cfg.merge_iou_thr,
         )
     elapsed = time.time() - start
     task1_dir = out_dir / "Task1"
