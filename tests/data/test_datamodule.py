@@ -123,3 +123,29 @@ def test_hydra_configs_instantiate(name: str, tmp_path) -> None:
             dm = instantiate(cfg)
             assert dm.num_classes == 15 and dm.class_names == list(cfg.class_names)
     assert dm.num_classes == cfg.num_classes and dm.class_names == list(cfg.class_names)
+
+
+def test_lightning_ddp_sampler_injection_keeps_the_batch_sampler() -> None:
+    # what Lightning does under DDP: re-create our batch sampler around a DistributedSampler
+    from lightning.fabric.utilities.data import _replace_dunder_methods
+    from lightning.pytorch.utilities.data import _update_dataloader
+    from torch.utils.data import BatchSampler, DataLoader, DistributedSampler
+
+    dm = SyntheticDataModule(img_size=64, multiscale_sizes=[32, 64], multiscale_every=1, **SMALL)
+    with _replace_dunder_methods(DataLoader, "dataset"), _replace_dunder_methods(BatchSampler):
+        loader = dm.train_dataloader()
+    dist = DistributedSampler(loader.dataset, num_replicas=2, rank=1, shuffle=True, seed=0)
+    new = _update_dataloader(loader, dist, mode="fit")
+    assert isinstance(new.batch_sampler, MultiScaleBatchSampler) and new.batch_sampler.sampler is dist
+    assert new.batch_sampler.sizes == [32, 64] and len(list(new.batch_sampler)) == 1  # 4 of 8 images, batch 4
+
+
+def test_batches_do_not_depend_on_worker_count() -> None:
+    def batch(workers: int):
+        dm = SyntheticDataModule(img_size=64, seed=4, mixup_prob=0.5, **{**SMALL, "num_workers": workers})
+        return next(iter(dm.train_dataloader()))
+
+    (i0, t0), (i2, t2) = batch(0), batch(2)
+    assert torch.equal(i0, i2)
+    assert all(torch.equal(a["polygons"], b["polygons"]) and torch.equal(a["weights"], b["weights"])
+               for a, b in zip(t0, t2))
