@@ -51,6 +51,17 @@ def _t(x: Any, dtype: torch.dtype, tail: tuple[int, ...] = ()) -> Tensor:
     )
 
 
+def _polygons(rec: Mapping[str, Any]) -> Tensor:
+    """``[N, 8]`` float64 polygons from ``"polygons"``, or from ``"obb"`` ``[N, 5]`` (cx, cy, w, h, a radians)."""
+    if rec.get("polygons") is not None:
+        return _t(rec["polygons"], torch.float64, (8,))
+    if rec.get("obb") is not None:
+        from gghl.structures import obb_to_poly
+
+        return obb_to_poly(_t(rec["obb"], torch.float64, (5,)))
+    raise KeyError("a prediction/target needs 'polygons' [N, 8] or 'obb' [N, 5]")
+
+
 def _cat(state: Any, dtype: torch.dtype, tail: tuple[int, ...] = ()) -> np.ndarray:
     """A list state (local) or an already gathered tensor -> numpy."""
     if isinstance(state, list) and len(state) == 0:
@@ -76,7 +87,8 @@ class DOTAMetric(Metric):
     """DOTA Task1 mAP over a validation epoch (official v1.0 protocol by default).
 
     ``update(preds, targets)`` takes lists (one entry per image) of dicts, in one common pixel frame:
-      * preds: ``{"polygons": [D, 8], "scores": [D], "labels": [D] int}``;
+      * preds: ``{"polygons": [D, 8], "scores": [D], "labels": [D] int}`` (or ``"obb"`` ``[D, 5]``
+        ``(cx, cy, w, h, a)`` radians instead of ``"polygons"``);
       * targets: ``{"polygons": [G, 8], "labels": [G] int, "difficult": [G] bool (optional),
         "image_id": int | str}`` (the gghl sample format).
 
@@ -117,14 +129,14 @@ class DOTAMetric(Metric):
         if len(preds) != len(targets):
             raise ValueError(f"got {len(preds)} predictions for {len(targets)} targets")
         for p, t in zip(preds, targets):
-            gp, gl = _t(t["polygons"], torch.float64, (8,)), _t(t["labels"], torch.int64)
+            gp, gl = _polygons(t), _t(t["labels"], torch.int64)
             gd = (
                 _t(t["difficult"], torch.uint8)
                 if t.get("difficult") is not None
                 else torch.zeros(len(gl), dtype=torch.uint8)
             )
             dp, ds, dl = (
-                _t(p["polygons"], torch.float64, (8,)),
+                _polygons(p),
                 _t(p["scores"], torch.float64),
                 _t(p["labels"], torch.int64),
             )

@@ -148,3 +148,15 @@ def test_coco_metric_empty_predictions():
     }
     m.update([empty] * 4, targets)
     assert all(v.item() == 0.0 for v in m.compute().values())
+
+
+def test_dota_metric_accepts_obb():
+    obb = torch.tensor([[50.0, 40.0, 30.0, 10.0, 0.3], [120.0, 80.0, 20.0, 20.0, -1.0]])
+    from gghl.structures import obb_to_poly
+
+    target = {"polygons": obb_to_poly(obb.double()), "labels": torch.tensor([0, 1]), "image_id": 0}
+    m = DOTAMetric(CLASSES[:2])
+    m.update([{"obb": obb, "scores": torch.tensor([0.9, 0.8]), "labels": torch.tensor([0, 1])}], [target])
+    assert m.compute()["mAP"].item() == pytest.approx(1.0, abs=1e-12)
+    with pytest.raises(KeyError, match="'polygons'"):
+        m.update([{"scores": torch.tensor([0.9]), "labels": torch.tensor([0])}], [target])

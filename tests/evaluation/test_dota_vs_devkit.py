@@ -128,3 +128,19 @@ def test_voc_ap_grid_and_envelope_by_hand():
     assert voc_ap(rec, prec, True) == pytest.approx((5 + 0.75 * 4) / 11, abs=1e-15)
     # all-point: .4 x 1 + .4 x .75 (envelope lifts the .5)
     assert voc_ap(rec, prec, False) == pytest.approx(0.4 + 0.3, abs=1e-15)
+
+
+def test_module_runs_as_script(write_dota, tmp_path):
+    import subprocess
+    import sys
+
+    ann, det, imageset = write_dota(
+        {"img": ["0 0 10 0 10 10 0 10 plane 0"]}, {"plane": ["img 0.9 0 0 10 0 10 10 0 10"]}
+    )
+    out = tmp_path / "res.json"
+    cmd = [sys.executable, "-m", "gghl.evaluation.dota", "--ann-dir", str(ann), "--det-dir", str(det),
+           "--imageset", str(imageset), "--classes", "plane", "--all-point", "--json", str(out)]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "dota-task1/all-point/iou>0.5/difficult=ignore" in proc.stdout
+    assert json.loads(out.read_text())["mAP"] == 1.0
