@@ -42,7 +42,8 @@ def run(cfg: DictConfig) -> dict[str, float]:
     L.seed_everything(cfg.seed, workers=True)
     datamodule = hydra.utils.instantiate(cfg.data)
     inject_data_info(cfg, datamodule)
-    model = hydra.utils.instantiate(cfg.model)
+    # _convert_="all": plain lists/dicts in hparams, so checkpoints load with torch.load(weights_only=True).
+    model = hydra.utils.instantiate(cfg.model, _convert_="all")
     callbacks = _instantiate_group(cfg.get("callbacks"))
     callbacks.append(ConfigInCheckpoint(checkpoint_config(cfg)))
     loggers = _instantiate_group(cfg.get("logger"))

@@ -46,7 +46,7 @@ def build_task_from_checkpoint(path: str | Path, allow_pickle: bool = False) -> 
     config = ckpt.get(CONFIG_KEY)
     if config is None:
         raise KeyError(f"{path}: no '{CONFIG_KEY}' entry; it was not written by gghl's train entry point")
-    model = hydra.utils.instantiate(config["model"])
+    model = hydra.utils.instantiate(config["model"], _convert_="all")
     model.load_state_dict(ckpt["state_dict"])
     model.eval()
     return model, config
