@@ -95,7 +95,7 @@ def main() -> None:
         makers = {
             "synthetic": lambda tt: SyntheticDataModule(train_size=args.images, val_size=0, test_size=0,
                                                         target_transform=tt, **common),
-            "dota": lambda tt: DotaDataModule(tmp, class_names=syn.class_names, splits={"train": "train"},
+            "dota": lambda tt: DotaDataModule(tmp, version=None, class_names=syn.class_names, splits={"train": "train"},
                                               target_transform=tt, **common),
         }
         print(f"{'loader':<10} {'targets':<8} {'images/s':>9} {'first batch s':>14}  ({args.workers} workers, "

@@ -190,12 +190,14 @@ class SyntheticDataModule(DetectionDataModule):
 
 class DotaDataModule(DetectionDataModule):
     """DOTA layout (``gghl.data.dota``): ``splits`` maps train/val/test to sub-folders of ``root``
-    (``None`` drops a split). Use split patches (``gghl.data.dota_split``) for 800 px training."""
+    (``None`` drops a split). Use split patches (``gghl.data.dota_split``) for 800 px training.
+    Classes: ``version`` ("1.0"/"1.5"/"2.0") gives the official list; an explicit ``class_names``
+    must equal it, or pass ``version=None`` for a custom list (other datasets in DOTA format)."""
 
     def __init__(
         self,
         root: str,
-        version: str = "1.0",
+        version: str | None = "1.0",
         class_names: Sequence[str] | None = None,
         num_classes: int | None = None,
         splits: Mapping[str, str | None] | None = None,
@@ -205,8 +207,19 @@ class DotaDataModule(DetectionDataModule):
     ) -> None:
         super().__init__(**kwargs)
         self.root = Path(root)
-        self.version = str(version)
-        self.class_names = list(class_names) if class_names is not None else dota_classes(self.version)
+        self.version = None if version is None else str(version)
+        if class_names is None:
+            if self.version is None:
+                raise ValueError("DotaDataModule needs a DOTA version or an explicit class_names list")
+            class_names = dota_classes(self.version)
+        elif self.version is not None and list(class_names) != dota_classes(self.version):
+            # e.g. `data.version=1.5` overridden without the class list: never train on the wrong classes
+            raise ValueError(
+                f"class_names {list(class_names)} are not the DOTA v{self.version} classes "
+                f"{dota_classes(self.version)}; set data.class_names=null data.num_classes=null with a "
+                "version, or data.version=null for a custom class list"
+            )
+        self.class_names = list(class_names)
         self.num_classes = len(self.class_names)
         if num_classes is not None and int(num_classes) != self.num_classes:
             raise ValueError(f"num_classes={num_classes} but {self.num_classes} class names")

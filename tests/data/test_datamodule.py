@@ -86,12 +86,14 @@ def test_dota_and_coco_datamodules_on_written_files(tmp_path) -> None:
     syn = SyntheticOrientedDataset(4, img_size=160, seed=5)
     write_synthetic_dota(syn, tmp_path / "dota", "train")
     write_synthetic_dota(syn, tmp_path / "dota", "val")
-    dm = DotaDataModule(str(tmp_path / "dota"), class_names=syn.class_names, img_size=128, batch_size=2,
+    dm = DotaDataModule(str(tmp_path / "dota"), version=None, class_names=syn.class_names, img_size=128, batch_size=2,
                         num_workers=0, mixup_prob=0.5)
     assert dm.num_classes == 5
     for loader in (dm.train_dataloader(), dm.val_dataloader(), dm.test_dataloader()):
         _check_batch(*next(iter(loader)), 128, 2)
     assert DotaDataModule(str(tmp_path / "dota")).num_classes == 15
+    with pytest.raises(ValueError, match="not the DOTA v1.0 classes"):
+        DotaDataModule(str(tmp_path / "dota"), version="1.0", class_names=syn.class_names)
     assert DotaDataModule(str(tmp_path / "dota"), version="2.0").num_classes == 18
 
     write_synthetic_coco(syn, tmp_path / "coco" / "val2017", tmp_path / "coco" / "annotations" / "instances_val2017.json",
@@ -149,3 +151,13 @@ def test_batches_do_not_depend_on_worker_count() -> None:
     assert torch.equal(i0, i2)
     assert all(torch.equal(a["polygons"], b["polygons"]) and torch.equal(a["weights"], b["weights"])
                for a, b in zip(t0, t2))
+
+
+@pytest.mark.parametrize(("name", "n"), [("dota", 15), ("dota_v15", 16), ("dota_v20", 18)])
+def test_dota_version_configs_compose(name: str, n: int, tmp_path) -> None:
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        cfg = compose(config_name=name, overrides=[f"root={tmp_path}"])
+    dm = instantiate(cfg)
+    assert dm.num_classes == n == cfg.num_classes and dm.class_names == list(cfg.class_names)
