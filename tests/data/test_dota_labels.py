@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gghl.data.dota_classes import DOTA_V1_0, DOTA_V1_5, DOTA_V2_0, dota_classes
 from gghl.data.dota_labels import DotaFormatError, read_dota_labels, write_dota_labels
@@ -90,3 +92,24 @@ def test_missing_file_and_bad_options(tmp_path) -> None:
         read_dota_labels(tmp_path / "nope.txt", on_error="ignore")
     with pytest.raises(ValueError, match="whitespace"):
         write_dota_labels(tmp_path / "x.txt", np.zeros((1, 8)), ["small vehicle"])
+
+
+coords = st.floats(min_value=-1e5, max_value=1e5, allow_nan=False, allow_infinity=False)
+names = st.sampled_from(list(DOTA_V2_0))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    objs=st.lists(st.tuples(st.lists(coords, min_size=8, max_size=8), names, st.integers(0, 1)), max_size=6),
+    source=st.one_of(st.none(), st.sampled_from(["GoogleEarth", "GF-2", "JL-1"])),
+    gsd=st.one_of(st.none(), st.floats(min_value=0.01, max_value=10)),
+)
+def test_round_trip_property(tmp_path_factory, objs, source, gsd) -> None:
+    path = tmp_path_factory.mktemp("rt") / "x.txt"
+    polys = np.asarray([o[0] for o in objs], dtype=np.float64).reshape(-1, 8)
+    write_dota_labels(path, polys, [o[1] for o in objs], [o[2] for o in objs], image_source=source, gsd=gsd)
+    parsed = read_dota_labels(path)
+    assert np.array_equal(parsed.polygons(), polys)
+    assert [(o.class_name, o.difficult) for o in parsed.objects] == [(o[1], o[2]) for o in objs]
+    assert parsed.image_source == source
+    assert parsed.gsd == (gsd if source is not None or gsd is not None else None)
