@@ -116,11 +116,16 @@ def parse_det_file(path: PathLike) -> tuple[list[str], np.ndarray, np.ndarray, n
     """One ``Task1_<class>.txt`` file -> ``(image_names[D], scores[D], polys[D, 8], line_numbers[D])``
     in file order (the tie-break order)."""
     path = Path(path)
+    lines = path.read_text().splitlines()
+    fast = _parse_det_fast(lines)
+    if fast is not None:
+        return fast
+    # Slow path: only reached when something is wrong, to name the first bad line.
     images: list[str] = []
     scores: list[float] = []
     polys: list[list[float]] = []
     linenos: list[int] = []
-    for lineno, raw in enumerate(path.read_text().splitlines(), start=1):
+    for lineno, raw in enumerate(lines, start=1):
         line = raw.strip()
         if not line:
             continue
@@ -143,3 +148,23 @@ def parse_det_file(path: PathLike) -> tuple[list[str], np.ndarray, np.ndarray, n
         np.asarray(polys, dtype=np.float64).reshape(-1, 8),
         np.asarray(linenos, dtype=np.int64),
     )
+
+
+def _parse_det_fast(lines: list[str]) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray] | None:
+    """Parse well-formed detection lines with numpy's C reader (~3x faster on million-line files);
+    ``None`` when any line is malformed, so that the caller's line-by-line path names it."""
+    kept = [(i, ln.strip()) for i, ln in enumerate(lines, start=1)]
+    kept = [(i, ln) for i, ln in kept if ln]
+    if not kept:
+        return [], np.zeros(0), np.zeros((0, 8)), np.zeros(0, dtype=np.int64)
+    if any(ln.count(" ") != 9 for _, ln in kept):  # exactly 10 single-space separated fields
+        return None
+    text = [ln for _, ln in kept]
+    try:  # an empty field (double space) or a non-number raises here
+        nums = np.loadtxt(text, delimiter=" ", usecols=range(1, 10), dtype=np.float64, comments=None, ndmin=2)
+    except ValueError:
+        return None
+    if np.isnan(nums[:, 0]).any() or not np.isfinite(nums[:, 1:]).all():
+        return None
+    names = [ln.split(" ", 1)[0] for ln in text]
+    return names, nums[:, 0].copy(), nums[:, 1:].copy(), np.asarray([i for i, _ in kept], dtype=np.int64)

@@ -81,3 +81,21 @@ def test_evaluate_reports_malformed_gt_and_missing_gt(write_dota):
         evaluate_task1(ann, det, imageset, ["plane"])
     with pytest.raises(FileNotFoundError, match=r"ground-truth file not found: .*other\.txt"):
         evaluate_task1(ann, det, ["other"], ["plane"])
+
+
+def test_det_fast_path_equals_python_floats(tmp_path):
+    # the numpy fast path must give exactly float() of every token (and keep names, order, lines)
+    rng = np.random.default_rng(0)
+    vals = rng.normal(0, 1e3, (50, 9)) * rng.choice([1e-9, 1, 1e9], (50, 9))
+    toks = [
+        [f"img_{i % 7}"] + [repr(float(v)) if j % 2 else f"{v:.6e}" for j, v in enumerate(row)]
+        for i, row in enumerate(vals)
+    ]
+    text = "".join(" ".join(t) + ("\r\n" if i % 3 else "  \n\n") for i, t in enumerate(toks))
+    p = tmp_path / "Task1_x.txt"
+    p.write_text(text)
+    imgs, scores, polys, lines = parse_det_file(p)
+    assert imgs == [t[0] for t in toks]
+    np.testing.assert_array_equal(scores, [float(t[1]) for t in toks])
+    np.testing.assert_array_equal(polys, [[float(x) for x in t[2:]] for t in toks])
+    assert lines.tolist() == [i + 1 + sum(1 for k in range(i) if k % 3 == 0) for i in range(50)]
