@@ -1,8 +1,9 @@
 """Batched, on-device GGHL OLA: the same maps as ``gaussian_reference.py`` without Python loops over
 objects or cells (spec/gghl.md §1.3, §1.4, §1.10).
 
-Work is vectorised over (object x window cell) pairs of all images at once; only the 3 levels and
-``log2(#objects)`` scan steps are Python loops.
+Work is vectorised over (object, level, window cell) triples of all images and all three levels at once,
+written into one flat buffer that holds every level's maps; the only Python loops are over the 3 levels
+for buffer set-up and the ``log2(#objects)`` steps of the segmented scan.
 
 The official loop visits objects in row order and writes a cell iff it passes its test *given what earlier
 objects wrote*. Closed forms used here (per level, per cell):
@@ -65,91 +66,120 @@ def assign_batched(
     dtype = targets[0]["polygons"].dtype
     if not dtype.is_floating_point:
         raise TypeError(f"polygons must be floating point, got {dtype}")
-    polys = torch.cat([t["polygons"].to(dev, dtype).reshape(-1, 8) for t in targets])
-    labels = torch.cat([t["labels"].to(dev).reshape(-1) for t in targets])
-    weights = torch.cat(
-        [
-            t["weights"].to(dev, dtype).reshape(-1)
-            if t.get("weights") is not None
-            else torch.ones(t["labels"].numel(), device=dev, dtype=dtype)
-            for t in targets
-        ]
-    )
+    polys = torch.cat([t["polygons"].reshape(-1, 8) for t in targets]).to(dev, dtype)
+    labels = torch.cat([t["labels"].reshape(-1) for t in targets]).to(dev)
+    if all(t.get("weights") is None for t in targets):
+        weights = None
+    else:
+        weights = torch.cat(
+            [
+                t["weights"].reshape(-1).to(dev, dtype)
+                if t.get("weights") is not None
+                else torch.ones(t["labels"].numel(), device=dev, dtype=dtype)
+                for t in targets
+            ]
+        )
     counts = torch.tensor([t["labels"].numel() for t in targets], device=dev)
     bidx = torch.repeat_interleave(torch.arange(B, device=dev), counts)
     p = object_params(polys, labels, weights)
     keep = keep_mask(p, spec)
-    lv = size_levels(p, img_size)
-    return [
-        _assign_level(p, bidx, keep if spec.alg1 else keep & lv[:, k], k, st, img_size // st, B, num_classes, spec)
-        for k, st in enumerate(strides)
-    ]
+    sel = keep[:, None].expand(-1, 3) if spec.alg1 else keep[:, None] & size_levels(p, img_size)  # [M, 3]
+
+    grids = [img_size // s for s in strides]
+    sizes = [B * g * g for g in grids]
+    offsets = [0, sizes[0], sizes[0] + sizes[1]]
+    buf = _base_maps(p, bidx, sel, B, grids, offsets, sum(sizes), num_classes, spec)
+    lvl = _LevelTables(strides, grids, offsets, dev, dtype)
+    _write_cells(buf, p, bidx, sel, lvl, num_classes, spec)
+    return [buf[o : o + n].view(B, g, g, 16 + num_classes) for o, n, g in zip(offsets, sizes, grids)]
 
 
-def _windows(p: ObjectParams, obj: Tensor, k: int, st: int, spec: VariantSpec) -> tuple[Tensor, ...]:
-    """Window of each object: centre cell ``(gx, gy)``, inclusive offset bounds and radii ``Rw, Rh``."""
-    gx = torch.floor(p.cxr[obj] / st).long()
-    gy = torch.floor(p.cyr[obj] / st).long()
-    if spec.alg1:
-        Rw = (p.w[obj] / (2 * st)).clamp_min(1).floor().long()
-        Rh = (p.h[obj] / (2 * st)).clamp_min(1).floor().long()
-        return gx, gy, -Rw, Rw + 2, -Rh, Rh + 2, Rw, Rh
-    Rw = (p.w[obj] / (2 * st)).clamp(1, 4 - k).floor().long()
-    Rh = (p.h[obj] / (2 * st)).clamp(1, 4 - k).floor().long()
-    return gx, gy, -Rw - 1, Rw + 1, -Rh - 1, Rh + 1, Rw, Rh
+class _LevelTables:
+    """Per-level constants as small lookup tensors, indexed by a per-pair level id."""
+
+    def __init__(self, strides: tuple[int, ...], grids: list[int], offsets: list[int], dev: torch.device, dtype):
+        self.stride_i = torch.tensor(strides, device=dev)
+        self.stride_f = self.stride_i.to(dtype)
+        self.grid = torch.tensor(grids, device=dev)
+        self.offset = torch.tensor(offsets, device=dev)
+        self.r_max = torch.tensor([4.0 - k for k in range(3)], device=dev, dtype=dtype)  # obb Rw clip 4-k
+        self.lt_lo = torch.tensor(ALG1_LT[:3], device=dev, dtype=dtype)
+        self.lt_hi = torch.tensor(ALG1_LT[1:], device=dev, dtype=dtype)
 
 
-def _assign_level(
-    p: ObjectParams, bidx: Tensor, sel: Tensor, k: int, st: int, G: int, B: int, C: int, spec: VariantSpec
+def _base_maps(
+    p: ObjectParams, bidx: Tensor, sel: Tensor, B: int, grids: list[int], offsets: list[int], total: int, C: int,
+    spec: VariantSpec,
 ) -> Tensor:
+    """Flat buffer ``[sum_k B*G_k^2, 16 + C]`` of background cells (zeros, ch14 = mix rule)."""
     dev, dtype = p.w.device, p.w.dtype
-    M = sel.numel()
-    base = torch.zeros(B, 1, 16 + C, device=dev, dtype=dtype)  # one background cell per image
-    if spec.cell_mix:  # fixed: background weight 1; positive cells get their winner's mix in _write_cells
-        base[:, 0, 14] = 1.0
-    elif M:  # official: whole map = mix of the last object processed on this level (0 if none)
-        last = torch.full((B,), -1, device=dev, dtype=torch.long)
-        last.scatter_reduce_(0, bidx[sel], torch.arange(M, device=dev)[sel], "amax")
-        base[:, 0, 14] = torch.where(last >= 0, p.mix[last.clamp_min(0)], torch.zeros((), device=dev, dtype=dtype))
-    maps = base.expand(B, G * G, 16 + C).contiguous().view(B * G * G, 16 + C)  # single pass over the map
-    cand = sel
-    if spec.alg1:  # speed only: a cell inside the HBB has max(l) >= max(w,h)/2, so these can never be eligible
-        cand = sel & (torch.maximum(p.w, p.h) / 2 < ALG1_LT[k + 1] * (1 + 1e-9) + 1e-9)
-    obj = cand.nonzero().squeeze(1)
-    if obj.numel():
-        _write_cells(maps, p, bidx, obj, k, st, G, C, spec)
-    return maps.view(B, G, G, 16 + C)
+    base = torch.zeros(B, 3, 16 + C, device=dev, dtype=dtype)  # one background cell per image and level
+    if spec.cell_mix:  # fixed: background weight 1 everywhere; positive cells get their winner's mix later
+        base[:, :, 14] = 1.0
+    elif sel.numel():  # official: whole map = mix of the last object processed on that level (0 if none)
+        o, k = sel.nonzero(as_tuple=True)
+        last = torch.full((B * 3,), -1, device=dev, dtype=torch.long)
+        last.scatter_reduce_(0, bidx[o] * 3 + k, o, "amax")
+        mixv = torch.where(last >= 0, p.mix[last.clamp_min(0)], torch.zeros((), device=dev, dtype=dtype))
+        base[:, :, 14] = mixv.view(B, 3)
+    buf = torch.empty(total, 16 + C, device=dev, dtype=dtype)
+    for k, g in enumerate(grids):
+        n = B * g * g
+        buf[offsets[k] : offsets[k] + n].view(B, g * g, 16 + C).copy_(base[:, k : k + 1].expand(B, g * g, 16 + C))
+    return buf
 
 
 def _write_cells(
-    maps: Tensor, p: ObjectParams, bidx: Tensor, obj: Tensor, k: int, st: int, G: int, C: int, spec: VariantSpec
+    buf: Tensor, p: ObjectParams, bidx: Tensor, sel: Tensor, lvl: _LevelTables, C: int, spec: VariantSpec
 ) -> None:
-    dev, dtype = maps.device, maps.dtype
-    gx, gy, lox, hix, loy, hiy, Rw, Rh = _windows(p, obj, k, st, spec)
+    """Gaussian, eligibility, overwrite replay and writes for all (object, level) pairs at once."""
+    dev, dtype = buf.device, buf.dtype
+    if spec.alg1:  # speed only: a cell strictly inside the HBB has max(w,h)/2 <= max(l1..l4) < max(w,h), so
+        # (object, level) pairs outside (LT_lo, 2 LT_hi) can never be eligible; margins absorb rounding
+        longest = torch.maximum(p.w, p.h)[:, None]
+        sel = sel & (longest / 2 < lvl.lt_hi * (1 + 1e-9) + 1e-9) & (longest > lvl.lt_lo * (1 - 1e-9) - 1e-9)
+    obj, k = sel.nonzero(as_tuple=True)  # object-major: row order inside every level
+    if obj.numel() == 0:
+        return
+    st, sti, G = lvl.stride_f[k], lvl.stride_i[k], lvl.grid[k]
+    gx = torch.floor(p.cxr[obj] / st).long()
+    gy = torch.floor(p.cyr[obj] / st).long()
+    rw_cells, rh_cells = p.w[obj] / (2 * st), p.h[obj] / (2 * st)
+    if spec.alg1:
+        Rw, Rh = rw_cells.clamp_min(1).floor().long(), rh_cells.clamp_min(1).floor().long()
+        lox, hix, loy, hiy = -Rw, Rw + 2, -Rh, Rh + 2
+    else:
+        r_max = lvl.r_max[k]
+        Rw = torch.minimum(rw_cells.clamp_min(1), r_max).floor().long()
+        Rh = torch.minimum(rh_cells.clamp_min(1), r_max).floor().long()
+        lox, hix, loy, hiy = -Rw - 1, Rw + 1, -Rh - 1, Rh + 1
     Wx, Wy = int((hix - lox).max()) + 1, int((hiy - loy).max()) + 1
     ox = torch.arange(Wx, device=dev)
     oy = torch.arange(Wy, device=dev)
-    i = gx[:, None] + lox[:, None] + ox  # [n, Wx]
-    j = gy[:, None] + loy[:, None] + oy  # [n, Wy]
-    vx = (ox <= (hix - lox)[:, None]) & (i >= 0) & (i <= G - 1)
-    vy = (oy <= (hiy - loy)[:, None]) & (j >= 0) & (j <= G - 1)
-    valid = vy[:, :, None] & vx[:, None, :]  # [n, Wy, Wx]
+    i = (gx + lox)[:, None] + ox  # [n, Wx]
+    j = (gy + loy)[:, None] + oy  # [n, Wy]
+    vx = (ox <= (hix - lox)[:, None]) & (i >= 0) & (i < G[:, None])
+    vy = (oy <= (hiy - loy)[:, None]) & (j >= 0) & (j < G[:, None])
     if spec.subpixel:
         dx = (i.to(dtype) + 0.5) - (p.cxr[obj] / st)[:, None]
         dy = (j.to(dtype) + 0.5) - (p.cyr[obj] / st)[:, None]
     else:
         dx = (i - gx[:, None]).to(dtype)
         dy = (j - gy[:, None]).to(dtype)
-    cos_t, sin_t = torch.cos(p.theta[obj])[:, None, None], torch.sin(p.theta[obj])[:, None, None]
-    dx3, dy3 = dx[:, None, :], dy[:, :, None]
-    u = cos_t * dx3 + sin_t * dy3
-    v = -sin_t * dx3 + cos_t * dy3
+    cos_t, sin_t = torch.cos(p.theta[obj])[:, None], torch.sin(p.theta[obj])[:, None]
     rw = (p.L[obj] / (2 * st) + 1e-16)[:, None, None] ** spec.power
     rh = (p.Sd[obj] / (2 * st) + 1e-16)[:, None, None] ** spec.power
-    g = torch.exp(-0.5 * ((2 * u / rw) ** 2 + (2 * v / rh) ** 2))  # [n, Wy, Wx]
+    # g = exp(-1/2 [(2u/rw)^2 + (2v/rh)^2]), u = cos dx + sin dy, v = -sin dx + cos dy. The rotation terms are
+    # separable ([n, Wx] and [n, Wy]) and doubling is exact in floating point, so 2u is formed by one
+    # broadcast add with the very bits of the reference's 2*(cos*dx + sin*dy).
+    a = (2 * (cos_t * dx))[:, None, :] + (2 * (sin_t * dy))[:, :, None]  # 2u, [n, Wy, Wx]
+    b = (2 * (-sin_t * dx))[:, None, :] + (2 * (cos_t * dy))[:, :, None]  # 2v
+    a.div_(rw).square_()
+    b.div_(rh).square_()
+    g = a.add_(b).mul_(-0.5).exp_()  # [n, Wy, Wx]
 
     if spec.alg1:
-        cand = valid & (g > THRESH_G)
+        cand = vy[:, :, None] & vx[:, None, :] & (g > THRESH_G)
         count = cand.flatten(1).sum(1)
         n_top = torch.ceil(0.7 * count.clamp_min(1).to(torch.float64)).long()
         ranked = torch.where(cand, g, torch.full_like(g, -math.inf)).flatten(1).sort(dim=1, descending=True).values
@@ -157,13 +187,14 @@ def _write_cells(
         thr = torch.where(count > 0, thr, torch.zeros_like(thr))
         aw = 2 * LN2 / torch.log(torch.sqrt(n_top.to(dtype)) + 1)
     else:
-        thr = torch.zeros_like(p.w[obj])
+        thr = torch.zeros_like(st)
         aw = LN2 / torch.log(torch.sqrt((Rw * Rh).to(dtype)) + 1)
 
     # Cell-centre distances to the HBB sides are separable: rows give l1, l3, columns l2, l4.
-    xc = (i * st).to(dtype) + st / 2  # [n, Wx]
-    yc = (j * st).to(dtype) + st / 2  # [n, Wy]
-    xmin, ymin, xmax, ymax = (p.hbb[obj, q] for q in range(4))
+    half_st = (st / 2)[:, None]
+    xc = (i * sti[:, None]).to(dtype) + half_st  # [n, Wx]
+    yc = (j * sti[:, None]).to(dtype) + half_st  # [n, Wy]
+    xmin, ymin, xmax, ymax = p.hbb[obj].unbind(1)
     l1, l3 = yc - ymin[:, None], ymax[:, None] - yc  # [n, Wy]
     l2, l4 = xmax[:, None] - xc, xc - xmin[:, None]  # [n, Wx]
     in_y = vy & (l1 > 0) & (l3 > 0)
@@ -171,35 +202,40 @@ def _write_cells(
     elig = in_y[:, :, None] & in_x[:, None, :] & (g > THRESH_G)  # min(l1..l4) > 0, g > 0.05
     if spec.alg1:
         lmax = torch.maximum(torch.maximum(l1, l3)[:, :, None], torch.maximum(l2, l4)[:, None, :])
-        elig &= (lmax > ALG1_LT[k]) & (lmax < ALG1_LT[k + 1])
+        elig &= (lmax > lvl.lt_lo[k][:, None, None]) & (lmax < lvl.lt_hi[k][:, None, None])
 
-    n_loc, yy, xx = elig.nonzero(as_tuple=True)  # object-major = row order
+    n_loc, yy, xx = elig.nonzero(as_tuple=True)  # (object, level)-major = row order within each level
     if n_loc.numel() == 0:
         return
     o = obj[n_loc]
     cls = p.labels[o]
     gp = g[n_loc, yy, xx]
-    flat = bidx[o] * (G * G) + j[n_loc, yy] * G + i[n_loc, xx]
+    Gp = G[n_loc]
+    flat = lvl.offset[k[n_loc]] + bidx[o] * Gp * Gp + j[n_loc, yy] * Gp + i[n_loc, xx]
     passed, w_pair = _resolve_writes(flat, cls, gp, thr[n_loc], C, spec)
 
     cells = flat[w_pair]
     wo, wn = o[w_pair], n_loc[w_pair]
-    maps[cells, 0:4] = torch.stack([p.cx[wo], p.cy[wo], p.w[wo], p.h[wo]], dim=1)
     wy, wx = yy[w_pair], xx[w_pair]
-    maps[cells, 4:8] = torch.stack([l1[wn, wy], l2[wn, wx], l3[wn, wy], l4[wn, wx]], dim=1)
-    maps[cells, 8:12] = p.s[wo]
-    maps[cells, 12] = p.r[wo]
     if spec.alg1:
         gw = gp[w_pair]
-        maps[cells, 13] = torch.where(gw >= thr[wn], torch.ones_like(gw), gw)
+        obj_mask = torch.where(gw >= thr[wn], torch.ones_like(gw), gw)
     else:
-        maps[cells, 13] = 1.0
-    maps[cells, 15] = aw[wn]
-    if spec.cell_mix:
-        maps[cells, 14] = p.mix[wo]
+        obj_mask = torch.ones_like(wn, dtype=dtype)
+    mix = p.mix[wo] if spec.cell_mix else buf[cells, 14]
+    rows = torch.cat(  # channels 0..15 of every written cell, written with a single index_put
+        [
+            torch.stack([p.cx[wo], p.cy[wo], p.w[wo], p.h[wo]], dim=1),
+            torch.stack([l1[wn, wy], l2[wn, wx], l3[wn, wy], l4[wn, wx]], dim=1),
+            p.s[wo],
+            torch.stack([p.r[wo], obj_mask, mix, aw[wn]], dim=1),
+        ],
+        dim=1,
+    )
+    buf[cells, :16] = rows
     # heat: max g of each class's writers, scattered straight into the (zero) heat channels; g > 0.05 > 0
-    nch = maps.shape[1]
-    maps.view(-1).scatter_reduce_(0, (flat * nch + 16 + cls)[passed], gp[passed], "amax")
+    nch = buf.shape[1]
+    buf.view(-1).scatter_reduce_(0, (flat * nch + 16 + cls)[passed], gp[passed], "amax")
 
 
 def _resolve_writes(
