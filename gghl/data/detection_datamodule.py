@@ -267,6 +267,12 @@ class CocoDataModule(DetectionDataModule):
     def _ann(self, split: str) -> Path:
         return self.root / self.annotations_pattern.format(split=self.splits[split])
 
+    def annotation_file(self, split: str) -> Path:
+        """Annotation json of ``split``: a split key (``"val"``) or a folder name (``"val2017"``)."""
+        if self.splits.get(split):
+            return self._ann(split)
+        return self.root / self.annotations_pattern.format(split=split)
+
     def make_raw(self, split: str) -> CocoDetection | None:
         if not self.splits.get(split):
             return None

@@ -104,6 +104,8 @@ def test_dota_and_coco_datamodules_on_written_files(tmp_path) -> None:
     images, targets = next(iter(cm.val_dataloader()))
     _check_batch(images, targets, 96, 2)
     assert "crowd_hbb" in targets[0]
+    ann = tmp_path / "coco" / "annotations" / "instances_val2017.json"
+    assert cm.annotation_file("val") == ann and cm.annotation_file("val2017") == ann
     with pytest.raises(RuntimeError, match="no 'train' split"):
         cm.train_dataloader()
 
