@@ -160,3 +160,26 @@ def test_dota_metric_accepts_obb():
     assert m.compute()["mAP"].item() == pytest.approx(1.0, abs=1e-12)
     with pytest.raises(KeyError, match="'polygons'"):
         m.update([{"scores": torch.tensor([0.9]), "labels": torch.tensor([0])}], [target])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_metrics_with_cuda_states_equal_cpu():
+    preds, targets = _dota_records()
+    cpu = DOTAMetric(CLASSES)
+    cpu.update(preds, targets)
+    gpu = DOTAMetric(CLASSES).to("cuda")
+    to_cuda = lambda d: {k: v.cuda() if isinstance(v, torch.Tensor) else v for k, v in d.items()}  # noqa: E731
+    gpu.update([to_cuda(p) for p in preds], [to_cuda(t) for t in targets])
+    assert gpu.meta[0].device.type == "cuda"
+    assert gpu.compute()["mAP"].item() == cpu.compute()["mAP"].item()
+    cp, ct, gt = _coco_records()
+    c_cpu, c_gpu = (
+        COCOMetric(gt_json=gt, label_to_cat_id=[1, 7, 42]),
+        COCOMetric(gt_json=gt, label_to_cat_id=[1, 7, 42]).to("cuda"),
+    )
+    c_cpu.update(cp, ct)
+    c_gpu.update([to_cuda(p) for p in cp], ct)
+    assert {k: v.item() for k, v in c_gpu.compute().items()} == {
+        k: v.item() for k, v in c_cpu.compute().items()
+    }
