@@ -5,15 +5,21 @@ Inputs everywhere: ``labels`` int ``[N]`` (given, possibly noisy) and ``pred_pro
 *out-of-sample* predicted probabilities (e.g. from k-fold cross-validation; in-sample probabilities
 memorise the noise and hide it).
 
-Steps of :func:`find_label_issues` (default ``filter_by="prune_by_noise_rate"``):
+Steps of :func:`find_label_issues`:
 
 1. Per-class thresholds ``t_j`` = mean self-confidence ``p_j(x)`` over items labelled ``j``.
 2. Confident joint ``C[i, j]``: items with given label ``i`` whose confident class is ``j``; an item is
    confident in every class with ``p_j >= t_j`` and counts once, for the most probable of those.
 3. Calibration: rows rescaled to the given-label counts, then the total to ``N`` (``Q = C_cal / N``
    estimates the joint of given and true labels).
-4. Pruning by noise rate: for each off-diagonal ``(i, j)``, flag the ``round(C_cal[i, j])`` items labelled
-   ``i`` with the largest margin ``p_j - p_i``; keep at least ``min_examples_per_class`` items per class.
+4. Pruning. ``filter_by="prune_by_noise_rate"`` is the paper's PBNR: for each off-diagonal ``(i, j)``,
+   flag the ``round(C_cal[i, j])`` items labelled ``i`` with the largest margin ``p_j - p_i``; keep at
+   least ``min_examples_per_class`` items per class (all filters respect it). The default ``filter_by="prune_by_count"`` uses
+   the same estimate of the *total* number of errors, ``round(N - trace(C_cal))``, but spends it on a
+   single dataset-wide ranking by :func:`label_quality_scores` (normalised margin). Per-cell counts
+   ``C_cal[i, j]`` are small and noisy; their sum is not. On digits with 5-20% class-conditional noise
+   this gave higher F1 than PBNR (ours or cleanlab's) in every seed we tried
+   (``scripts/bench_label_quality.py`` prints the comparison).
 5. Items whose given label is also the arg-max prediction are never flagged.
 
 Implemented here from the papers; cleanlab is only used in benchmarks/tests as a reference.
@@ -23,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-FILTERS = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given")
+FILTERS = ("prune_by_count", "prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given")
 
 
 def _check(labels: np.ndarray, pred_probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -81,7 +87,6 @@ def _prune_by_noise_rate(labels: np.ndarray, probs: np.ndarray, cal: np.ndarray,
     k = probs.shape[1]
     n_remove = np.round(cal).astype(np.int64)
     np.fill_diagonal(n_remove, 0)
-    counts = np.bincount(labels, minlength=k)
     mask = np.zeros(len(labels), dtype=bool)
     for i in range(k):
         idx = np.flatnonzero(labels == i)
@@ -94,8 +99,6 @@ def _prune_by_noise_rate(labels: np.ndarray, probs: np.ndarray, cal: np.ndarray,
             margin = probs[idx, j] - probs[idx, i]
             take = idx[np.argsort(-margin, kind="stable")[: row[j]]]
             mask[take] = True
-        del counts
-        counts = None
     return mask
 
 
@@ -114,7 +117,7 @@ def _prune_by_class(labels: np.ndarray, probs: np.ndarray, cal: np.ndarray, min_
 def find_label_issues(
     labels: np.ndarray,
     pred_probs: np.ndarray,
-    filter_by: str = "prune_by_noise_rate",
+    filter_by: str = "prune_by_count",
     min_examples_per_class: int = 1,
 ) -> np.ndarray:
     """bool ``[N]``: True where the given label is likely wrong (see module docstring).
@@ -122,7 +125,8 @@ def find_label_issues(
     Args:
         labels: int ``[N]`` given labels in ``[0, K)``.
         pred_probs: float ``[N, K]`` out-of-sample probabilities.
-        filter_by: ``prune_by_noise_rate`` (default, PBNR), ``prune_by_class`` (PBC: the lowest
+        filter_by: ``prune_by_count`` (default: estimated error count, global ranking),
+            ``prune_by_noise_rate`` (the paper's PBNR), ``prune_by_class`` (PBC: the lowest
             self-confidences per class), ``both`` (PBNR and PBC), ``confident_learning`` (off-diagonal
             items of the confident joint, C_confusion-like) or ``predicted_neq_given`` (arg-max baseline).
         min_examples_per_class: never flag so many items of a class that fewer than this remain.
@@ -138,7 +142,22 @@ def find_label_issues(
         mask = (guess >= 0) & (guess != labels)
     else:
         cal = confident_joint(labels, probs, calibrate=True)
-        if filter_by == "prune_by_noise_rate":
+        if filter_by == "prune_by_count":
+            n_err = int(round(len(labels) - np.trace(cal)))
+            cand = np.flatnonzero(pred != labels)
+            scores = label_quality_scores(labels, probs)
+            mask = np.zeros(len(labels), dtype=bool)
+            order = cand[np.argsort(scores[cand], kind="stable")]
+            budget = np.bincount(labels, minlength=probs.shape[1]) - min_examples_per_class
+            taken = 0
+            for i in order:  # walk the ranking; skip items whose class would drop below the minimum
+                if taken >= n_err:
+                    break
+                if budget[labels[i]] > 0:
+                    mask[i] = True
+                    budget[labels[i]] -= 1
+                    taken += 1
+        elif filter_by == "prune_by_noise_rate":
             mask = _prune_by_noise_rate(labels, probs, cal, min_examples_per_class)
         elif filter_by == "prune_by_class":
             mask = _prune_by_class(labels, probs, cal, min_examples_per_class)
@@ -148,7 +167,7 @@ def find_label_issues(
     return mask & (pred != labels)
 
 
-def label_quality_scores(labels: np.ndarray, pred_probs: np.ndarray, method: str = "self_confidence") -> np.ndarray:
+def label_quality_scores(labels: np.ndarray, pred_probs: np.ndarray, method: str = "normalized_margin") -> np.ndarray:
     """float ``[N]`` in ``[0, 1]``; lower means the label is more likely wrong (rank ascending).
 
     ``self_confidence``: ``p_y``. ``normalized_margin``: ``(p_y - max_{j != y} p_j + 1) / 2``.
