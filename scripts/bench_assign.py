@@ -50,7 +50,7 @@ def main() -> None:
     ap.add_argument("--objects", type=int, default=100)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--classes", type=int, default=15)
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=25)
     ap.add_argument("--loop-images", type=int, default=2, help="images timed for the loop baseline")
     ap.add_argument(
         "--threads", type=int, default=1, help="torch CPU threads (1 = like a DataLoader worker; default)"
@@ -60,7 +60,9 @@ def main() -> None:
 
     dtype = getattr(torch, args.dtype)
     gen = torch.Generator().manual_seed(0)
-    scenes = [random_scene(gen, args.objects, args.img_size, args.classes, dtype=dtype) for _ in range(args.batch)]
+    scenes = [
+        random_scene(gen, args.objects, args.img_size, args.classes, dtype=dtype) for _ in range(args.batch)
+    ]
     assigner = GaussianAssigner(args.classes, variant=args.variant)
     print(
         f"variant={args.variant} img={args.img_size} objects/img={args.objects} batch={args.batch} "
@@ -73,7 +75,9 @@ def main() -> None:
 
     n_loop = args.loop_images
     loop_best, loop_med = (x / n_loop for x in _time(loop, args.repeats, sync=False))
-    print(f"(a) per-object Python loop (reference_maps): best {loop_best * 1e3:8.2f}  median {loop_med * 1e3:8.2f} ms / image")
+    print(
+        f"(a) per-object Python loop (reference_maps): best {loop_best * 1e3:8.2f}  median {loop_med * 1e3:8.2f} ms / image"
+    )
 
     def report(tag: str, best: float, med: float) -> None:
         print(

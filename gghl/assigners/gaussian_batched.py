@@ -97,7 +97,9 @@ def assign_batched(
 class _LevelTables:
     """Per-level constants as small lookup tensors, indexed by a per-pair level id."""
 
-    def __init__(self, strides: tuple[int, ...], grids: list[int], offsets: list[int], dev: torch.device, dtype):
+    def __init__(
+        self, strides: tuple[int, ...], grids: list[int], offsets: list[int], dev: torch.device, dtype
+    ):
         self.stride_i = torch.tensor(strides, device=dev)
         self.stride_f = self.stride_i.to(dtype)
         self.grid = torch.tensor(grids, device=dev)
@@ -108,7 +110,14 @@ class _LevelTables:
 
 
 def _base_maps(
-    p: ObjectParams, bidx: Tensor, sel: Tensor, B: int, grids: list[int], offsets: list[int], total: int, C: int,
+    p: ObjectParams,
+    bidx: Tensor,
+    sel: Tensor,
+    B: int,
+    grids: list[int],
+    offsets: list[int],
+    total: int,
+    C: int,
     spec: VariantSpec,
 ) -> Tensor:
     """Flat buffer ``[sum_k B*G_k^2, 16 + C]`` of background cells (zeros, ch14 = mix rule)."""
@@ -125,7 +134,9 @@ def _base_maps(
     buf = torch.empty(total, 16 + C, device=dev, dtype=dtype)
     for k, g in enumerate(grids):
         n = B * g * g
-        buf[offsets[k] : offsets[k] + n].view(B, g * g, 16 + C).copy_(base[:, k : k + 1].expand(B, g * g, 16 + C))
+        buf[offsets[k] : offsets[k] + n].view(B, g * g, 16 + C).copy_(
+            base[:, k : k + 1].expand(B, g * g, 16 + C)
+        )
     return buf
 
 
@@ -182,7 +193,9 @@ def _write_cells(
         cand = vy[:, :, None] & vx[:, None, :] & (g > THRESH_G)
         count = cand.flatten(1).sum(1)
         n_top = torch.ceil(0.7 * count.clamp_min(1).to(torch.float64)).long()
-        ranked = torch.where(cand, g, torch.full_like(g, -math.inf)).flatten(1).sort(dim=1, descending=True).values
+        ranked = (
+            torch.where(cand, g, torch.full_like(g, -math.inf)).flatten(1).sort(dim=1, descending=True).values
+        )
         thr = ranked.gather(1, (n_top - 1)[:, None]).squeeze(1)
         thr = torch.where(count > 0, thr, torch.zeros_like(thr))
         aw = 2 * LN2 / torch.log(torch.sqrt(n_top.to(dtype)) + 1)

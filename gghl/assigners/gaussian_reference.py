@@ -77,14 +77,17 @@ def reference_maps_loop(
                 irange = range(max(gx - Rw - 1, 0), min(gx + Rw + 1, G - 1) + 1)
                 jrange = range(max(gy - Rh - 1, 0), min(gy + Rh + 1, G - 1) + 1)
 
-            def offsets(i: int, j: int) -> tuple[float, float]:
-                if spec.subpixel:  # fixed: offsets from the true OBB centre, in cells
-                    return (i + 0.5) - cols["cxr"][n] / st, (j + 0.5) - cols["cyr"][n] / st
-                return float(i - gx), float(j - gy)
-
-            gvals = {
-                (i, j): _gauss(*offsets(i, j), cos_t, sin_t, rw, rh, spec.power) for j in jrange for i in irange
-            }
+            # fixed: offsets from the true OBB centre, in cells; official: integer cell differences
+            ocx, ocy = cols["cxr"][n] / st, cols["cyr"][n] / st
+            gvals = {}
+            for j in jrange:
+                for i in irange:
+                    dx, dy = (
+                        ((i + 0.5) - ocx, (j + 0.5) - ocy)
+                        if spec.subpixel
+                        else (float(i - gx), float(j - gy))
+                    )
+                    gvals[(i, j)] = _gauss(dx, dy, cos_t, sin_t, rw, rh, spec.power)
             if spec.alg1:
                 cand = sorted((g for g in gvals.values() if g > THRESH_G), reverse=True) or [0.0]
                 n_top = math.ceil(0.7 * len(cand))

@@ -7,12 +7,16 @@ import torch
 
 from gghl.structures.obb import obb_to_poly
 
-
 __all__ = ["random_scene"]
 
 
 def random_scene(
-    gen: torch.Generator, n: int, img_size: int, num_classes: int, dtype: torch.dtype = torch.float64, snap: bool = True
+    gen: torch.Generator,
+    n: int,
+    img_size: int,
+    num_classes: int,
+    dtype: torch.dtype = torch.float64,
+    snap: bool = True,
 ) -> dict[str, torch.Tensor]:
     """``n`` objects: rotated rectangles, skewed quadrilaterals, clusters and exact duplicates.
 

@@ -88,7 +88,9 @@ def orc_order(polys: Tensor) -> Tensor:
     tiny = torch.finfo(polys.dtype).tiny
     w = (xmax - xmin).clamp_min(tiny)
     h = (ymax - ymin).clamp_min(tiny)
-    rot_idx = (torch.arange(4, device=p.device).unsqueeze(1) + torch.arange(4, device=p.device)) % 4  # [4 rot, 4]
+    rot_idx = (
+        torch.arange(4, device=p.device).unsqueeze(1) + torch.arange(4, device=p.device)
+    ) % 4  # [4 rot, 4]
     rots = cyc[:, rot_idx]  # [N, 4 rot, 4 vert, 2]
     viol = (
         (rots[:, :, 0, 1] - ymin[:, None]).abs() / h[:, None]

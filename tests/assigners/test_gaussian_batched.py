@@ -11,7 +11,6 @@ from gghl.assigners.gaussian_scan import (
     segmented_exclusive_cummax,
     segmented_exclusive_cumsum,
 )
-
 from gghl.assigners.gaussian_scenes import random_scene
 
 VARIANTS = ["gghl_obb", "gghl_alg1", "gghl_fixed"]

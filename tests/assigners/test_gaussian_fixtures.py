@@ -63,7 +63,9 @@ def test_fixed_variant_documented_changes() -> None:
     rows = _rows("B")
     polys, labels = torch.from_numpy(rows[:, 5:13]), torch.from_numpy(rows[:, 4]).long()
     obb = GaussianAssigner(3, variant="gghl_obb").reference_maps(polys, labels, 128)
-    fixed = GaussianAssigner(3, variant="gghl_fixed").reference_maps(polys, labels, 128, torch.tensor([0.3], dtype=torch.float64))
+    fixed = GaussianAssigner(3, variant="gghl_fixed").reference_maps(
+        polys, labels, 128, torch.tensor([0.3], dtype=torch.float64)
+    )
     # per-cell mix: 0.3 on the object's cells, 1 elsewhere and on the empty levels
     for m in fixed:
         pos = m[..., 13] > 0

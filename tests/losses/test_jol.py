@@ -17,7 +17,18 @@ from gghl.losses.iou import iou_xywh
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "gghl"
 STRIDES = (8, 16, 32)
-KEYS = ("loss", "loss_fg", "loss_bg", "loss_pos", "loss_neg", "loss_iou", "loss_cls", "loss_s", "loss_r", "loss_l")
+KEYS = (
+    "loss",
+    "loss_fg",
+    "loss_bg",
+    "loss_pos",
+    "loss_neg",
+    "loss_iou",
+    "loss_cls",
+    "loss_s",
+    "loss_r",
+    "loss_l",
+)
 
 
 def _maps() -> list[torch.Tensor]:
@@ -35,7 +46,9 @@ def test_matches_official_loss_values(name: str) -> None:
     out = JOLLoss(3)(raw, _maps())
     for key in KEYS:
         assert float(out[key]) == pytest.approx(want[key], rel=1e-4), key
-    assert float(out["loss"]) == pytest.approx(sum(float(out[k]) for k in KEYS[1:] if k != "loss_cls"), rel=1e-6)
+    assert float(out["loss"]) == pytest.approx(
+        sum(float(out[k]) for k in KEYS[1:] if k != "loss_cls"), rel=1e-6
+    )
 
 
 def test_decode_matches_official() -> None:
@@ -76,7 +89,9 @@ def test_per_image_normalisation_with_different_positive_counts() -> None:
     batch = loss(raw, [m.float() for m in maps])
     singles = [loss([r[b : b + 1] for r in raw], [m[b : b + 1].float() for m in maps]) for b in range(2)]
     for key in KEYS:
-        assert float(batch[key]) == pytest.approx((float(singles[0][key]) + float(singles[1][key])) / 2, rel=1e-5)
+        assert float(batch[key]) == pytest.approx(
+            (float(singles[0][key]) + float(singles[1][key])) / 2, rel=1e-5
+        )
 
 
 def test_gradients_finite_and_w_dyn_option() -> None:

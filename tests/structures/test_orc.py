@@ -84,7 +84,9 @@ def test_square_angle_is_zero_and_long_side_angle_of_tall_box() -> None:
     assert float(theta) == 0.0 and float(L) == float(Sd) == 8.0
     tall = obb_to_poly(torch.tensor([[50.0, 50.0, 10.0, 30.0, math.radians(30)]], dtype=torch.float64))
     theta, L, Sd = long_side_angle(orc_order(tall))
-    assert math.degrees(float(theta)) == pytest.approx(120.0) and (float(L), float(Sd)) == pytest.approx((30, 10))
+    assert math.degrees(float(theta)) == pytest.approx(120.0) and (float(L), float(Sd)) == pytest.approx(
+        (30, 10)
+    )
 
 
 @settings(max_examples=60, deadline=None)
@@ -96,7 +98,9 @@ def test_square_angle_is_zero_and_long_side_angle_of_tall_box() -> None:
     a=st.floats(-7, 7),
     perm=st.permutations(range(4)),
 )
-def test_rotated_rectangles_properties(cx: float, cy: float, w: float, h: float, a: float, perm: list[int]) -> None:
+def test_rotated_rectangles_properties(
+    cx: float, cy: float, w: float, h: float, a: float, perm: list[int]
+) -> None:
     poly = obb_to_poly(torch.tensor([[cx, cy, w, h, a]], dtype=torch.float64))
     ordered = orc_order(poly.view(1, 4, 2)[:, perm].reshape(1, 8))
     assert bool(_touches(ordered).all())
