@@ -138,11 +138,18 @@ class DetectionDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)
 
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
+    def _has(self, split: str) -> bool:
+        if split not in self.datasets:
+            self.setup({"val": "validate", "test": "test"}[split])
+        return split in self.datasets
 
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+    def val_dataloader(self) -> DataLoader | list:
+        """Validation loader; ``[]`` (Lightning: skip validation) when there is no val split."""
+        return self._loader("val", shuffle=False) if self._has("val") else []
+
+    def test_dataloader(self) -> DataLoader | list:
+        """Test loader; ``[]`` when there is no test split."""
+        return self._loader("test", shuffle=False) if self._has("test") else []
 
 
 class SyntheticDataModule(DetectionDataModule):

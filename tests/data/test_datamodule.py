@@ -108,6 +108,8 @@ def test_dota_and_coco_datamodules_on_written_files(tmp_path) -> None:
     assert cm.annotation_file("val") == ann and cm.annotation_file("val2017") == ann
     with pytest.raises(RuntimeError, match="no 'train' split"):
         cm.train_dataloader()
+    empty = SyntheticDataModule(img_size=64, train_size=4, val_size=0, test_size=0, num_workers=0)
+    assert empty.val_dataloader() == [] and empty.test_dataloader() == []
 
 
 @pytest.mark.parametrize("name", ["synthetic", "dota", "coco"])
