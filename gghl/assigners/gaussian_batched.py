@@ -24,15 +24,11 @@ Apart from allocating the zero maps and the official whole-map mix fill, all wor
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
+from gghl.assigners.gaussian_cells import LevelTables, pair_table, window_cells
 from gghl.assigners.gaussian_params import (
-    ALG1_LT,
-    LN2,
-    THRESH_G,
     ObjectParams,
     VariantSpec,
     keep_mask,
@@ -46,6 +42,10 @@ from gghl.assigners.gaussian_scan import (
 )
 
 __all__ = ["assign_batched"]
+
+# Window sides (cells) that split (object, level) pairs into separately padded buckets. obb windows are at
+# most 11 cells, one bucket is fastest; alg1 windows grow with the object, bucketing pays (measured).
+_BUCKET_EDGES = {False: (), True: (5, 9, 17)}
 
 
 def assign_batched(
@@ -89,24 +89,9 @@ def assign_batched(
     sizes = [B * g * g for g in grids]
     offsets = [0, sizes[0], sizes[0] + sizes[1]]
     buf = _base_maps(p, bidx, sel, B, grids, offsets, sum(sizes), num_classes, spec)
-    lvl = _LevelTables(strides, grids, offsets, dev, dtype)
+    lvl = LevelTables(strides, grids, offsets, dev, dtype)
     _write_cells(buf, p, bidx, sel, lvl, num_classes, spec)
     return [buf[o : o + n].view(B, g, g, 16 + num_classes) for o, n, g in zip(offsets, sizes, grids)]
-
-
-class _LevelTables:
-    """Per-level constants as small lookup tensors, indexed by a per-pair level id."""
-
-    def __init__(
-        self, strides: tuple[int, ...], grids: list[int], offsets: list[int], dev: torch.device, dtype
-    ):
-        self.stride_i = torch.tensor(strides, device=dev)
-        self.stride_f = self.stride_i.to(dtype)
-        self.grid = torch.tensor(grids, device=dev)
-        self.offset = torch.tensor(offsets, device=dev)
-        self.r_max = torch.tensor([4.0 - k for k in range(3)], device=dev, dtype=dtype)  # obb Rw clip 4-k
-        self.lt_lo = torch.tensor(ALG1_LT[:3], device=dev, dtype=dtype)
-        self.lt_hi = torch.tensor(ALG1_LT[1:], device=dev, dtype=dtype)
 
 
 def _base_maps(
@@ -141,7 +126,7 @@ def _base_maps(
 
 
 def _write_cells(
-    buf: Tensor, p: ObjectParams, bidx: Tensor, sel: Tensor, lvl: _LevelTables, C: int, spec: VariantSpec
+    buf: Tensor, p: ObjectParams, bidx: Tensor, sel: Tensor, lvl: LevelTables, C: int, spec: VariantSpec
 ) -> None:
     """Gaussian, eligibility, overwrite replay and writes for all (object, level) pairs at once."""
     dev, dtype = buf.device, buf.dtype
@@ -152,100 +137,50 @@ def _write_cells(
     obj, k = sel.nonzero(as_tuple=True)  # object-major: row order inside every level
     if obj.numel() == 0:
         return
-    st, sti, G = lvl.stride_f[k], lvl.stride_i[k], lvl.grid[k]
-    gx = torch.floor(p.cxr[obj] / st).long()
-    gy = torch.floor(p.cyr[obj] / st).long()
-    rw_cells, rh_cells = p.w[obj] / (2 * st), p.h[obj] / (2 * st)
-    if spec.alg1:
-        Rw, Rh = rw_cells.clamp_min(1).floor().long(), rh_cells.clamp_min(1).floor().long()
-        lox, hix, loy, hiy = -Rw, Rw + 2, -Rh, Rh + 2
-    else:
-        r_max = lvl.r_max[k]
-        Rw = torch.minimum(rw_cells.clamp_min(1), r_max).floor().long()
-        Rh = torch.minimum(rh_cells.clamp_min(1), r_max).floor().long()
-        lox, hix, loy, hiy = -Rw - 1, Rw + 1, -Rh - 1, Rh + 1
-    Wx, Wy = int((hix - lox).max()) + 1, int((hiy - loy).max()) + 1
-    ox = torch.arange(Wx, device=dev)
-    oy = torch.arange(Wy, device=dev)
-    i = (gx + lox)[:, None] + ox  # [n, Wx]
-    j = (gy + loy)[:, None] + oy  # [n, Wy]
-    vx = (ox <= (hix - lox)[:, None]) & (i >= 0) & (i < G[:, None])
-    vy = (oy <= (hiy - loy)[:, None]) & (j >= 0) & (j < G[:, None])
-    if spec.subpixel:
-        dx = (i.to(dtype) + 0.5) - (p.cxr[obj] / st)[:, None]
-        dy = (j.to(dtype) + 0.5) - (p.cyr[obj] / st)[:, None]
-    else:
-        dx = (i - gx[:, None]).to(dtype)
-        dy = (j - gy[:, None]).to(dtype)
-    cos_t, sin_t = torch.cos(p.theta[obj])[:, None], torch.sin(p.theta[obj])[:, None]
-    rw = (p.L[obj] / (2 * st) + 1e-16)[:, None, None] ** spec.power
-    rh = (p.Sd[obj] / (2 * st) + 1e-16)[:, None, None] ** spec.power
-    # g = exp(-1/2 [(2u/rw)^2 + (2v/rh)^2]), u = cos dx + sin dy, v = -sin dx + cos dy. The rotation terms are
-    # separable ([n, Wx] and [n, Wy]) and doubling is exact in floating point, so 2u is formed by one
-    # broadcast add with the very bits of the reference's 2*(cos*dx + sin*dy).
-    a = (2 * (cos_t * dx))[:, None, :] + (2 * (sin_t * dy))[:, :, None]  # 2u, [n, Wy, Wx]
-    b = (2 * (-sin_t * dx))[:, None, :] + (2 * (cos_t * dy))[:, :, None]  # 2v
-    a.div_(rw).square_()
-    b.div_(rh).square_()
-    g = a.add_(b).mul_(-0.5).exp_()  # [n, Wy, Wx]
-
-    if spec.alg1:
-        cand = vy[:, :, None] & vx[:, None, :] & (g > THRESH_G)
-        count = cand.flatten(1).sum(1)
-        n_top = torch.ceil(0.7 * count.clamp_min(1).to(torch.float64)).long()
-        ranked = (
-            torch.where(cand, g, torch.full_like(g, -math.inf)).flatten(1).sort(dim=1, descending=True).values
-        )
-        thr = ranked.gather(1, (n_top - 1)[:, None]).squeeze(1)
-        thr = torch.where(count > 0, thr, torch.zeros_like(thr))
-        aw = 2 * LN2 / torch.log(torch.sqrt(n_top.to(dtype)) + 1)
-    else:
-        thr = torch.zeros_like(st)
-        aw = LN2 / torch.log(torch.sqrt((Rw * Rh).to(dtype)) + 1)
-
-    # Cell-centre distances to the HBB sides are separable: rows give l1, l3, columns l2, l4.
-    half_st = (st / 2)[:, None]
-    xc = (i * sti[:, None]).to(dtype) + half_st  # [n, Wx]
-    yc = (j * sti[:, None]).to(dtype) + half_st  # [n, Wy]
-    xmin, ymin, xmax, ymax = p.hbb[obj].unbind(1)
-    l1, l3 = yc - ymin[:, None], ymax[:, None] - yc  # [n, Wy]
-    l2, l4 = xmax[:, None] - xc, xc - xmin[:, None]  # [n, Wx]
-    in_y = vy & (l1 > 0) & (l3 > 0)
-    in_x = vx & (l2 > 0) & (l4 > 0)
-    elig = in_y[:, :, None] & in_x[:, None, :] & (g > THRESH_G)  # min(l1..l4) > 0, g > 0.05
-    if spec.alg1:
-        lmax = torch.maximum(torch.maximum(l1, l3)[:, :, None], torch.maximum(l2, l4)[:, None, :])
-        elig &= (lmax > lvl.lt_lo[k][:, None, None]) & (lmax < lvl.lt_hi[k][:, None, None])
-
-    n_loc, yy, xx = elig.nonzero(as_tuple=True)  # (object, level)-major = row order within each level
-    if n_loc.numel() == 0:
+    table = pair_table(p, obj, k, lvl, spec)
+    # Windows are padded to the largest in a call, and most objects are small: bucket pairs by window size.
+    edges = _BUCKET_EDGES[spec.alg1]
+    bucket = torch.bucketize(table.extent(), torch.tensor(edges, device=dev, dtype=torch.long))
+    n_pairs = obj.numel()
+    thr_all = torch.zeros(n_pairs, device=dev, dtype=dtype)
+    aw_all = torch.zeros(n_pairs, device=dev, dtype=dtype)
+    parts = []
+    for bk in range(len(edges) + 1):
+        rows = (bucket == bk).nonzero().squeeze(1) if edges else torch.arange(n_pairs, device=dev)
+        if rows.numel():
+            *cells, thr_all[rows], aw_all[rows] = window_cells(p, table, rows, lvl, spec)
+            parts.append(cells)
+    row, i, j, gp, ls = (torch.cat(c) for c in zip(*parts))
+    if row.numel() == 0:
         return
-    o = obj[n_loc]
+    if len(parts) > 1:  # back to (object, level)-major = row order, which the overwrite replay relies on
+        order = torch.sort(row, stable=True).indices
+        row, i, j, gp, ls = row[order], i[order], j[order], gp[order], ls[order]
+    o = obj[row]
     cls = p.labels[o]
-    gp = g[n_loc, yy, xx]
-    Gp = G[n_loc]
-    flat = lvl.offset[k[n_loc]] + bidx[o] * Gp * Gp + j[n_loc, yy] * Gp + i[n_loc, xx]
-    passed, w_pair = _resolve_writes(flat, cls, gp, thr[n_loc], C, spec)
+    Gp = lvl.grid[k[row]]
+    flat = lvl.offset[k[row]] + bidx[o] * Gp * Gp + j * Gp + i
+    thr = thr_all[row]
+    passed, w_pair = _resolve_writes(flat, cls, gp, thr, C, spec)
 
     cells = flat[w_pair]
-    wo, wn = o[w_pair], n_loc[w_pair]
-    wy, wx = yy[w_pair], xx[w_pair]
+    wo, wr = o[w_pair], row[w_pair]
     if spec.alg1:
         gw = gp[w_pair]
-        obj_mask = torch.where(gw >= thr[wn], torch.ones_like(gw), gw)
+        obj_mask = torch.where(gw >= thr[w_pair], torch.ones_like(gw), gw)
     else:
-        obj_mask = torch.ones_like(wn, dtype=dtype)
+        obj_mask = torch.ones_like(wr, dtype=dtype)
     mix = p.mix[wo] if spec.cell_mix else buf[cells, 14]
-    rows = torch.cat(  # channels 0..15 of every written cell, written with a single index_put
+    vals = torch.cat(  # channels 0..15 of every written cell, written with a single index_put
         [
             torch.stack([p.cx[wo], p.cy[wo], p.w[wo], p.h[wo]], dim=1),
-            torch.stack([l1[wn, wy], l2[wn, wx], l3[wn, wy], l4[wn, wx]], dim=1),
+            ls[w_pair],
             p.s[wo],
-            torch.stack([p.r[wo], obj_mask, mix, aw[wn]], dim=1),
+            torch.stack([p.r[wo], obj_mask, mix, aw_all[wr]], dim=1),
         ],
         dim=1,
     )
-    buf[cells, :16] = rows
+    buf[cells, :16] = vals
     # heat: max g of each class's writers, scattered straight into the (zero) heat channels; g > 0.05 > 0
     nch = buf.shape[1]
     buf.view(-1).scatter_reduce_(0, (flat * nch + 16 + cls)[passed], gp[passed], "amax")
