@@ -113,3 +113,15 @@ def test_round_trip_property(tmp_path_factory, objs, source, gsd) -> None:
     assert [(o.class_name, o.difficult) for o in parsed.objects] == [(o[1], o[2]) for o in objs]
     assert parsed.image_source == source
     assert parsed.gsd == (gsd if source is not None or gsd is not None else None)
+
+
+def test_crlf_and_bom(tmp_path) -> None:
+    path = tmp_path / "win.txt"
+    path.write_bytes(b"\xef\xbb\xbfimagesource:GoogleEarth\r\ngsd:0.5\r\n1 2 3 4 5 6 7 8 plane 1\r\n")
+    parsed = read_dota_labels(path)
+    assert parsed.image_source == "GoogleEarth" and parsed.gsd == 0.5
+    assert [(o.class_name, o.difficult, o.line_no) for o in parsed.objects] == [("plane", 1, 3)]
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("1 2 3 4 5 6 7 8 pl\xe4ne 0\n".encode("latin-1"))
+    with pytest.raises(DotaFormatError, match="not a UTF-8 text file"):
+        read_dota_labels(bad)
