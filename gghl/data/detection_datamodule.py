@@ -38,7 +38,7 @@ class DetectionDataModule(L.LightningDataModule):
             persistent_workers: ``DataLoader``.
         seed: loader / augmentation / multi-scale seed.
         hflip, vflip, rot90: training flip/quarter-turn probabilities.
-        hsv: HSV gains ``[h, s, v]`` or ``None`` (off).
+        hsv: HSV gains ``[h, s, v]`` or ``None`` (off); hsv_prob: probability (GGHL 0.75).
         mixup_prob, mixup_alpha: GGHL mixup (0 = off).
         multiscale_sizes: training sizes (multiples of 32) or ``None``; multiscale_every: batches per size.
         target_transform: per-sample callable run last in the workers (all splits).
@@ -56,6 +56,7 @@ class DetectionDataModule(L.LightningDataModule):
         vflip: float = 0.0,
         rot90: float = 0.0,
         hsv: Sequence[float] | None = (0.015, 0.7, 0.4),
+        hsv_prob: float = 0.75,
         mixup_prob: float = 0.0,
         mixup_alpha: float = 1.5,
         multiscale_sizes: Sequence[int] | None = None,
@@ -77,6 +78,7 @@ class DetectionDataModule(L.LightningDataModule):
         self.augment = AugmentConfig(
             hflip=float(hflip), vflip=float(vflip), rot90=float(rot90),
             hsv=None if hsv is None else tuple(float(g) for g in hsv),  # type: ignore[arg-type]
+            hsv_prob=float(hsv_prob),
             mixup_prob=float(mixup_prob), mixup_alpha=float(mixup_alpha),
         )
         self.multiscale_sizes = None if not multiscale_sizes else [int(s) for s in multiscale_sizes]

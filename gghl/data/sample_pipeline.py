@@ -43,7 +43,7 @@ class AugmentConfig:
     """Training augmentation switches (probabilities; 0 disables).
 
     ``hflip``/``vflip``: mirror; ``rot90``: quarter turn (k uniform in 1..3); ``hsv``: HSV gains
-    ``(h, s, v)`` or ``None``; ``mixup_prob``/``mixup_alpha``: GGHL mixup (lam ~ Beta(a, a));
+    ``(h, s, v)`` or ``None``, applied with probability ``hsv_prob`` (GGHL: 0.75); ``mixup_prob``/``mixup_alpha``: GGHL mixup (lam ~ Beta(a, a));
     ``pad_value``: letterbox grey (GGHL 128/255).
     """
 
@@ -51,6 +51,7 @@ class AugmentConfig:
     vflip: float = 0.0
     rot90: float = 0.0
     hsv: tuple[float, float, float] | None = (0.015, 0.7, 0.4)
+    hsv_prob: float = 0.75
     mixup_prob: float = 0.0
     mixup_alpha: float = 1.5
     pad_value: float = GGHL_PAD_VALUE
@@ -59,8 +60,8 @@ class AugmentConfig:
 def build_augment(cfg: AugmentConfig) -> Compose:
     """Photometric + exact geometric training transforms (before letterbox)."""
     ts: list[Callable[..., Sample]] = []
-    if cfg.hsv is not None and any(g > 0 for g in cfg.hsv):
-        ts.append(RandomHSV(*cfg.hsv))
+    if cfg.hsv is not None and any(g > 0 for g in cfg.hsv) and cfg.hsv_prob > 0:
+        ts.append(RandomHSV(*cfg.hsv, p=cfg.hsv_prob))
     if cfg.hflip > 0:
         ts.append(RandomHorizontalFlip(cfg.hflip))
     if cfg.vflip > 0:
