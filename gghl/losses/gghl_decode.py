@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["decode_gghl_level", "DECODED_CHANNELS"]
+__all__ = ["decode_gghl_level", "decode_gghl", "decoded_to_polygons", "DECODED_CHANNELS"]
 
 #: Names of the decoded channels before the ``C`` class probabilities.
 DECODED_CHANNELS = ("cx", "cy", "w", "h", "s1", "s2", "s3", "s4", "r", "l1", "l2", "l3", "l4", "conf")
@@ -50,3 +50,27 @@ def decode_gghl_level(raw_level: Tensor, stride: int) -> Tensor:
     conf = torch.sigmoid(p[..., 9:10])
     prob = torch.sigmoid(p[..., 10:])
     return torch.cat([xywh, s_hat, r_hat, l, conf, prob], dim=-1)
+
+
+def decode_gghl(raw: list[Tensor], strides: tuple[int, ...] | list[int]) -> Tensor:
+    """Decode every level and concatenate them, row-major per level: ``[B, sum_k G_k^2, 14 + C]``.
+
+    This is the evaluation layout of §1.2 (the official code requires batch 1; any ``B`` works here).
+    """
+    if len(raw) != len(strides):
+        raise ValueError(f"{len(raw)} levels but {len(strides)} strides")
+    return torch.cat([decode_gghl_level(r, s).flatten(1, 2) for r, s in zip(raw, strides)], dim=1)
+
+
+def decoded_to_polygons(decoded: Tensor) -> Tensor:
+    """ORC polygons ``[..., 8]`` (top, right, bottom, left vertex; image pixels) of decoded predictions.
+
+    ``p1 = (xmin + s1 w, ymin), p2 = (xmax, ymin + s2 h), p3 = (xmax - s3 w, ymax), p4 = (xmin, ymax - s4 h)``
+    (§1.5); ``s`` is already 0 where ``r_hat > 0.9``, which yields the HBB corners.
+    """
+    cx, cy, w, h = decoded[..., 0], decoded[..., 1], decoded[..., 2], decoded[..., 3]
+    xmin, ymin, xmax, ymax = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+    s1, s2, s3, s4 = decoded[..., 4:8].unbind(-1)
+    return torch.stack(
+        [xmin + s1 * w, ymin, xmax, ymin + s2 * h, xmax - s3 * w, ymax, xmin, ymax - s4 * h], dim=-1
+    )
