@@ -98,6 +98,7 @@ def cross_stage_targets(
     iou_thr: float = 0.5,
     candidates: str = "prev+future",
     keep_own_positive: bool = False,
+    inclusive: bool = True,
 ) -> Tensor:
     """Binary multi-hot classification targets of stage ``stage`` (§1.b).
 
@@ -111,11 +112,12 @@ def cross_stage_targets(
         candidates: ``"prev+future"`` (released), ``"all"`` or ``"none"``.
         keep_own_positive: if True the stage's own one-to-one positive is kept whatever its IoU
             (not the released behaviour; an ablation option).
+        inclusive: ``IoU >= iou_thr`` (released code) or, if False, ``IoU > iou_thr``.
     Returns:
         ``[B, N, C]`` float32 in {0, 1}.
     """
     table = cross_stage_score_table(stage, matches, boxes_xyxy, gt_boxes, gt_labels, num_classes, candidates)
-    target = (table >= iou_thr).float()
+    target = (table >= iou_thr if inclusive else table > iou_thr).float()
     if keep_own_positive:
         target = torch.maximum(target, one_to_one_targets(matches[stage], gt_labels, num_classes))
     return target
@@ -132,3 +134,34 @@ def one_to_one_targets(matches: Tensor, gt_labels: Sequence[Tensor], num_classes
     out = torch.zeros((b, n, num_classes), device=dev)
     out.scatter_(-1, cls[..., None], valid[..., None].float())
     return out
+
+
+class CrossStageLabelAssigner:
+    """Callable form of :func:`cross_stage_targets` for every stage of a DETR-style head.
+
+    ``assigner(matches [S,B,N], boxes_xyxy [S,B,N,4], gt_boxes, gt_labels, num_classes) -> list[S] of [B,N,C]``.
+    """
+
+    def __init__(
+        self, iou_thr: float = 0.5, candidates: str = "prev+future", inclusive: bool = True,
+        keep_own_positive: bool = False,
+    ) -> None:
+        if candidates not in CANDIDATE_MODES:
+            raise ValueError(f"candidates must be one of {CANDIDATE_MODES}, got {candidates!r}")
+        self.iou_thr, self.candidates = iou_thr, candidates
+        self.inclusive, self.keep_own_positive = inclusive, keep_own_positive
+
+    def __call__(
+        self,
+        matches: Tensor | Sequence[Tensor],
+        boxes_xyxy: Tensor,
+        gt_boxes: Sequence[Tensor],
+        gt_labels: Sequence[Tensor],
+        num_classes: int,
+    ) -> list[Tensor]:
+        mlist = list(matches.unbind(0)) if isinstance(matches, Tensor) else list(matches)
+        return [
+            cross_stage_targets(s, mlist, boxes_xyxy[s], gt_boxes, gt_labels, num_classes, self.iou_thr,
+                                self.candidates, self.keep_own_positive, self.inclusive)
+            for s in range(len(mlist))
+        ]

@@ -56,6 +56,7 @@ def match_cost(
     cost_cls: float = 2.0,
     cost_l1: float = 5.0,
     cost_giou: float = 2.0,
+    cls_cost: str = "focal",
 ) -> Tensor:
     """Batched matching cost (fp32, sanitized).
 
@@ -65,13 +66,20 @@ def match_cost(
         gt_boxes: ``[..., M, 4]`` GT boxes, absolute pixels (leading dims broadcast with the predictions).
         gt_labels: ``[..., M]`` int64 class ids (padding may hold any valid id).
         img_wh: ``[..., 2]`` or ``(W, H)``: image size used to normalise the L1 cost.
+        cls_cost: ``"focal"`` (mmdet FocalLossCost, StageInteractor / AdaMixer) or ``"softmax"``
+            (DETR: ``-softmax(logits)[c_j]``).
     Returns:
         ``[..., N, M]`` cost, finite everywhere.
     """
     logits = cls_logits.float()
     boxes = boxes_xyxy.float()
     gts = gt_boxes.float().to(boxes.device)
-    fc = focal_class_cost(logits)  # [..., N, C]
+    if cls_cost == "focal":
+        fc = focal_class_cost(logits)  # [..., N, C]
+    elif cls_cost == "softmax":
+        fc = -logits.softmax(-1)
+    else:
+        raise ValueError(f"cls_cost must be 'focal' or 'softmax', got {cls_cost!r}")
     idx = gt_labels.to(fc.device).long()[..., None, :].expand(*fc.shape[:-1], gt_labels.shape[-1])
     c_cls = torch.gather(fc, -1, idx)  # [..., N, M]
     whwh = _as_whwh(img_wh, boxes)
@@ -167,3 +175,25 @@ def hungarian_match_stages(
         for bi in range(b):
             out[si, bi] = _solve(host[si, bi, :, : counts[bi]], n)
     return torch.from_numpy(out).to(dev)
+
+
+class HungarianMatcher:
+    """Callable form of :func:`hungarian_match_stages` holding the cost weights.
+
+    ``matcher(cls_logits [S,B,N,C], boxes_xyxy [S,B,N,4], gt_boxes, gt_labels, img_wh [B,2]) -> [S,B,N]``.
+    """
+
+    def __init__(self, cost_cls: float = 2.0, cost_l1: float = 5.0, cost_giou: float = 2.0) -> None:
+        self.cost_cls, self.cost_l1, self.cost_giou = cost_cls, cost_l1, cost_giou
+
+    def __call__(
+        self,
+        cls_logits: Tensor,
+        boxes_xyxy: Tensor,
+        gt_boxes: Sequence[Tensor],
+        gt_labels: Sequence[Tensor],
+        img_wh: Tensor,
+    ) -> Tensor:
+        return hungarian_match_stages(
+            cls_logits, boxes_xyxy, gt_boxes, gt_labels, img_wh, self.cost_cls, self.cost_l1, self.cost_giou
+        )

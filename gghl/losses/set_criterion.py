@@ -98,7 +98,7 @@ class SetCriterion(nn.Module):
     Args:
         num_classes: ``C``.
         assigner: ``"cross_stage"`` (StageInteractor) or ``"o2o"`` (one-to-one only, AdaMixer).
-        iou_thr / candidates / keep_own_positive: cross-stage assigner options (§1.b).
+        iou_thr / candidates / keep_own_positive / inclusive: cross-stage assigner options (§1.b).
         cost_*: matcher weights; weight_*: loss weights; alpha/gamma: focal parameters.
     """
 
@@ -109,6 +109,7 @@ class SetCriterion(nn.Module):
         iou_thr: float = 0.5,
         candidates: str = "prev+future",
         keep_own_positive: bool = False,
+        inclusive: bool = True,
         cost_cls: float = 2.0,
         cost_l1: float = 5.0,
         cost_giou: float = 2.0,
@@ -126,6 +127,7 @@ class SetCriterion(nn.Module):
         self.iou_thr = iou_thr
         self.candidates = candidates
         self.keep_own_positive = keep_own_positive
+        self.inclusive = inclusive
         self.costs = (cost_cls, cost_l1, cost_giou)
         self.weights = (weight_cls, weight_l1, weight_giou)
         self.alpha, self.gamma = alpha, gamma
@@ -141,7 +143,7 @@ class SetCriterion(nn.Module):
         return [
             cross_stage_targets(
                 i, mlist, boxes[i], gt_boxes, gt_labels, self.num_classes, self.iou_thr,
-                self.candidates, self.keep_own_positive,
+                self.candidates, self.keep_own_positive, self.inclusive,
             )
             for i in range(s)
         ]

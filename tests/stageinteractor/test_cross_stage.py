@@ -116,3 +116,16 @@ def test_vectorised_equals_loop_reference(cand):
         for st in range(s):
             got = cross_stage_targets(st, matches, boxes, gtb, gtl, c, candidates=cand)
             assert torch.equal(got, _loop_reference(st, matches, boxes, gtb, gtl, c, 0.5, cand))
+
+
+def test_class_form_and_exclusive_threshold():
+    from gghl.assigners.cross_stage import CrossStageLabelAssigner
+
+    boxes = torch.tensor([[[0.0, 0.0, 10.0, 5.0], [50, 50, 70, 70]]])  # q0 IoU exactly 0.5 with GT0
+    matches = torch.tensor([[[0, 1]], [[0, 1]]])
+    both = torch.stack([boxes[0], boxes[0]])[:, None]
+    inc = CrossStageLabelAssigner()(matches, both, GT, LBL, 3)
+    exc = CrossStageLabelAssigner(inclusive=False)(matches, both, GT, LBL, 3)
+    assert len(inc) == 2 and inc[0][0, 0, 1] == 1 and exc[0][0, 0, 1] == 0 and exc[1][0, 1, 2] == 1
+    with pytest.raises(ValueError):
+        CrossStageLabelAssigner(candidates="x")

@@ -107,3 +107,17 @@ def test_batched_equals_per_image_and_single_host_transfer(monkeypatch):
 def test_invalid_shapes_raise():
     with pytest.raises(RuntimeError):
         hm.match_cost(torch.zeros(3, 2), torch.zeros(4, 4), torch.zeros(1, 4), torch.zeros(1, dtype=torch.long), (1, 1))
+
+
+def test_class_form_and_softmax_cost():
+    g = torch.Generator().manual_seed(5)
+    logits = torch.randn(2, 1, 6, 3, generator=g)
+    boxes = torch.stack([torch.stack([_rand_boxes(6, g=g)]) for _ in range(2)])
+    gtb, gtl = [_rand_boxes(2, g=g)], [torch.tensor([0, 2])]
+    wh = torch.tensor([[100.0, 100.0]])
+    m = hm.HungarianMatcher()(logits, boxes, gtb, gtl, wh)
+    assert torch.equal(m, hm.hungarian_match_stages(logits, boxes, gtb, gtl, wh))
+    c = hm.match_cost(logits[0, 0], boxes[0, 0], gtb[0], gtl[0], (100, 100), 1.0, 0.0, 0.0, cls_cost="softmax")
+    torch.testing.assert_close(c, -logits[0, 0].softmax(-1)[:, [0, 2]])
+    with pytest.raises(ValueError):
+        hm.match_cost(logits[0, 0], boxes[0, 0], gtb[0], gtl[0], (100, 100), cls_cost="bogus")
