@@ -200,15 +200,35 @@ def bench_cuda(repeats: int, n: int) -> None:
             row("torchvision box_iou + greedy", timeit(tv_nms, repeats, sync=True), True)
 
 
+def tune_cuda(n: int = 4000) -> None:
+    """Time the Triton IoU kernel for several (BLOCK, num_warps) settings on n x n DOTA-like boxes."""
+    from gghl.ops import _triton
+
+    b1, b2 = dota_boxes(n, 0).cuda(), dota_boxes(n, 1).cuda()
+    print(f"Triton kernel tuning, {n} x {n} float32 (default BLOCK={_triton._BLOCK}, warps={_triton._WARPS})")
+    default = (_triton._BLOCK, _triton._WARPS)
+    base = None
+    for blk, warps in [(4, 2), (4, 4), (8, 4), (16, 4), (32, 4), (16, 8)]:
+        _triton._BLOCK, _triton._WARPS = blk, warps
+        out = _triton.pairwise_iou("box", b1, b2, False)
+        base = out if base is None else base
+        t = timeit(lambda: _triton.pairwise_iou("box", b1, b2, False), 3, sync=True)
+        print(f"  BLOCK={blk:<3d} warps={warps}: {t * 1e3:9.2f} ms  (max |diff| vs first {(out - base).abs().max().item():.1e})")
+    _triton._BLOCK, _triton._WARPS = default
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--n", type=int, default=10000, help="boxes per side for the CUDA IoU benchmark")
+    ap.add_argument("--tune", action="store_true", help="with --device cuda: time Triton block sizes first")
     args = ap.parse_args()
     if args.device == "cuda":
         if not torch.cuda.is_available():
             sys.exit("--device cuda: no CUDA device")
+        if args.tune:
+            tune_cuda()
         bench_cuda(args.repeats, args.n)
     else:
         bench_cpu(args.repeats)

@@ -57,8 +57,8 @@ PYEOF
 
 # ---- Sections (extend here) -------------------------------------------------------------------
 section env env_info
-section ops-tests "$PY" -m pytest -m gpu tests/gpu -q -p no:cacheprovider -rs
-section ops-bench "$PY" scripts/bench_ops.py --device cuda
+section ops-tests "$PY" -m pytest -m gpu tests/gpu -q -p no:cacheprovider -rs --durations=8
+section ops-bench "$PY" scripts/bench_ops.py --device cuda --tune
 # -----------------------------------------------------------------------------------------------
 
 {

@@ -2,7 +2,8 @@
 custom ops (with fake implementations for shape propagation) instead of tracing into ctypes/Triton.
 
 Dispatch inside each op: CPU -> C++ kernel (``_cpu``) or, without a compiler, the pure-torch
-reference; CUDA -> Triton kernel (``_triton``) or, without Triton, the reference.  These ops are not
+reference; CUDA -> Triton kernel (``_triton``) or, without Triton, the reference.  NMS on CUDA
+inputs runs its greedy pass in the C++ kernel when available (see ``batched_nms_rotated_op``).  These ops are not
 differentiable: the public functions call the reference directly when an input requires grad.
 """
 
@@ -47,16 +48,19 @@ def batched_nms_rotated_op(boxes: Tensor, scores: Tensor, idxs: Tensor | None, i
     """Greedy per-category rotated NMS -> ``[K]`` int64 kept indices in decreasing score order."""
     if boxes.shape[0] == 0:
         return torch.zeros(0, dtype=torch.int64, device=boxes.device)
-    if _cpu.get_lib() is None or (boxes.device.type == "cuda" and not _triton.available()):
-        return batched_nms_rotated_ref(boxes, scores, idxs, iou_threshold)
     order = score_order(scores)
     b = boxes[order]
     c = None if idxs is None else idxs[order]
-    if boxes.device.type == "cuda":
-        # IoU matrix on the GPU, then the inherently sequential greedy pass on the CPU bitmask.
+    if _cpu.get_lib() is not None:
+        # The greedy pass is sequential; on CUDA inputs it is faster to copy the [N, 5] boxes to the
+        # C++ kernel (which only computes the IoUs the greedy pass asks for) than to build an N x N
+        # IoU matrix on the GPU (H100: 2000 boxes 60 ms, 10000 boxes 1.2 s that way).
+        keep = _cpu.nms_sorted(b.cpu(), None if c is None else c.cpu(), iou_threshold)
+        return order[keep.to(boxes.device)]
+    if boxes.device.type == "cuda" and _triton.available():
+        # No compiler: IoU matrix on the GPU, then the greedy pass on the CPU bitmask.
         return order[_triton.nms_sorted(b, c, iou_threshold)]
-    keep = _cpu.nms_sorted(b, c, iou_threshold)
-    return order[keep]
+    return batched_nms_rotated_ref(boxes, scores, idxs, iou_threshold)
 
 
 @batched_nms_rotated_op.register_fake

@@ -25,6 +25,8 @@ from torch import Tensor
 
 from gghl.structures import obb_to_poly
 
+# cdist without the |a|^2 + |b|^2 - 2ab expansion, whose cancellation would make the circle test inexact.
+_DIRECT = "donot_use_mm_for_euclid_dist"
 # Pairs per chunk: bounds peak memory of the [K, 24, 2] candidate tensors (~100 MB in float64).
 _CHUNK = 1 << 16
 
@@ -139,7 +141,7 @@ def _pairwise(p1: Tensor, p2: Tensor, aligned: bool) -> Tensor:
         c1, r1 = _circles(p1)
         c2, r2 = _circles(p2)
         # Exact: disjoint circles imply disjoint polygons; the 1e-6 relative margin covers rounding.
-        dist = torch.cdist(c1, c2)
+        dist = torch.cdist(c1, c2, compute_mode=_DIRECT)
         cand = dist <= (r1[:, None] + r2[None]) * (1 + 1e-6)
         ii, jj = cand.nonzero(as_tuple=True)
     vals = _pair_iou_polys(p1[ii], p2[jj])
@@ -168,7 +170,7 @@ def box_iou_rotated_ref(boxes1: Tensor, boxes2: Tensor, aligned: bool = False) -
         # Circumscribed circles: exact reject test for pairs that cannot intersect.
         r1 = 0.5 * boxes1[:, 2:4].norm(dim=1)
         r2 = 0.5 * boxes2[:, 2:4].norm(dim=1)
-        dist = torch.cdist(boxes1[:, :2], boxes2[:, :2])
+        dist = torch.cdist(boxes1[:, :2], boxes2[:, :2], compute_mode=_DIRECT)
         cand = dist <= (r1[:, None] + r2[None]) * (1 + 1e-6)
         ii, jj = cand.nonzero(as_tuple=True)
     vals = box_iou_rotated_ref(boxes1[ii], boxes2[jj], aligned=True)
