@@ -115,3 +115,23 @@ def test_cuda_equals_cpu(variant: str) -> None:
     for c, g in zip(cpu, gpu):
         assert g.device.type == "cuda"
         torch.testing.assert_close(g.cpu(), c, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_degenerate_polygons_are_finite_and_consistent(variant: str) -> None:
+    polys = torch.tensor(
+        [
+            [10.0, 40.0, 30.0, 40.0, 30.0, 40.0, 10.0, 40.0],  # horizontal segment (h = 0)
+            [50.0, 50.0, 50.0, 50.0, 50.0, 50.0, 50.0, 50.0],  # a point
+            [60.0, 20.0, 90.0, 20.0, 90.0, 20.0, 60.0, 50.0],  # duplicated vertex (triangle)
+            [100.0, 100.0, 100.5, 100.0, 100.5, 100.5, 100.0, 100.5],  # tiny box, filtered
+            [20.0, 70.0, 52.0, 70.0, 52.0, 90.0, 20.0, 90.0],  # a normal box on top of them
+        ],
+        dtype=torch.float64,
+    )
+    t = {"polygons": polys, "labels": torch.tensor([0, 1, 2, 0, 1])}
+    a = GaussianAssigner(3, variant=variant)
+    _check_equal(a, [t], 128)
+    maps = a.assign([t], 128)
+    assert all(torch.isfinite(m).all() for m in maps)
+    assert sum(int((m[..., 13] > 0).sum()) for m in maps) > 0
