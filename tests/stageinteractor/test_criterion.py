@@ -70,3 +70,22 @@ def test_focal_loss_formula():
     p = x.sigmoid()
     exp = -(torch.log(1 - p[0, 0]) * 0.75 * p[0, 0] ** 2) - torch.log(p[0, 1]) * 0.25 * (1 - p[0, 1]) ** 2
     torch.testing.assert_close(sc.sigmoid_focal_loss_sum(x, y), exp)
+
+
+def test_criterion_step_makes_one_host_transfer(monkeypatch):
+    logits, boxes = _inputs(s=4, b=3)
+    gtb = [torch.tensor([[10.0, 10, 40, 40]]), torch.zeros(0, 4), torch.tensor([[5.0, 5, 30, 30], [50, 50, 80, 90]])]
+    gtl = [torch.tensor([1]), torch.zeros(0, dtype=torch.long), torch.tensor([0, 3])]
+    calls = []
+    for name in ("cpu", "item", "tolist"):
+        real = getattr(torch.Tensor, name)
+
+        def wrapper(self, *a, _real=real, _name=name, **k):
+            calls.append(_name)
+            return _real(self, *a, **k)
+
+        monkeypatch.setattr(torch.Tensor, name, wrapper)
+    out = SetCriterion(4)(logits, boxes, gtb, gtl, torch.tensor([[100.0, 100.0]] * 3))
+    monkeypatch.undo()
+    assert calls == ["cpu"]  # the stacked [S, B, N, M_max] cost matrix, once per step
+    assert torch.isfinite(out["loss"])
