@@ -170,3 +170,13 @@ def test_alg1_soft_maps_and_float64() -> None:
     assert out64["loss"].dtype == torch.float64
     for key in KEYS:
         assert float(out32[key]) == pytest.approx(float(out64[key]), rel=1e-4), key
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu() -> None:
+    raw, maps = _seeded(), _maps()
+    cpu = JOLLoss(3)(raw, maps)
+    gpu = JOLLoss(3)([r.cuda() for r in raw], [m.cuda() for m in maps])
+    for key in KEYS:
+        assert float(gpu[key]) == pytest.approx(float(cpu[key]), rel=1e-5), key
