@@ -2,8 +2,9 @@
 objects or cells (spec/gghl.md §1.3, §1.4, §1.10).
 
 Work is vectorised over (object, level, window cell) triples of all images and all three levels at once,
-written into one flat buffer that holds every level's maps; the only Python loops are over the 3 levels
-for buffer set-up and the ``log2(#objects)`` steps of the segmented scan.
+written into one flat buffer that holds every level's maps (the returned per-level maps are contiguous
+views of it). The only Python loops are over the 3 levels for buffer set-up, the window-size buckets
+(alg1) and the ``log2(#objects)`` steps of the segmented scan.
 
 The official loop visits objects in row order and writes a cell iff it passes its test *given what earlier
 objects wrote*. Closed forms used here (per level, per cell):
