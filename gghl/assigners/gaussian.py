@@ -31,6 +31,20 @@ Variants:
 Polygons are ordered (ORC), and HBB, r and the long-side angle are derived in floating point
 (``gghl.structures.orc``), never via OpenCV. Float64 inputs are needed for bit parity with the official
 maps: object centres often sit exactly on cell borders.
+
+Fidelity notes (where our inputs differ from the official pipeline's rows):
+
+* The official loader reads r and theta from the annotation row, which ``DOTA2Train.py`` computed from
+  *integer-truncated* corners (``cv2.contourArea``, ``cv2.minAreaRect``). We take the polygon as given and
+  compute both in float, so for integer corners and rectangles the values agree; for float corners r and
+  theta are the exact geometric values (as in the reference fixtures, whose rows were derived in float).
+* theta is the direction of the longer pair of opposite sides, in [0, pi). It equals the min-area-rectangle
+  angle for rectangles; for other quadrilaterals minAreaRect can differ slightly. The ``(179, 180] -> 179``
+  degree clamp of the official converter is not reproduced (theta and theta + pi give the same Gaussian).
+* Quadrilaterals with a vertex touching no HBB side (the official "refined approximation" RA modifies them
+  before training) are used as given: the least-violating ORC rotation is taken and s is read off it.
+* The object centre for the Gaussian is the vertex mean summed left to right in ORC order (this decides
+  which cell a centre lying exactly on a cell border belongs to).
 """
 
 from __future__ import annotations
