@@ -125,3 +125,20 @@ def test_float32_and_empty() -> None:
     assert orc_order(torch.zeros(0, 8)).shape == (0, 8)
     with pytest.raises(ValueError):
         orc_order(torch.zeros(3, 6))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    box=st.tuples(st.floats(-100, 700), st.floats(-100, 700), st.floats(2, 300), st.floats(2, 300)),
+    s=st.tuples(*[st.floats(0.01, 0.99)] * 4),
+    perm=st.permutations(range(4)),
+)
+def test_orc_order_inverts_orc_to_poly(box: tuple, s: tuple, perm: list[int]) -> None:
+    """Any quadrilateral with one vertex on each HBB side is recovered from any vertex order, with its s."""
+    x0, y0, w, h = box
+    hbb = torch.tensor([[x0, y0, x0 + w, y0 + h]], dtype=torch.float64)
+    s_t = torch.tensor([s], dtype=torch.float64)
+    poly = orc_to_poly(hbb, s_t)
+    ordered = orc_order(poly.view(1, 4, 2)[:, perm].reshape(1, 8))
+    assert torch.equal(ordered, poly)
+    torch.testing.assert_close(orc_ratios(ordered), s_t, rtol=0, atol=1e-9)
