@@ -69,6 +69,8 @@ def assign_batched(
         raise TypeError(f"polygons must be floating point, got {dtype}")
     polys = torch.cat([t["polygons"].reshape(-1, 8) for t in targets]).to(dev, dtype)
     labels = torch.cat([t["labels"].reshape(-1) for t in targets]).to(dev)
+    if labels.numel() and bool(((labels < 0) | (labels >= num_classes)).any()):
+        raise ValueError(f"labels must lie in [0, {num_classes}), got {labels.unique().tolist()}")
     if all(t.get("weights") is None for t in targets):
         weights = None
     else:

@@ -135,3 +135,9 @@ def test_degenerate_polygons_are_finite_and_consistent(variant: str) -> None:
     maps = a.assign([t], 128)
     assert all(torch.isfinite(m).all() for m in maps)
     assert sum(int((m[..., 13] > 0).sum()) for m in maps) > 0
+
+
+def test_assign_rejects_bad_labels() -> None:
+    t = {"polygons": torch.zeros(1, 8, dtype=torch.float64), "labels": torch.tensor([3])}
+    with pytest.raises(ValueError, match="labels"):
+        GaussianAssigner(3).assign([t], 128)
