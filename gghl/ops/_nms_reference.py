@@ -44,10 +44,10 @@ def batched_nms_rotated_ref(boxes: Tensor, scores: Tensor, idxs: Tensor | None, 
     if boxes.shape[0] == 0:
         return torch.zeros(0, dtype=torch.int64, device=boxes.device)
     order = score_order(scores)
-    b = boxes[order].detach()
+    b = boxes.index_select(0, order).detach()
     sup = box_iou_rotated_ref(b, b) > iou_threshold
     if idxs is not None:
-        c = idxs[order]
+        c = idxs.index_select(0, order)
         sup &= c[:, None] == c[None, :]
     keep = greedy_from_matrix(sup).to(boxes.device)
     return order[keep]

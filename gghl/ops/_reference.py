@@ -144,7 +144,7 @@ def _pairwise(p1: Tensor, p2: Tensor, aligned: bool) -> Tensor:
         dist = torch.cdist(c1, c2, compute_mode=_DIRECT)
         cand = dist <= (r1[:, None] + r2[None]) * (1 + 1e-6)
         ii, jj = cand.nonzero(as_tuple=True)
-    vals = _pair_iou_polys(p1[ii], p2[jj])
+    vals = _pair_iou_polys(p1.index_select(0, ii), p2.index_select(0, jj))
     return out.index_put((ii, jj), vals)
 
 
@@ -173,7 +173,7 @@ def box_iou_rotated_ref(boxes1: Tensor, boxes2: Tensor, aligned: bool = False) -
         dist = torch.cdist(boxes1[:, :2], boxes2[:, :2], compute_mode=_DIRECT)
         cand = dist <= (r1[:, None] + r2[None]) * (1 + 1e-6)
         ii, jj = cand.nonzero(as_tuple=True)
-    vals = box_iou_rotated_ref(boxes1[ii], boxes2[jj], aligned=True)
+    vals = box_iou_rotated_ref(boxes1.index_select(0, ii), boxes2.index_select(0, jj), aligned=True)
     return out.index_put((ii, jj), vals)
 
 

@@ -163,17 +163,18 @@ inline double shape_iou(const Shape& a, const Shape& b) {
   return quad_iou(a.off, q);
 }
 
+// Serial on purpose: O(n) work is tiny next to the O(n m) pair loop, and every extra OpenMP region
+// costs a thread wake-up (measurable on a busy machine).
 template <typename T, Shape (*G)(const T*), int D>
-std::vector<Shape> shapes(const T* x, int64_t n, int threads) {
+std::vector<Shape> shapes(const T* x, int64_t n) {
   std::vector<Shape> g(n);
-#pragma omp parallel for schedule(static) num_threads(threads)
   for (int64_t i = 0; i < n; ++i) g[i] = G(x + D * i);
   return g;
 }
 
 template <typename T, Shape (*G)(const T*), int D>
 void pairwise(const T* x1, int64_t n, const T* x2, int64_t m, int aligned, T* out, int threads) {
-  std::vector<Shape> g1 = shapes<T, G, D>(x1, n, threads), g2 = shapes<T, G, D>(x2, m, threads);
+  std::vector<Shape> g1 = shapes<T, G, D>(x1, n), g2 = shapes<T, G, D>(x2, m);
   if (aligned) {
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t i = 0; i < n; ++i) out[i] = T(shape_iou(g1[i], g2[i]));
@@ -187,7 +188,7 @@ void pairwise(const T* x1, int64_t n, const T* x2, int64_t m, int aligned, T* ou
 // Greedy NMS over boxes already sorted by decreasing score; cats may be null. keep: [n] bytes.
 template <typename T>
 void nms(const T* boxes, const int64_t* cats, int64_t n, double thr, uint8_t* keep) {
-  std::vector<Shape> g = shapes<T, box_shape<T>, 5>(boxes, n, 1);
+  std::vector<Shape> g = shapes<T, box_shape<T>, 5>(boxes, n);
   std::vector<uint8_t> removed(n, 0);
   for (int64_t i = 0; i < n; ++i) {
     keep[i] = 0;
