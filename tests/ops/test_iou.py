@@ -80,6 +80,14 @@ def test_gradcheck_reference():
     assert torch.autograd.gradcheck(lambda x, y: box_iou_rotated(x, y), (b1, b2))
 
 
+def test_gradcheck_poly_reference():
+    p1 = obb_to_poly(torch.tensor([[10.0, 12.0, 30.0, 14.0, 0.3]], dtype=torch.float64))
+    p2 = obb_to_poly(torch.tensor([[14.0, 10.0, 20.0, 25.0, 1.1]], dtype=torch.float64)).reshape(1, 4, 2).flip(1)
+    p1.requires_grad_(True)
+    p2 = p2.reshape(1, 8).requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda x, y: poly_iou(x, y, aligned=True), (p1, p2))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_poly_iou_orientation_and_start(dtype):
     b1 = random_boxes(60, 3, img=200.0)
