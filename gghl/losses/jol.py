@@ -48,6 +48,8 @@ class JOLLoss(nn.Module):
             ``"flag"`` returns zero losses that keep the graph (zero gradients) plus ``"nonfinite": True``
             so a training step can be skipped; ``"ignore"`` computes as is (no device sync).
 
+    Half / bfloat16 logits (AMP) are upcast to float32 before the decode; float64 stays float64.
+
     ``forward`` returns a dict with ``loss`` (= sum of the 8 terms), ``loss_fg, loss_bg, loss_pos, loss_neg,
     loss_iou, loss_s, loss_r, loss_l``, ``loss_cls`` (logged only, not in ``loss``) and ``num_pos`` (sum of
     objectness over the batch and levels, detached); with ``nonfinite="flag"`` also ``nonfinite``.
@@ -80,8 +82,11 @@ class JOLLoss(nn.Module):
             if self.nonfinite == "raise":
                 raise FloatingPointError(f"JOLLoss: non-finite values in {bad}")
             return self._flagged(raw)
-        terms = {k: raw[0].new_zeros(()) for k in (*LOSS_KEYS, "loss_cls", "num_pos")}
+        acc = torch.float32 if raw[0].dtype in (torch.float16, torch.bfloat16) else raw[0].dtype
+        terms = {k: raw[0].new_zeros((), dtype=acc) for k in (*LOSS_KEYS, "loss_cls", "num_pos")}
         for k, (r, m) in enumerate(zip(raw, maps)):
+            if r.dtype in (torch.float16, torch.bfloat16):  # AMP: exp(t_l) and the BCEs need float32 range
+                r = r.float()
             level = self._level(r, m.to(device=r.device, dtype=r.dtype), self.strides[k])
             for key, val in level.items():
                 terms[key] = terms[key] + val

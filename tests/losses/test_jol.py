@@ -180,3 +180,11 @@ def test_cuda_matches_cpu() -> None:
     gpu = JOLLoss(3)([r.cuda() for r in raw], [m.cuda() for m in maps])
     for key in KEYS:
         assert float(gpu[key]) == pytest.approx(float(cpu[key]), rel=1e-5), key
+
+
+def test_half_precision_logits_are_upcast() -> None:
+    raw = [r.to(torch.bfloat16) for r in _seeded()]
+    out = JOLLoss(3)(raw, _maps())
+    ref = JOLLoss(3)([r.float() for r in raw], _maps())
+    assert out["loss"].dtype == torch.float32
+    assert float(out["loss"]) == pytest.approx(float(ref["loss"]), rel=1e-6)
