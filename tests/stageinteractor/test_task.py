@@ -97,3 +97,19 @@ def test_configs_compose_and_instantiate():
         task = instantiate(syn.model)
     assert isinstance(task, QueryDetectionTask) and task.criterion.assigner == "cross_stage"
     assert isinstance(task.model.backbone, TinyConvBackbone) and len(task.model.decoder.stages) == 2
+
+
+def test_freeze_bn_keeps_statistics():
+    from torchvision.ops.misc import FrozenBatchNorm2d
+
+    bb = TinyConvBackbone((8, 8, 16, 16), 8, 0)
+    bb.stem[1].running_mean.fill_(0.25)
+    x = torch.rand(1, 3, 32, 32)
+    bb.eval()
+    ref = bb(x)[-1]
+    det = QueryDetector(3, backbone=bb, num_queries=2, dim=32, num_stages=1, heads=2, ffn_dim=32, groups=2,
+                        points=2, subboxes=[2], out_points=4, freeze_bn=True)
+    assert isinstance(det.backbone.stem[1], FrozenBatchNorm2d)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in det.backbone.modules())
+    det.train()
+    torch.testing.assert_close(det.backbone(x)[-1], ref)

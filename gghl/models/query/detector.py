@@ -11,6 +11,22 @@ from gghl.models.query.decoder import QueryDecoder
 from gghl.models.query.neck import ChannelMapping
 
 
+def freeze_batchnorm(module: nn.Module) -> nn.Module:
+    """Replace every ``BatchNorm2d`` by torchvision's ``FrozenBatchNorm2d`` with the same statistics
+    (mmdet ``norm_eval`` + ``requires_grad=False``, as the paper's R50 recipe with ImageNet weights)."""
+    from torchvision.ops.misc import FrozenBatchNorm2d
+
+    for name, child in module.named_children():
+        if isinstance(child, nn.BatchNorm2d):
+            frozen = FrozenBatchNorm2d(child.num_features, eps=child.eps)
+            for key in ("weight", "bias", "running_mean", "running_var"):
+                getattr(frozen, key).copy_(getattr(child, key).detach())
+            setattr(module, name, frozen)
+        else:
+            freeze_batchnorm(child)
+    return module
+
+
 def _build_backbone(name: str, pretrained: bool, checkpoint_path: str | None, strides: Sequence[int]) -> nn.Module:
     """The project's ``TimmBackbone`` (``.channels`` / ``.strides``), or plain timm ``features_only``."""
     try:
@@ -32,7 +48,8 @@ class QueryDetector(nn.Module):
         num_classes: ``C``; backbone: any timm name with ``features_only``, or a module with ``channels`` and
         ``strides`` attributes (e.g. ``TinyConvBackbone``); pretrained / checkpoint_path:
         backbone weights (never fetched by default); strides: pyramid strides (4, 8, 16, 32);
-        num_queries: ``N``; dim: ``D``; decoder kwargs: see :class:`QueryDecoder`.
+        num_queries: ``N``; dim: ``D``; decoder kwargs: see :class:`QueryDecoder`; freeze_bn: freeze the
+        backbone's BatchNorm (only sensible with pretrained weights).
 
     ``forward(images [B,3,H,W], img_wh [B,2] | None)`` -> ``{"cls_logits": [S,B,N,C], "boxes": [S,B,N,4]}``
     (abs xyxy in the pixels of ``images``). ``img_wh`` defaults to the padded tensor size.
@@ -56,6 +73,7 @@ class QueryDetector(nn.Module):
         out_points: int = 128,
         reuse_operators: bool = True,
         dropout: float = 0.0,
+        freeze_bn: bool = False,
     ) -> None:
         super().__init__()
         self.num_classes, self.num_queries = num_classes, num_queries
@@ -63,6 +81,8 @@ class QueryDetector(nn.Module):
             self.backbone = backbone
         else:
             self.backbone = _build_backbone(backbone, pretrained, checkpoint_path, strides)
+        if freeze_bn:
+            freeze_batchnorm(self.backbone)
         self.strides = list(self.backbone.strides)
         self.neck = ChannelMapping(self.backbone.channels, dim)
         self.query_embed = nn.Embedding(num_queries, dim)
