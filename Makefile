@@ -38,6 +38,9 @@ format: $(VPY)
 
 bench: $(VPY)
 	$(VPY) scripts/bench_ops.py
+	$(VPY) scripts/bench_assign.py
+	$(VPY) scripts/bench_eval.py
+	$(VPY) scripts/bench_data.py
 
 train: $(VPY)
 	$(VPY) scripts/train.py

@@ -11,7 +11,10 @@ from typing import Any
 _EXPORTS = {
     "GaussianAssigner": "gghl.assigners.gaussian",
     "hungarian_match": "gghl.assigners.hungarian",
+    "hungarian_match_stages": "gghl.assigners.hungarian",
+    "HungarianMatcher": "gghl.assigners.hungarian",
     "cross_stage_targets": "gghl.assigners.cross_stage",
+    "CrossStageLabelAssigner": "gghl.assigners.cross_stage",
 }
 
 __all__ = list(_EXPORTS)

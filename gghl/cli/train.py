@@ -47,6 +47,8 @@ def run(cfg: DictConfig) -> dict[str, float]:
     callbacks = _instantiate_group(cfg.get("callbacks"))
     callbacks.append(ConfigInCheckpoint(checkpoint_config(cfg)))
     loggers = _instantiate_group(cfg.get("logger"))
+    if not loggers:  # LearningRateMonitor refuses to run without a logger; nothing to monitor into anyway
+        callbacks = [c for c in callbacks if not isinstance(c, L.pytorch.callbacks.LearningRateMonitor)]
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     output_dir = cfg.paths.output_dir
 

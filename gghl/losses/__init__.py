@@ -10,6 +10,7 @@ from typing import Any
 
 _EXPORTS = {
     "JOLLoss": "gghl.losses.jol",
+    "SetCriterion": "gghl.losses.set_criterion",
 }
 
 __all__ = list(_EXPORTS)
