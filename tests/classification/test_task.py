@@ -55,8 +55,10 @@ def test_soft_assignment_uses_batch_target():
 
 
 def test_checkpoint_weights_only_and_distill(tmp_path):
+    from omegaconf import OmegaConf
+
     L.seed_everything(0)
-    dm = _dm()
+    dm = _dm(annotators=OmegaConf.create([0.9, 0.6]))  # Hydra passes ListConfig; must not reach the checkpoint
     teacher = _task(assign="hard", scheduler=functools.partial(torch.optim.lr_scheduler.StepLR, step_size=1),
                     class_names=[f"d{i}" for i in range(10)])
     tr = _trainer(tmp_path, epochs=1, limit_train_batches=3)
@@ -64,6 +66,7 @@ def test_checkpoint_weights_only_and_distill(tmp_path):
     ckpt = tr.checkpoint_callback.last_model_path or tr.checkpoint_callback.best_model_path
     sd = torch.load(ckpt, weights_only=True)  # plain hyperparameters only
     assert sd["hyper_parameters"]["class_names"][0] == "d0"
+    assert sd["datamodule_hyper_parameters"]["annotators"] == [0.9, 0.6]
     net = load_eval_net(ckpt)
     assert not any(p.requires_grad for p in net.parameters())
     student = _task(assign="distill", distill={"teacher_ckpt": ckpt, "temperature": 2.0, "alpha": 0.7})

@@ -70,6 +70,8 @@ class DigitsDataModule(ClassificationDataModule):
         aggregation: str = "average",
     ) -> None:
         super().__init__(batch_size, num_workers, pin_memory, aggregation)
+        # A plain list (not Hydra's ListConfig) keeps checkpoints loadable with weights_only=True.
+        annotators = [float(a) for a in annotators] if annotators is not None else None
         self.save_hyperparameters(logger=False)
         self.class_names = [str(i) for i in range(10)]
         if annotators is not None and noise_rate > 0:

@@ -102,6 +102,8 @@ class CSVDataModule(_FileDataModule):
                  aggregation: str = "average") -> None:
         super().__init__(image_size, hflip, val_fraction, test_fraction, split_seed, batch_size, num_workers,
                          pin_memory, aggregation)
+        # A plain list (not Hydra's ListConfig) keeps checkpoints loadable with weights_only=True.
+        class_names = [str(c) for c in class_names] if class_names is not None else None
         self.save_hyperparameters(logger=False)
         lists = {"train": read_label_csv(train_csv, root)}
         if val_csv:
