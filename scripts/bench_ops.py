@@ -201,20 +201,30 @@ def bench_cuda(repeats: int, n: int) -> None:
 
 
 def tune_cuda(n: int = 4000) -> None:
-    """Time the Triton IoU kernel for several (BLOCK, num_warps) settings on n x n DOTA-like boxes."""
+    """Time the Triton IoU kernel (sort and rank variants) for several block sizes on n x n boxes."""
     from gghl.ops import _triton
 
     b1, b2 = dota_boxes(n, 0).cuda(), dota_boxes(n, 1).cuda()
-    print(f"Triton kernel tuning, {n} x {n} float32 (default BLOCK={_triton._BLOCK}, warps={_triton._WARPS})")
-    default = (_triton._BLOCK, _triton._WARPS)
+    saved = (_triton._SORT, _triton._BLOCK, _triton._BLOCK_RANK, _triton._WARPS)
+    print(f"Triton kernel tuning, {n} x {n} float32 (defaults: sort={saved[0]}, BLOCK={saved[1]}, "
+          f"BLOCK_RANK={saved[2]}, warps={saved[3]})")
     base = None
-    for blk, warps in [(4, 2), (4, 4), (8, 4), (16, 4), (32, 4), (16, 8)]:
-        _triton._BLOCK, _triton._WARPS = blk, warps
-        out = _triton.pairwise_iou("box", b1, b2, False)
+    for sort, blk, warps in [(True, 16, 4), (True, 32, 4), (True, 64, 4), (True, 64, 8), (False, 4, 4), (False, 8, 4), (False, 32, 4)]:
+        _triton._SORT, _triton._WARPS = sort, warps
+        if sort:
+            _triton._BLOCK = blk
+        else:
+            _triton._BLOCK_RANK = blk
+        try:
+            out = _triton.pairwise_iou("box", b1, b2, False)
+        except Exception as e:  # report and go on: tuning must not stop the benchmark
+            print(f"  sort={sort!s:<5} BLOCK={blk:<3d} warps={warps}: failed ({type(e).__name__}: {e})")
+            continue
         base = out if base is None else base
         t = timeit(lambda: _triton.pairwise_iou("box", b1, b2, False), 3, sync=True)
-        print(f"  BLOCK={blk:<3d} warps={warps}: {t * 1e3:9.2f} ms  (max |diff| vs first {(out - base).abs().max().item():.1e})")
-    _triton._BLOCK, _triton._WARPS = default
+        print(f"  sort={_triton._SORT!s:<5} BLOCK={blk:<3d} warps={warps}: {t * 1e3:9.2f} ms  "
+              f"(max |diff| vs first {(out - base).abs().max().item():.1e})")
+    _triton._SORT, _triton._BLOCK, _triton._BLOCK_RANK, _triton._WARPS = saved
 
 
 def main() -> None:

@@ -3,9 +3,10 @@
 Pairwise IoU runs in two phases: (1) a circumscribed-circle test in torch keeps only pairs that can
 intersect (exact: disjoint circles mean IoU 0), (2) the kernel computes the exact IoU of those pairs.
 Per pair, the 24 candidate vertices live in a ``[BLOCK, 32]`` tile (4 vertices of P, 4 of Q, 16 edge
-crossings, 8 padding slots); instead of sorting, each candidate's angular rank around the candidates'
-mean is counted in a ``[BLOCK, 32, 32]`` tile and the shoelace pairs each vertex with the one of next
-rank.  Arithmetic is in the input dtype (float32 or float64), in a pair frame centred on box 1.
+crossings, 8 padding slots).  They are put in angular order around their mean either with
+``tl.sort`` on packed (angle, slot) keys + ``tl.gather`` (``SORT``, default), or, where that is not
+available, by counting each candidate's rank in a ``[BLOCK, 32, 32]`` tile; the shoelace then pairs
+each vertex with the next one.  Arithmetic is in the input dtype (float32 or float64), in a pair frame centred on box 1.
 
 ``TRITON_INTERPRET=1`` (set before importing triton) runs the kernel on CPU tensors for testing.
 """
@@ -13,6 +14,7 @@ rank.  Arithmetic is in the input dtype (float32 or float64), in a pair frame ce
 from __future__ import annotations
 
 import os
+import warnings
 
 import torch
 from torch import Tensor
@@ -26,12 +28,15 @@ try:
 except ImportError:  # pragma: no cover - triton ships with CUDA builds of torch
     triton = None
 
-# Pairs per program and warps; module attributes so that `bench_ops.py --tune` can try others.
-# H100 measurement (10k x 10k float32): BLOCK=32 took 1.09 s; the [BLOCK, 32, 32] rank tiles spill
-# registers at that size, so the default is smaller (8: not yet measured, see --tune).
-_BLOCK = 8
+# Pairs per program and warps (module attributes so that `bench_ops.py --tune` can try others).
+# H100, 10k x 10k float32: the rank kernel took 1.09 s at BLOCK=32 (its [BLOCK, 32, 32] tiles spill
+# registers, hence a smaller block for it); the sort kernel's default is not yet measured (--tune).
+_BLOCK = 32
+_BLOCK_RANK = 8
 _WARPS = 4
 _SLOTS = 32
+# Angular order by tl.sort + tl.gather (default) or by counting ranks in [BLOCK, 32, 32] tiles.
+_SORT = True
 # Rows of the circle test per chunk (bounds the [rows, M] temporaries).
 _ROWS = 2048
 
@@ -70,7 +75,9 @@ if triton is not None:
         return 0.5 * tl.abs(ax * by - ay * bx + bx * cy - by * cx + cx * dy - cy * dx + dx * ay - dy * ax)
 
     @triton.jit
-    def _iou_kernel(g1, g2, ii, jj, out, K, TOL: tl.constexpr, BLOCK: tl.constexpr, S: tl.constexpr):
+    def _iou_kernel(
+        g1, g2, ii, jj, out, K, TOL: tl.constexpr, BLOCK: tl.constexpr, S: tl.constexpr, SORT: tl.constexpr, IS64: tl.constexpr
+    ):
         offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
         live = offs < K
         i = tl.load(ii + offs, mask=live, other=0)
@@ -140,18 +147,37 @@ if triton is not None:
         cosl = ux / tl.where(l1 == 0, 1.0, l1)
         key = tl.where(uy >= 0, 1.0 - cosl, cosl - 1.0)
         key = tl.where(l1 == 0, 0.0, key)
-        key = tl.where(valid, key, 10.0)
-        kk = key[:, :, None]  # candidate k
-        kj = key[:, None, :]  # other candidate j
-        sk = s[:, :, None]
-        sj = s[:, None, :]
-        before = valid[:, None, :] & ((kj < kk) | ((kj == kk) & (sj < sk)))
-        rank = tl.sum(before.to(tl.int32), axis=2)  # [B, S]
-        nxt = tl.where(rank + 1 >= n[:, None], 0, rank + 1)
-        hit = valid[:, None, :] & (rank[:, None, :] == nxt[:, :, None])
-        nx = tl.sum(tl.where(hit, x[:, None, :], 0.0), axis=2)
-        ny = tl.sum(tl.where(hit, y[:, None, :], 0.0), axis=2)
-        inter = 0.5 * tl.sum(tl.where(valid, x * ny - y * nx, 0.0), axis=1)
+        if SORT:
+            # Sort (key, slot) packed into one int64: keys shifted to (0, 4] (invalid: 10) are
+            # positive floats, whose bit patterns order like the values.
+            kpos = tl.where(valid, key + 2.0, 10.0)
+            if IS64:
+                packed = (kpos.to(tl.int64, bitcast=True) & -32) | s.to(tl.int64)
+            else:
+                packed = (kpos.to(tl.int32, bitcast=True).to(tl.int64) << 5) | s.to(tl.int64)
+            packed = tl.sort(packed, dim=1)
+            slot = (packed & 31).to(tl.int32)
+            xs = tl.gather(x, slot, axis=1)
+            ys = tl.gather(y, slot, axis=1)
+            k = tl.broadcast_to(s, [BLOCK, S])
+            nk = tl.where(k + 1 >= n[:, None], 0, k + 1)
+            nxs = tl.gather(xs, nk, axis=1)
+            nys = tl.gather(ys, nk, axis=1)
+            inter = 0.5 * tl.sum(tl.where(k < n[:, None], xs * nys - ys * nxs, 0.0), axis=1)
+        else:
+            # Rank of every candidate by counting in a [BLOCK, S, S] tile (no sort/gather needed).
+            key = tl.where(valid, key, 10.0)
+            kk = key[:, :, None]  # candidate k
+            kj = key[:, None, :]  # other candidate j
+            sk = s[:, :, None]
+            sj = s[:, None, :]
+            before = valid[:, None, :] & ((kj < kk) | ((kj == kk) & (sj < sk)))
+            rank = tl.sum(before.to(tl.int32), axis=2)  # [B, S]
+            nxt = tl.where(rank + 1 >= n[:, None], 0, rank + 1)
+            hit = valid[:, None, :] & (rank[:, None, :] == nxt[:, :, None])
+            nx = tl.sum(tl.where(hit, x[:, None, :], 0.0), axis=2)
+            ny = tl.sum(tl.where(hit, y[:, None, :], 0.0), axis=2)
+            inter = 0.5 * tl.sum(tl.where(valid, x * ny - y * nx, 0.0), axis=1)
         inter = tl.where(n >= 3, tl.maximum(inter, 0.0), 0.0)
 
         a1 = _area4(p0x, p0y, p1x, p1y, p2x, p2y, p3x, p3y)
@@ -183,8 +209,20 @@ def _run(g1: Tensor, g2: Tensor, ii: Tensor, jj: Tensor) -> Tensor:
     out = g1.new_empty(k)
     if k:
         tol = 256.0 * torch.finfo(g1.dtype).eps
-        grid = (triton.cdiv(k, _BLOCK),)
-        _iou_kernel[grid](g1, g2, ii, jj, out, k, TOL=tol, BLOCK=_BLOCK, S=_SLOTS, num_warps=_WARPS)
+        args = (g1, g2, ii, jj, out, k)
+        meta = dict(TOL=tol, S=_SLOTS, IS64=g1.dtype == torch.float64, num_warps=_WARPS)
+        global _SORT
+        if _SORT:
+            try:
+                _iou_kernel[(triton.cdiv(k, _BLOCK),)](*args, BLOCK=_BLOCK, SORT=True, **meta)
+                return out
+            except Exception as e:  # e.g. an older Triton without tl.gather: use the counting kernel
+                warnings.warn(
+                    f"gghl.ops: Triton sort/gather kernel unavailable ({type(e).__name__}: {e}); using the rank kernel",
+                    stacklevel=2,
+                )
+                _SORT = False
+        _iou_kernel[(triton.cdiv(k, _BLOCK_RANK),)](*args, BLOCK=_BLOCK_RANK, SORT=False, **meta)
     return out
 
 

@@ -101,10 +101,14 @@ def test_triton_kernel_interpreted():
         assert _triton.available(interpret=True)
         a1, a2 = adversarial_pairs()
         a1, a2 = a1[::7], a2[::7]
-        for dt, tol in ((torch.float64, 1e-6), (torch.float32, 2e-3)):
-            got = _triton.pairwise_iou("box", a1.to(dt), a2.to(dt), True)
-            err = (got.double() - oracle_box_iou(a1.to(dt), a2.to(dt), True)).abs().max().item()
-            assert err <= tol, (dt, err)
+        for sort in (True, False):  # tl.sort/tl.gather kernel and the rank-counting fallback
+            _triton._SORT = sort
+            for dt, tol in ((torch.float64, 1e-6), (torch.float32, 2e-3)):
+                got = _triton.pairwise_iou("box", a1.to(dt), a2.to(dt), True)
+                err = (got.double() - oracle_box_iou(a1.to(dt), a2.to(dt), True)).abs().max().item()
+                assert err <= tol, (sort, dt, err)
+            assert _triton._SORT == sort  # no silent fallback
+        _triton._SORT = True
         b1, b2 = random_boxes(9, 1, img=120.0), random_boxes(7, 2, img=120.0)
         got = _triton.pairwise_iou("box", b1, b2, False)
         assert (got - oracle_box_iou(b1, b2)).abs().max().item() <= 1e-6
