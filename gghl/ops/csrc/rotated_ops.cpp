@@ -20,8 +20,8 @@ struct Pt {
 inline double cross(Pt a, Pt b) { return a.x * b.y - a.y * b.x; }
 inline Pt sub(Pt a, Pt b) { return {a.x - b.x, a.y - b.y}; }
 
-// 256 ulps of 1, as _reference._tolerance(float64).
-constexpr double kTol = 256.0 * 2.220446049250313e-16;
+// 64 ulps of 1, as _reference._tolerance(float64).
+constexpr double kTol = 64.0 * 2.220446049250313e-16;
 
 double shoelace(const Pt* p, int n) {
   double s = 0;
