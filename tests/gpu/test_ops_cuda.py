@@ -9,7 +9,7 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ops"))
-from ops_cases import TOL, adversarial_pairs, clustered_boxes, oracle_box_iou, random_boxes  # noqa: E402
+from ops_cases import TOL, adversarial_pairs, clustered_boxes, oracle_box_iou, random_boxes, stress_pairs  # noqa: E402
 
 import gghl.ops as ops  # noqa: E402
 from gghl.ops import _triton  # noqa: E402
@@ -35,6 +35,13 @@ def test_adversarial_cuda(dtype):
     assert (got.cpu().double() - want).abs().max() <= TOL[dtype]
     got_pw = ops.box_iou_rotated(a1.cuda(), a2.cuda()).diagonal()
     assert (got_pw.cpu().double() - want).abs().max() <= TOL[dtype]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_stress_cuda(dtype):
+    b1, b2 = (b.to(dtype) for b in stress_pairs(3000, seed=9))
+    got = ops.box_iou_rotated(b1.cuda(), b2.cuda(), aligned=True).cpu()
+    assert (got.double() - oracle_box_iou(b1, b2, aligned=True)).abs().max() <= TOL[dtype]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -117,6 +117,44 @@ def adversarial_pairs() -> tuple[Tensor, Tensor]:
     return b1, b2
 
 
+def stress_pairs(k: int, seed: int) -> tuple[Tensor, Tensor]:
+    """``k`` aligned float64 pairs of near-degenerate configurations at random scales (0.02-55 px
+    sides, aspect up to 1:55, centres up to 4000 px, any angle): a box and (by ``i % 6``) itself
+    turned by a multiple of pi/2 +- 1e-7, a copy touching it, a copy shifted by half its height, a
+    half-width copy sharing three edges, a random perturbation, or itself turned by pi/2."""
+    g = torch.Generator().manual_seed(seed)
+    f64 = torch.float64
+    b = torch.empty(k, 5, dtype=f64)
+    b[:, :2] = torch.rand(k, 2, generator=g, dtype=f64) * 4000
+    b[:, 2] = torch.exp(torch.rand(k, generator=g, dtype=f64) * 8 - 4)
+    b[:, 3] = b[:, 2] * torch.exp(torch.rand(k, generator=g, dtype=f64) * 8 - 4)
+    b[:, 4] = (torch.rand(k, generator=g, dtype=f64) - 0.5) * 30
+    kind = torch.arange(k) % 6
+    tiny = (torch.randint(0, 3, (k,), generator=g) - 1).to(f64) * 1e-7
+    turns = torch.randint(-3, 4, (k,), generator=g)
+    c, s = b[:, 4].cos(), b[:, 4].sin()
+    b2 = b.clone()
+    m = kind == 0
+    b2[m, 4] = b[m, 4] + turns[m] * math.pi / 2 + tiny[m]
+    odd = m & (turns % 2 != 0)
+    b2[odd, 2], b2[odd, 3] = b[odd, 3], b[odd, 2]
+    m = kind == 1
+    b2[m, 0], b2[m, 1] = b[m, 0] + b[m, 2] * c[m], b[m, 1] + b[m, 2] * s[m]
+    b2[m, 4] += tiny[m]
+    m = kind == 2
+    b2[m, 0], b2[m, 1] = b[m, 0] - 0.5 * b[m, 3] * s[m], b[m, 1] + 0.5 * b[m, 3] * c[m]
+    m = kind == 3
+    b2[m, 2] = b[m, 2] / 2
+    b2[m, 0], b2[m, 1] = b[m, 0] + b[m, 2] / 4 * c[m], b[m, 1] + b[m, 2] / 4 * s[m]
+    m = kind == 4
+    noise = torch.randn(int(m.sum()), 5, generator=g, dtype=f64) * torch.tensor([1, 1, 0.5, 0.5, 0.1], dtype=f64)
+    b2[m] = b[m] + noise * b[m, 2:3]
+    b2[m, 2:4] = b2[m, 2:4].abs()
+    m = kind == 5
+    b2[m, 4] = b[m, 4] + math.pi / 2 + tiny[m]
+    return b, b2
+
+
 def greedy_nms_plain(boxes: Tensor, scores: Tensor, thr: float, idxs: Tensor | None = None) -> list[int]:
     """Textbook greedy NMS with the oracle IoU: visit by decreasing score (ties: lower index first)."""
     iou = oracle_box_iou(boxes, boxes).numpy()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from ops_cases import TOL, adversarial_pairs, clustered_boxes, oracle_box_iou, random_boxes
+from ops_cases import TOL, adversarial_pairs, clustered_boxes, oracle_box_iou, random_boxes, stress_pairs
 
 import gghl.ops as ops
 from gghl.ops import _cpu
@@ -27,6 +27,9 @@ def test_cpp_matches_oracle_and_reference(dtype):
     a1, a2 = (b.to(dtype) for b in adversarial_pairs())
     got = _cpu.pairwise_iou("box", a1, a2, aligned=True)
     assert (got.double() - oracle_box_iou(a1, a2, aligned=True)).abs().max() <= TOL[dtype]
+    s1, s2 = (b.to(dtype) for b in stress_pairs(1200, seed=8))
+    got = _cpu.pairwise_iou("box", s1, s2, aligned=True)
+    assert (got.double() - oracle_box_iou(s1, s2, aligned=True)).abs().max() <= TOL[dtype]
     b1 = random_boxes(150, 8, img=300.0).to(dtype)
     b2 = random_boxes(100, 9, img=300.0).to(dtype)
     fast = _cpu.pairwise_iou("box", b1, b2, aligned=False)
@@ -95,12 +98,13 @@ def test_triton_kernel_interpreted():
         """
         import sys, torch
         sys.path.insert(0, sys.argv[1])
-        from ops_cases import adversarial_pairs, oracle_box_iou, random_boxes
+        from ops_cases import adversarial_pairs, oracle_box_iou, random_boxes, stress_pairs
         from gghl.ops import _triton
         from gghl.structures import obb_to_poly
         assert _triton.available(interpret=True)
         a1, a2 = adversarial_pairs()
-        a1, a2 = a1[::7], a2[::7]
+        s1, s2 = stress_pairs(24, seed=3)
+        a1, a2 = torch.cat([a1[::7], s1]), torch.cat([a2[::7], s2])
         for sort in (True, False):  # tl.sort/tl.gather kernel and the rank-counting fallback
             _triton._SORT = sort
             for dt, tol in ((torch.float64, 1e-6), (torch.float32, 2e-3)):
