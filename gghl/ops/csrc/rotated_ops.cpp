@@ -153,6 +153,26 @@ Shape poly_shape(const T* v) {
   return g;
 }
 
+// Separating-axis test on the edge normals of p: true only when the quads are apart by a clear
+// gap (relative margin 1e-9), so it is exact (touching or nearly touching pairs go to the full path).
+// About 40% of circle-test survivors in DOTA-like scenes do not overlap; they are cheap either way
+// (few candidate vertices), so this is a small win, kept because it is exact and nearly free.
+inline bool separated(const Pt* p, const Pt* q) {
+  for (int j = 0; j < 4; ++j) {
+    Pt e = sub(p[(j + 1) & 3], p[j]);
+    double pmin = 1e300, pmax = -1e300, qmin = 1e300, qmax = -1e300, mag = 0;
+    for (int k = 0; k < 4; ++k) {
+      double a = cross(e, p[k]), b = cross(e, q[k]);
+      pmin = std::min(pmin, a), pmax = std::max(pmax, a);
+      qmin = std::min(qmin, b), qmax = std::max(qmax, b);
+      mag = std::max({mag, std::fabs(a), std::fabs(b)});
+    }
+    double margin = 1e-9 * mag;
+    if (pmax < qmin - margin || qmax < pmin - margin) return true;
+  }
+  return false;
+}
+
 // IoU of two shapes; the pair frame has shape a's centre as origin (for float32 boxes the centre
 // difference is exact in double, so 4000 px coordinates lose nothing).
 inline double shape_iou(const Shape& a, const Shape& b) {
@@ -160,6 +180,7 @@ inline double shape_iou(const Shape& a, const Shape& b) {
   if (dx * dx + dy * dy > rr * rr) return 0.0;  // disjoint circumscribed circles: exact zero
   Pt q[4];
   for (int k = 0; k < 4; ++k) q[k] = {dx + b.off[k].x, dy + b.off[k].y};
+  if (separated(a.off, q) || separated(q, a.off)) return 0.0;
   return quad_iou(a.off, q);
 }
 
