@@ -68,6 +68,24 @@ def test_fallback_without_compiler(monkeypatch):
     assert ops.nms_rotated(boxes, scores, 0.3).tolist() == batched_nms_rotated_ref(boxes, scores, None, 0.3).tolist()
 
 
+def test_broken_compiler_warns_and_falls_back(tmp_path):
+    code = (
+        "import warnings, torch\n"
+        "from gghl.ops import box_iou_rotated, _cpu\n"
+        "b = torch.tensor([[0.0, 0, 10, 10, 0], [5.0, 0, 10, 10, 0]])\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        "    iou = box_iou_rotated(b, b)\n"
+        "assert _cpu.get_lib() is None\n"
+        "assert any('pure-torch reference' in str(x.message) for x in w), [str(x.message) for x in w]\n"
+        "assert abs(iou[0, 1].item() - 1 / 3) < 1e-6\n"
+        "print('ok')\n"
+    )
+    env = dict(os.environ, CXX=str(tmp_path / "no-such-c++"), GGHL_OPS_CACHE=str(tmp_path / "cache"))
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "ok" in res.stdout, res.stdout + res.stderr
+
+
 def test_torch_compile_aot_eager():
     # fullgraph: the custom ops must be captured (fake impls), not cause graph breaks.
     def f(a, b):
