@@ -4,7 +4,6 @@ the ``affine`` bookkeeping (original polygon coords -> current coords, 1e-6)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -28,15 +27,6 @@ from gghl.data.transforms import (
 from gghl.structures import obb_to_poly, poly_area, poly_area_signed
 
 H, W = 37, 53  # non-square so that H/W mix-ups show
-
-
-@pytest.fixture(autouse=True)
-def _single_thread() -> Iterator[None]:
-    """Many tiny tensor ops: one intra-op thread avoids contention on shared CPUs; restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def rasterise(poly: torch.Tensor, h: int, w: int) -> torch.Tensor:

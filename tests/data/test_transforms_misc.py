@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import colorsys
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -22,15 +21,6 @@ from gghl.data.transforms import (
     rgb_to_hsv,
     sample_beta,
 )
-
-
-@pytest.fixture(autouse=True)
-def _single_thread() -> Iterator[None]:
-    """Many tiny tensor ops: one intra-op thread avoids contention on shared CPUs; restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def sample(n: int, h: int = 16, w: int = 16, seed: int = 0, image_id: str = "a") -> dict:
