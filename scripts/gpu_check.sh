@@ -19,6 +19,12 @@ REPORT="$REPORT_DIR/report.txt"
 PY="${PYTHON:-python3}"
 export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
 cd "$REPO"
+# Optional: packages missing on the GPU image (hydra-core, omegaconf, antlr4, pycocotools, wandb) as wheels in a
+# local folder: GGHL_WHEELS=.whl scripts/gpu_check.sh OUT. Installed from that folder only, never the network.
+if [ -n "${GGHL_WHEELS:-}" ] && [ -d "$GGHL_WHEELS" ]; then
+    "${PYTHON:-python3}" -m pip install -q --no-index --no-deps --no-compile --target /tmp/gghl_site "$GGHL_WHEELS"/*.whl \
+        && export PYTHONPATH="$PYTHONPATH:/tmp/gghl_site"
+fi
 : >"$REPORT"
 
 FAILED=()
@@ -59,6 +65,11 @@ PYEOF
 section env env_info
 section ops-tests "$PY" -m pytest -m gpu tests/gpu -q -p no:cacheprovider -rs --durations=8
 section ops-bench "$PY" scripts/bench_ops.py --device cuda --tune
+section other-gpu-tests "$PY" -m pytest -m gpu tests/structures tests/assigners tests/losses tests/stageinteractor \
+    tests/evaluation/test_detection_metrics.py -q -p no:cacheprovider -rs
+section assign-bench "$PY" scripts/bench_assign.py --device cuda --repeats 10 --loop-images 1
+section train-bench-bf16 "$PY" scripts/bench_train.py --device cuda --img-size 800 --batch-size 8 --steps 20 --amp bf16
+section train-bench-fp32 "$PY" scripts/bench_train.py --device cuda --img-size 800 --batch-size 8 --steps 10 --amp none
 # -----------------------------------------------------------------------------------------------
 
 {
