@@ -74,3 +74,40 @@ def test_eval_dota_large_images_end_to_end(tiny_checkpoint: Path, tmp_path: Path
     task1 = sorted(p.name for p in (out / "Task1").iterdir())
     assert task1 == sorted(f"Task1_{c}.txt" for c in ["plane", "vehicle", "ship", "storage-tank", "court"])
     assert (out / "Task1.zip").is_file()
+
+
+def test_eval_coco_end_to_end(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    import json
+
+    from gghl.cli.eval import run
+    from gghl.data.synthetic import SyntheticOrientedDataset
+    from gghl.data.synthetic_export import write_synthetic_coco
+
+    root = tmp_path / "coco"
+    ann = root / "annotations" / "instances_val2017.json"
+    ann.parent.mkdir(parents=True)
+    write_synthetic_coco(SyntheticOrientedDataset(3, img_size=128, seed=5), root / "val2017", ann,
+                         category_ids=[1, 5, 9, 12, 40])
+    out = tmp_path / "eval"
+    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
+        cfg = compose(
+            "eval",
+            overrides=[
+                f"ckpt_path={tiny_checkpoint}",
+                "data=coco",
+                f"data.root={root}",
+                "data.class_names=null",
+                "data.num_classes=null",
+                "data.img_size=96",
+                "data.batch_size=2",
+                "data.num_workers=0",
+                "split=val",
+                f"paths.output_dir={out}",
+            ],
+        )
+        result = run(cfg)
+    assert result["images"] == 3
+    assert list(result["stats"])[:3] == ["AP", "AP50", "AP75"] and len(result["stats"]) == 12
+    dets = json.loads((out / "detections.json").read_text())
+    assert {d["category_id"] for d in dets} <= {1, 5, 9, 12, 40}
+    assert {d["image_id"] for d in dets} <= {img["id"] for img in json.loads(ann.read_text())["images"]}
