@@ -18,11 +18,14 @@ from gghl.ops._nms_reference import batched_nms_rotated_ref, score_order
 
 def _pairwise(kind: str, x1: Tensor, x2: Tensor, aligned: bool) -> Tensor:
     if x1.device.type == "cpu" and _cpu.get_lib() is not None:
-        return _cpu.pairwise_iou(kind, x1, x2, aligned)
-    if x1.device.type == "cuda" and _triton.available():
-        return _triton.pairwise_iou(kind, x1, x2, aligned)
-    ref = _reference.box_iou_rotated_ref if kind == "box" else _reference.poly_iou_ref
-    return ref(x1, x2, aligned)
+        iou = _cpu.pairwise_iou(kind, x1, x2, aligned)
+    elif x1.device.type == "cuda" and _triton.available():
+        iou = _triton.pairwise_iou(kind, x1, x2, aligned)
+    else:
+        ref = _reference.box_iou_rotated_ref if kind == "box" else _reference.poly_iou_ref
+        iou = ref(x1, x2, aligned)
+    # inter / union of identical boxes can round to 1 + 1 ulp; IoU is a ratio in [0, 1] by definition.
+    return iou.clamp_(0.0, 1.0)
 
 
 @torch.library.custom_op("gghl::box_iou_rotated", mutates_args=())

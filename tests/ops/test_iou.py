@@ -126,3 +126,11 @@ def test_poly_iou_general_quads():
     want = torch.from_numpy(shapely_iou(p.numpy(), p.numpy(), aligned=False))
     got = poly_iou(p.reshape(n, 8), p.reshape(n, 8))
     assert _max_err(got, want) <= 1e-6
+
+
+def test_identical_boxes_iou_never_exceeds_one() -> None:
+    # Found by hypothesis in CI: inter / union of these identical boxes rounded to 1 + 1 ulp in float64.
+    b = torch.tensor([[0.0, 0.0, 1.0, 1.0, 0.0], [0.0, 0.0, 32.5, 9.0, 4.375]], dtype=torch.float64)
+    for dtype in (torch.float64, torch.float32):
+        iou = box_iou_rotated(b.to(dtype), b.to(dtype), aligned=True)
+        assert torch.all(iou <= 1.0) and torch.allclose(iou, torch.ones_like(iou))
