@@ -7,7 +7,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from gghl.assigners import GaussianAssigner
 from gghl.losses import JOLLoss
@@ -38,6 +38,8 @@ class GGHLDetectionTask(L.LightningModule):
         eval_iou_thr, use_07_metric, difficult: DOTA protocol of the validation metric.
         channels_last: run the network in channels-last memory format (faster convolutions with oneDNN on
             CPU, especially with ``trainer.precision=bf16-mixed``, and with cuDNN under AMP).
+        ema_decay: if set, keep an exponential moving average of the weights (timm ``ModelEmaV3``, with its
+            warm-up) and validate/predict with it (the recipe's optional EMA).
     """
 
     def __init__(
@@ -60,6 +62,7 @@ class GGHLDetectionTask(L.LightningModule):
         use_07_metric: bool = True,
         difficult: str = "ignore",
         channels_last: bool = False,
+        ema_decay: float | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["net", "postprocess"])
@@ -74,6 +77,11 @@ class GGHLDetectionTask(L.LightningModule):
         self.channels_last = channels_last
         if channels_last:
             self.net.to(memory_format=torch.channels_last)
+        self.ema = None
+        if ema_decay:
+            from timm.utils import ModelEmaV3
+
+            self.ema = ModelEmaV3(self.net, decay=ema_decay, use_warmup=True)
         self.bad_steps = 0
         self.skipped_steps = 0
         self._val_records: list[dict[str, Any]] = []
@@ -83,6 +91,14 @@ class GGHLDetectionTask(L.LightningModule):
         if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         return self.net(images)
+
+    def eval_net(self) -> nn.Module:
+        """The EMA weights when EMA is on, else the trained network."""
+        return self.ema.module if self.ema is not None else self.net
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.ema is not None:
+            self.ema.update(self.net, step=self.global_step)
 
     def training_step(self, batch: tuple[Tensor, list[dict]], batch_idx: int) -> Tensor | None:
         images, targets = batch
@@ -121,7 +137,9 @@ class GGHLDetectionTask(L.LightningModule):
     def predict_batch(self, images: Tensor, targets: list[dict] | None = None) -> list[dict[str, Tensor]]:
         """Detections in original image pixels (when ``targets`` carry ``affine``), else in input pixels."""
         affines = None if targets is None else [t["affine"] for t in targets]
-        return self.postprocess(self(images), affines)
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        return self.postprocess(self.eval_net()(images), affines)
 
     def validation_step(self, batch: tuple[Tensor, list[dict]], batch_idx: int) -> None:
         self._eval_step(batch)

@@ -111,3 +111,38 @@ def test_eval_coco_end_to_end(tiny_checkpoint: Path, tmp_path: Path) -> None:
     dets = json.loads((out / "detections.json").read_text())
     assert {d["category_id"] for d in dets} <= {1, 5, 9, 12, 40}
     assert {d["image_id"] for d in dets} <= {img["id"] for img in json.loads(ann.read_text())["images"]}
+
+
+def test_gghl_coco_hbb_mode_trains(tmp_path: Path) -> None:
+    """experiment=gghl_coco: GGHL on COCO-format data (axis-aligned polygons: theta 0, s 0, r 1)."""
+    from gghl.cli.train import run
+    from gghl.data.synthetic import SyntheticOrientedDataset
+    from gghl.data.synthetic_export import write_synthetic_coco
+
+    root = tmp_path / "coco"
+    for split, seed in (("train2017", 1), ("val2017", 2)):
+        ann = root / "annotations" / f"instances_{split}.json"
+        ann.parent.mkdir(parents=True, exist_ok=True)
+        write_synthetic_coco(SyntheticOrientedDataset(4, img_size=128, seed=seed), root / split, ann,
+                             category_ids=[1, 5, 9, 12, 40])
+    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
+        cfg = compose(
+            "train",
+            overrides=[
+                "experiment=gghl_coco",
+                "trainer=cpu",
+                f"paths.output_dir={tmp_path / 'out'}",
+                f"data.root={root}",
+                "data.class_names=null",
+                "data.num_classes=null",
+                "data.img_size=96",
+                "data.batch_size=2",
+                "data.num_workers=0",
+                "trainer.max_epochs=1",
+                "callbacks.progress_bar.refresh_rate=0",
+                *TINY_MODEL,
+            ],
+        )
+        metrics = run(cfg)
+    assert 0.0 <= metrics["test/mAP50"] <= 1.0
+    assert metrics["train/positives_s8"] + metrics["train/positives_s16"] + metrics["train/positives_s32"] > 0

@@ -59,3 +59,16 @@ def test_checkpoint_carries_model_config_and_loads_weights_only(tmp_path: Path) 
     ckpt = load_checkpoint(path)
     assert ckpt[CONFIG_KEY] == cfg
     assert "net.head.cls.0.1.weight" in ckpt["state_dict"]
+
+
+def test_ema_weights_are_used_for_prediction(tmp_path: Path) -> None:
+    net = build_gghl_detector(5, backbone="resnet10t", neck_widths=(16, 32, 64), neck_convs=1, spp=False,
+                              drop_prob=0.0, head_hidden_ratio=1.0, prior_prob=0.01)
+    task = GGHLDetectionTask(net, 5, optimizer="adamw", lr=1e-2, warmup_epochs=0, ema_decay=0.5)
+    trainer = L.Trainer(max_epochs=1, limit_train_batches=2, limit_val_batches=0, accelerator="cpu", logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False, default_root_dir=tmp_path)
+    trainer.fit(task, datamodule=_datamodule())
+    assert task.eval_net() is task.ema.module
+    ema_w = task.ema.module.head.cls[0][1].weight
+    assert not torch.equal(ema_w, task.net.head.cls[0][1].weight)  # the average lags the trained weights
+    assert "ema.module.head.cls.0.1.weight" in task.state_dict()
