@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Ablate the GGHL label-assignment variants under one budget and print a table.
 
-    python scripts/study_gghl_variants.py [--variants gghl_obb gghl_alg1 gghl_fixed] [override ...]
+    python scripts/study_gghl_variants.py [--variants gghl_obb,gghl_alg1,gghl_fixed] [override ...]
 
 Each variant trains `experiment=gghl_synthetic` (plus the given Hydra overrides, e.g. `trainer.max_epochs=6`)
 with the same seed and data, then reports the DOTA-protocol mAP50 (VOC07, IoU > 0.5) of the test split
@@ -21,14 +21,15 @@ from gghl.cli._config import CONFIG_DIR, prepare_environment
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--variants", nargs="+", default=["gghl_obb", "gghl_alg1", "gghl_fixed"])
+    # Comma-separated (not nargs="+"), so that the Hydra overrides after it are not taken as variant names.
+    ap.add_argument("--variants", default="gghl_obb,gghl_alg1,gghl_fixed", help="comma-separated variant names")
     ap.add_argument("overrides", nargs="*", help="Hydra overrides applied to every run")
     args = ap.parse_args()
     prepare_environment()
     from gghl.cli.train import run
 
     rows = []
-    for variant in args.variants:
+    for variant in args.variants.split(","):
         with tempfile.TemporaryDirectory() as out, initialize_config_dir(CONFIG_DIR, version_base="1.3"):
             cfg = compose("train", overrides=[f"model.assigner_variant={variant}", f"paths.output_dir={out}",
                                               "callbacks.progress_bar.refresh_rate=0", *args.overrides])
