@@ -29,8 +29,8 @@ def _device(name: str) -> torch.device:
 def evaluate_dota(cfg: DictConfig, task: Any, class_names: list[str], out_dir: Path) -> dict[str, Any]:
     from gghl.data.dota import DotaDataset
     from gghl.data.dota_merge import write_task1
-    from gghl.evaluation.dota import evaluate_task1
     from gghl.data.tiling import tiled_inference
+    from gghl.evaluation.dota import evaluate_task1
     from gghl.models.large_image import tile_detector
 
     dataset = DotaDataset(cfg.data.root, split=cfg.split, class_names=class_names)
