@@ -21,37 +21,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from gghl.evaluation.dota import evaluate_polygons, evaluate_task1
 from gghl.evaluation.dota_match import DetArrays, GTArrays
-from gghl.evaluation.dota_reference import devkit_evaluate, make_random_set
-
-
-def _as_mappings(gt: GTArrays, det: DetArrays, n_img: int) -> tuple[dict, dict]:
-    """Flat arrays -> the per-image mappings of :func:`evaluate_polygons` (input order kept)."""
-    gts = {
-        i: {
-            "polygons": gt.polys[gt.image == i],
-            "labels": gt.label[gt.image == i],
-            "difficult": gt.difficult[gt.image == i],
-        }
-        for i in range(n_img)
-    }
-    # evaluate_polygons breaks score ties by image iteration order then row order; reorder the flat
-    # detections the same way so the devkit baseline (stable sort on input order) sees the same order.
-    order = np.argsort(det.image, kind="stable")
-    det = DetArrays(det.image[order], det.label[order], det.score[order], det.polys[order])
-    dets = {
-        i: {
-            "polygons": det.polys[det.image == i],
-            "labels": det.label[det.image == i],
-            "scores": det.score[det.image == i],
-        }
-        for i in range(n_img)
-    }
-    return gts, dets, det
+from gghl.evaluation.dota_reference import as_mappings, devkit_evaluate, make_random_set
 
 
 def _best(fn, repeat: int) -> tuple[float, object]:
@@ -99,7 +73,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     classes = [f"c{i}" for i in range(args.classes)]
     gt, det = make_random_set(args.seed, args.images, args.classes, args.dets)
-    gts, dets, det = _as_mappings(gt, det, args.images)
+    gts, dets, det = as_mappings(gt, det, args.images)
     print(
         f"{len(det.score)} detections, {len(gt.label)} GT ({int(gt.difficult.sum())} difficult), "
         f"{args.images} images, {args.classes} classes, torch threads {torch.get_num_threads()}"

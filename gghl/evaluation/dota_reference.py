@@ -187,3 +187,27 @@ def make_random_set(
     score = np.round(np.concatenate([rng.uniform(0.2, 1, n_tp), rng.uniform(0, 0.8, n_fp)]), 2)
     perm = rng.permutation(num_dets)
     return gt, DetArrays(image=image[perm], label=label[perm], score=score[perm], polys=polys[perm])
+
+
+def as_mappings(gt: GTArrays, det: DetArrays, n_img: int) -> tuple[dict, dict, DetArrays]:
+    """Flat arrays -> the per-image mappings of ``evaluate_polygons``, plus the flat detections reordered
+    by image (stable), so that score ties break in the same order in the devkit loop and the fast path."""
+    order = np.argsort(det.image, kind="stable")
+    det = DetArrays(det.image[order], det.label[order], det.score[order], det.polys[order])
+    gts = {
+        i: {
+            "polygons": gt.polys[gt.image == i],
+            "labels": gt.label[gt.image == i],
+            "difficult": gt.difficult[gt.image == i],
+        }
+        for i in range(n_img)
+    }
+    dets = {
+        i: {
+            "polygons": det.polys[det.image == i],
+            "labels": det.label[det.image == i],
+            "scores": det.score[det.image == i],
+        }
+        for i in range(n_img)
+    }
+    return gts, dets, det

@@ -12,31 +12,7 @@ import torch
 from gghl.evaluation.dota import evaluate_polygons, evaluate_polygons_coco_style, evaluate_task1
 from gghl.evaluation.dota_ap import VOC07_GRID, voc_ap
 from gghl.evaluation.dota_cli import main
-from gghl.evaluation.dota_match import DetArrays
-from gghl.evaluation.dota_reference import devkit_evaluate, make_random_set
-
-
-def _mappings(gt, det, n_img):
-    """Per-image mappings; detections reordered by image so tie order matches the flat order."""
-    order = np.argsort(det.image, kind="stable")
-    det = DetArrays(det.image[order], det.label[order], det.score[order], det.polys[order])
-    gts = {
-        i: {
-            "polygons": gt.polys[gt.image == i],
-            "labels": gt.label[gt.image == i],
-            "difficult": gt.difficult[gt.image == i],
-        }
-        for i in range(n_img)
-    }
-    dets = {
-        i: {
-            "polygons": det.polys[det.image == i],
-            "labels": det.label[det.image == i],
-            "scores": det.score[det.image == i],
-        }
-        for i in range(n_img)
-    }
-    return gts, dets, det
+from gghl.evaluation.dota_reference import as_mappings, devkit_evaluate, make_random_set
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -47,7 +23,7 @@ def _mappings(gt, det, n_img):
 def test_equals_devkit_loop_on_random_sets(seed, use07, difficult, thr):
     n_img, n_cls = 12, 4
     gt, det = make_random_set(seed, n_img, n_cls, num_dets=600, gt_per_image=12, image_size=400.0)
-    gts, dets, det = _mappings(gt, det, n_img)
+    gts, dets, det = as_mappings(gt, det, n_img)
     classes = [f"c{i}" for i in range(n_cls)]
     fast = evaluate_polygons(gts, dets, classes, iou_thr=thr, use_07_metric=use07, difficult=difficult)
     ref_map, ref_aps = devkit_evaluate(gt, det, n_img, n_cls, thr, use07, difficult == "ignore")
@@ -62,7 +38,7 @@ def test_equals_devkit_loop_on_random_sets(seed, use07, difficult, thr):
 def test_file_api_equals_in_memory_api_and_cli(tmp_path, write_dota):
     n_img, classes = 6, ["plane", "ship", "harbor"]
     gt, det = make_random_set(5, n_img, 3, num_dets=200, gt_per_image=8, image_size=300.0)
-    gts, dets, det = _mappings(gt, det, n_img)
+    gts, dets, det = as_mappings(gt, det, n_img)
     fmt = lambda p: " ".join(repr(float(v)) for v in p)  # noqa: E731 - exact round trip
     gt_lines = {
         f"im{i}": ["gsd:0.1"]
