@@ -16,11 +16,11 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple
 
-import numpy as np
 import torch
 from torch import Tensor
 
 from gghl import ops
+from gghl.ops._nms_reference import greedy_from_matrix, score_order
 from gghl.structures import poly_to_obb
 
 __all__ = [
@@ -216,15 +216,9 @@ def _nms_indices(d: Detections, iou_thr: float, nms: str) -> Tensor:
 
 def _poly_nms(polys: Tensor, scores: Tensor, iou_thr: float) -> Tensor:
     """Greedy NMS of one class by polygon IoU; indices of kept ones in decreasing score order."""
-    order = torch.sort(scores, descending=True, stable=True).indices
-    sup = (ops.poly_iou(polys[order], polys[order]) > iou_thr).cpu().numpy()
-    removed = np.zeros(len(order), dtype=bool)
-    kept = []
-    for i in range(len(order)):
-        if not removed[i]:
-            kept.append(i)
-            removed |= sup[i]
-    return order[torch.tensor(kept, dtype=torch.int64, device=order.device)]
+    order = score_order(scores)
+    keep = greedy_from_matrix(ops.poly_iou(polys[order], polys[order]) > iou_thr)
+    return order[keep.to(order.device)]
 
 
 def untile_detections(
