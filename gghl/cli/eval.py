@@ -17,7 +17,7 @@ import torch
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from gghl.cli._config import CONFIG_DIR, prepare_environment
+from gghl.cli._config import CONFIG_DIR, check_targets, config_errors, instantiate_at, prepare_environment
 
 
 def _device(name: str) -> torch.device:
@@ -56,7 +56,11 @@ def evaluate_dota(cfg: DictConfig, task: Any, class_names: list[str], out_dir: P
     elapsed = time.time() - start
     task1_dir = out_dir / "Task1"
     write_task1(det_by_image, task1_dir, class_names, zip_path=out_dir / "Task1.zip" if cfg.zip else None)
-    result: dict[str, Any] = {"images": len(dataset), "seconds": elapsed, "images_per_s": len(dataset) / max(elapsed, 1e-9)}
+    result: dict[str, Any] = {
+        "images": len(dataset),
+        "seconds": elapsed,
+        "images_per_s": len(dataset) / max(elapsed, 1e-9),
+    }
     if (base / "labelTxt").is_dir():
         metrics = evaluate_task1(
             base / "labelTxt",
@@ -88,14 +92,30 @@ def evaluate_coco(cfg: DictConfig, task: Any, datamodule: Any, out_dir: Path) ->
             boxes = p["hbb"] if "hbb" in p else _poly_hbb(p["polygons"])
             for box, score, label in zip(boxes.tolist(), p["scores"].tolist(), p["labels"].tolist()):
                 cat = to_cat[label] if to_cat is not None else label
-                results.append({"image_id": int(t["image_id"]), "category_id": int(cat), "score": float(score),
-                                "bbox": [box[0], box[1], box[2] - box[0], box[3] - box[1]]})
+                results.append(
+                    {
+                        "image_id": int(t["image_id"]),
+                        "category_id": int(cat),
+                        "score": float(score),
+                        "bbox": [box[0], box[1], box[2] - box[0], box[3] - box[1]],
+                    }
+                )
     elapsed = time.time() - start
     det_path = out_dir / "detections.json"
     det_path.write_text(json.dumps(results))
-    stats = evaluate(datamodule.annotation_file(cfg.split) if hasattr(datamodule, "annotation_file") else cfg.data.ann_file, results)
-    return {"images": n, "seconds": elapsed, "images_per_s": n / max(elapsed, 1e-9), "stats": stats,
-            "detections": str(det_path)}
+    stats = evaluate(
+        datamodule.annotation_file(cfg.split)
+        if hasattr(datamodule, "annotation_file")
+        else cfg.data.ann_file,
+        results,
+    )
+    return {
+        "images": n,
+        "seconds": elapsed,
+        "images_per_s": n / max(elapsed, 1e-9),
+        "stats": stats,
+        "detections": str(det_path),
+    }
 
 
 def _poly_hbb(polys: torch.Tensor) -> torch.Tensor:
@@ -104,6 +124,13 @@ def _poly_hbb(polys: torch.Tensor) -> torch.Tensor:
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
+    """Evaluate ``cfg.ckpt_path``; config errors are raised as ``ConfigError`` naming key and file."""
+    with config_errors(cfg):
+        check_targets(cfg)  # before anything is instantiated
+        return _run(cfg)
+
+
+def _run(cfg: DictConfig) -> dict[str, Any]:
     from gghl.tasks.checkpoint_config import build_task_from_checkpoint
 
     task, stored = build_task_from_checkpoint(cfg.ckpt_path, allow_pickle=cfg.allow_pickle)
@@ -114,7 +141,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     kind = str(cfg.data.get("_target_", "")).lower()
     class_names = list(stored.get("data", {}).get("class_names") or getattr(task, "class_names", []))
     if "coco" in kind:
-        datamodule = hydra.utils.instantiate(cfg.data)
+        datamodule = instantiate_at(cfg, "data")
         result = evaluate_coco(cfg, task, datamodule, out_dir)
         for k, v in result["stats"].items():
             print(f"{k}={v:.4f}")
