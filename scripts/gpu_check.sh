@@ -8,7 +8,9 @@
 # Set PYTHON=/path/to/python to choose the interpreter (default: python3).
 #
 # To add a check, append one line in the "Sections" block below:
-#     section NAME command args...
+#     section NAME SECONDS command args...
+# Every section runs under `timeout SECONDS`; the limits add up to under 7 minutes so that the whole
+# script, CUDA start-up included, stays inside the 8-minute budget of a device session.
 set -u -o pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,14 +32,19 @@ fi
 FAILED=()
 PASSED=()
 
-# section NAME CMD...: run CMD, tee stdout+stderr into the report, record pass/fail and duration.
+# section NAME SECONDS CMD...: run CMD under a time limit, tee stdout+stderr into the report, record
+# pass/fail and duration (rc 124 = the limit was hit).
 section() {
-    local name="$1"
-    shift
+    local name="$1" limit="$2"
+    shift 2
     local start rc
     start=$(date +%s)
-    echo "=== [$name] $* ===" | tee -a "$REPORT"
-    "$@" 2>&1 | tee -a "$REPORT"
+    echo "=== [$name] (limit ${limit}s) $* ===" | tee -a "$REPORT"
+    if declare -F "$1" >/dev/null; then  # a shell function: `timeout` cannot run it, it is quick anyway
+        "$@" 2>&1 | tee -a "$REPORT"
+    else
+        timeout --kill-after=5 "$limit" "$@" 2>&1 | tee -a "$REPORT"
+    fi
     rc=${PIPESTATUS[0]}
     echo "=== [$name] rc=$rc, $(($(date +%s) - start)) s ===" | tee -a "$REPORT"
     echo | tee -a "$REPORT"
@@ -62,14 +69,14 @@ PYEOF
 }
 
 # ---- Sections (extend here) -------------------------------------------------------------------
-section env env_info
-section ops-tests "$PY" -m pytest -m gpu tests/gpu -q -p no:cacheprovider -rs --durations=8
-section ops-bench "$PY" scripts/bench_ops.py --device cuda --tune
-section other-gpu-tests "$PY" -m pytest -m gpu tests/structures tests/assigners tests/losses tests/stageinteractor \
+section env 30 env_info
+section ops-tests 90 "$PY" -m pytest -m gpu tests/gpu -q -p no:cacheprovider -rs --durations=8
+section ops-bench 60 "$PY" scripts/bench_ops.py --device cuda --tune
+section other-gpu-tests 90 "$PY" -m pytest -m gpu tests/structures tests/assigners tests/losses tests/stageinteractor \
     tests/evaluation/test_detection_metrics.py -q -p no:cacheprovider -rs
-section assign-bench "$PY" scripts/bench_assign.py --device cuda --repeats 10 --loop-images 1
-section train-bench-bf16 "$PY" scripts/bench_train.py --device cuda --img-size 800 --batch-size 8 --steps 20 --amp bf16
-section train-bench-fp32 "$PY" scripts/bench_train.py --device cuda --img-size 800 --batch-size 8 --steps 10 --amp none
+section assign-bench 45 "$PY" scripts/bench_assign.py --device cuda --repeats 10 --loop-images 1
+section train-bench-bf16 60 "$PY" scripts/bench_train.py --device cuda --img-size 800 --batch-size 8 --steps 20 --amp bf16
+section train-bench-fp32 40 "$PY" scripts/bench_train.py --device cuda --img-size 800 --batch-size 8 --steps 10 --amp none
 # -----------------------------------------------------------------------------------------------
 
 {
