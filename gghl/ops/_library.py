@@ -13,17 +13,22 @@ import torch
 from torch import Tensor
 
 from gghl.ops import _cpu, _reference, _triton
+from gghl.ops._degenerate import guarded_iou, nms_entries
 from gghl.ops._nms_reference import batched_nms_rotated_ref, score_order
 
 
-def _pairwise(kind: str, x1: Tensor, x2: Tensor, aligned: bool) -> Tensor:
+def _dispatch(kind: str, x1: Tensor, x2: Tensor, aligned: bool) -> Tensor:
     if x1.device.type == "cpu" and _cpu.get_lib() is not None:
-        iou = _cpu.pairwise_iou(kind, x1, x2, aligned)
-    elif x1.device.type == "cuda" and _triton.available():
-        iou = _triton.pairwise_iou(kind, x1, x2, aligned)
-    else:
-        ref = _reference.box_iou_rotated_ref if kind == "box" else _reference.poly_iou_ref
-        iou = ref(x1, x2, aligned)
+        return _cpu.pairwise_iou(kind, x1, x2, aligned)
+    if x1.device.type == "cuda" and _triton.available():
+        return _triton.pairwise_iou(kind, x1, x2, aligned)
+    ref = _reference.box_iou_rotated_ref if kind == "box" else _reference.poly_iou_ref
+    return ref(x1, x2, aligned)
+
+
+def _pairwise(kind: str, x1: Tensor, x2: Tensor, aligned: bool) -> Tensor:
+    # NaN/inf and zero-area boxes -> IoU 0 on every path (the kernels never see them).
+    iou = guarded_iou(kind, lambda a, b, al: _dispatch(kind, a, b, al), x1, x2, aligned)
     # inter / union of identical boxes can round to 1 + 1 ulp; IoU is a ratio in [0, 1] by definition.
     return iou.clamp_(0.0, 1.0)
 
@@ -47,10 +52,21 @@ def _iou_fake(x1: Tensor, x2: Tensor, aligned: bool) -> Tensor:
 
 
 @torch.library.custom_op("gghl::batched_nms_rotated", mutates_args=())
-def batched_nms_rotated_op(boxes: Tensor, scores: Tensor, idxs: Tensor | None, iou_threshold: float) -> Tensor:
+def batched_nms_rotated_op(
+    boxes: Tensor, scores: Tensor, idxs: Tensor | None, iou_threshold: float
+) -> Tensor:
     """Greedy per-category rotated NMS -> ``[K]`` int64 kept indices in decreasing score order."""
     if boxes.shape[0] == 0:
         return torch.zeros(0, dtype=torch.int64, device=boxes.device)
+    entries = nms_entries(boxes, scores)
+    if entries is not None:  # NaN/inf boxes and NaN scores are dropped before the greedy pass
+        sub = batched_nms_rotated_op(
+            boxes.index_select(0, entries),
+            scores.index_select(0, entries),
+            None if idxs is None else idxs.index_select(0, entries),
+            iou_threshold,
+        )
+        return entries[sub]
     order = score_order(scores)
     # index_select: advanced indexing was 2000x slower here on a busy 2-core CPU (thread-pool stalls).
     b = boxes.index_select(0, order)

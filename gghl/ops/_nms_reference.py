@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from gghl.ops._degenerate import nms_entries
 from gghl.ops._reference import box_iou_rotated_ref
 
 
@@ -29,7 +30,9 @@ def greedy_from_matrix(suppress: Tensor) -> Tensor:
     return torch.from_numpy(keep)
 
 
-def batched_nms_rotated_ref(boxes: Tensor, scores: Tensor, idxs: Tensor | None, iou_threshold: float) -> Tensor:
+def batched_nms_rotated_ref(
+    boxes: Tensor, scores: Tensor, idxs: Tensor | None, iou_threshold: float
+) -> Tensor:
     """Greedy rotated NMS; boxes of different ``idxs`` never suppress each other (``idxs=None``: one class).
 
     Args:
@@ -43,6 +46,15 @@ def batched_nms_rotated_ref(boxes: Tensor, scores: Tensor, idxs: Tensor | None, 
     """
     if boxes.shape[0] == 0:
         return torch.zeros(0, dtype=torch.int64, device=boxes.device)
+    entries = nms_entries(boxes, scores)
+    if entries is not None:  # NaN/inf boxes and NaN scores are dropped (gghl.ops._degenerate)
+        sub = batched_nms_rotated_ref(
+            boxes.index_select(0, entries),
+            scores.index_select(0, entries),
+            None if idxs is None else idxs.index_select(0, entries),
+            iou_threshold,
+        )
+        return entries[sub]
     order = score_order(scores)
     b = boxes.index_select(0, order).detach()
     sup = box_iou_rotated_ref(b, b) > iou_threshold

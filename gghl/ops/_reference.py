@@ -23,6 +23,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from gghl.ops._degenerate import guarded_iou
 from gghl.structures import obb_to_poly
 
 # cdist without the |a|^2 + |b|^2 - 2ab expansion, whose cancellation would make the circle test inexact.
@@ -160,7 +161,13 @@ def obb_to_quads(boxes: Tensor) -> Tensor:
 
 
 def box_iou_rotated_ref(boxes1: Tensor, boxes2: Tensor, aligned: bool = False) -> Tensor:
-    """Reference rotated IoU; see :func:`gghl.ops.box_iou_rotated` for the contract."""
+    """Reference rotated IoU; see :func:`gghl.ops.box_iou_rotated` for the contract (NaN/inf or
+    zero-area boxes give 0, see ``gghl.ops._degenerate``)."""
+    return guarded_iou("box", _box_iou_rotated, boxes1, boxes2, aligned)
+
+
+def _box_iou_rotated(boxes1: Tensor, boxes2: Tensor, aligned: bool = False) -> Tensor:
+    """Rotated IoU of valid (finite, non-zero-area) boxes."""
     if aligned:
         # Local frame per pair: box1's centre is the origin, so float32 keeps precision at 4000 px.
         d = boxes2[:, :2] - boxes1[:, :2]
@@ -178,12 +185,17 @@ def box_iou_rotated_ref(boxes1: Tensor, boxes2: Tensor, aligned: bool = False) -
         dist = torch.cdist(boxes1[:, :2], boxes2[:, :2], compute_mode=_DIRECT)
         cand = dist <= (r1[:, None] + r2[None]) * (1 + 1e-6)
         ii, jj = cand.nonzero(as_tuple=True)
-    vals = box_iou_rotated_ref(boxes1.index_select(0, ii), boxes2.index_select(0, jj), aligned=True)
+    vals = _box_iou_rotated(boxes1.index_select(0, ii), boxes2.index_select(0, jj), aligned=True)
     return out.index_put((ii, jj), vals)
 
 
 def poly_iou_ref(polys1: Tensor, polys2: Tensor, aligned: bool = False) -> Tensor:
-    """Reference convex-quadrilateral IoU; see :func:`gghl.ops.poly_iou` for the contract."""
+    """Reference convex-quadrilateral IoU; see :func:`gghl.ops.poly_iou` for the contract (NaN/inf or
+    zero-area quads give 0, see ``gghl.ops._degenerate``)."""
+    return guarded_iou("poly", _poly_iou, polys1, polys2, aligned)
+
+
+def _poly_iou(polys1: Tensor, polys2: Tensor, aligned: bool) -> Tensor:
     p1 = _ccw(polys1.reshape(-1, 4, 2))
     p2 = _ccw(polys2.reshape(-1, 4, 2))
     return _pairwise(p1, p2, aligned)
