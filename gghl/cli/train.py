@@ -1,7 +1,12 @@
 """`gghl-train` / `python scripts/train.py`: Hydra entry point for training and evaluation.
 
-Flow (lightning-hydra-template style): seed -> datamodule -> model -> callbacks/loggers -> trainer ->
-fit -> test on the best (or last) checkpoint -> one summary line per metric, the checkpoint path and wall time.
+Flow (lightning-hydra-template style): check ``_target_``s -> seed -> datamodule -> model -> callbacks/loggers
+-> trainer (atomic checkpoint IO) -> fit (optionally resumed) -> test on the best (or last) checkpoint ->
+one summary line per metric, the checkpoint path and wall time.
+
+Resume: ``ckpt_path=last hydra.run.dir=<previous run dir>`` (or ``paths.output_dir=<previous run dir>``)
+continues ``<run dir>/checkpoints/last.ckpt`` in the same folder: optimizer, scheduler, epoch, step, EMA,
+RNG states and data order (``gghl.callbacks.ExactResume``), so the result equals an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -13,7 +18,14 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from gghl.cli._config import CONFIG_DIR, checkpoint_config, inject_data_info, prepare_environment
+from gghl.cli._config import (
+    CONFIG_DIR,
+    check_targets,
+    checkpoint_config,
+    config_errors,
+    inject_data_info,
+    prepare_environment,
+)
 from gghl.tasks.checkpoint_config import ConfigInCheckpoint
 
 
@@ -23,20 +35,51 @@ def _instantiate_group(cfg: DictConfig | None) -> list[Any]:
     return [hydra.utils.instantiate(c) for c in cfg.values() if c is not None and "_target_" in c]
 
 
-def _resolve_ckpt(ckpt_path: str | None, output_dir: str) -> str | None:
+def resolve_ckpt_path(ckpt_path: str | None, checkpoint_dir: str | Path) -> str | None:
+    """``"last"`` -> ``<checkpoint_dir>/last.ckpt`` of the run being resumed; other paths must exist.
+
+    Args:
+        ckpt_path: ``None``, ``"last"`` or a file path.
+        checkpoint_dir: the run's checkpoint folder (``<run dir>/checkpoints``: where ``ModelCheckpoint`` writes).
+    """
+    if not ckpt_path:
+        return None
     if ckpt_path == "last":
-        candidates = sorted(Path(output_dir).parent.glob("*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
-        if not candidates:
-            raise FileNotFoundError(f"ckpt_path=last: no last.ckpt under {Path(output_dir).parent}/*/checkpoints")
-        return str(candidates[-1])
-    if ckpt_path and not Path(ckpt_path).is_file():
+        last = Path(checkpoint_dir) / "last.ckpt"
+        if last.is_file():
+            return str(last)
+        runs = Path(checkpoint_dir).parent.parent
+        recent = sorted(runs.glob("*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)[-3:]
+        hint = "".join(f"\n  hydra.run.dir={p.parent.parent}" for p in reversed(recent))
+        raise FileNotFoundError(
+            f"ckpt_path=last: {last} does not exist. Resume a run by pointing at its folder, e.g. "
+            f"`ckpt_path=last hydra.run.dir=<previous run dir>`" + (f"; recent runs:{hint}" if hint else "")
+        )
+    if not Path(ckpt_path).is_file():
         raise FileNotFoundError(f"ckpt_path does not exist: {ckpt_path}")
-    return ckpt_path
+    return str(ckpt_path)
+
+
+def _checkpoint_dir(callbacks: list[Any], output_dir: str) -> str:
+    import lightning as L
+
+    for cb in callbacks:
+        if isinstance(cb, L.pytorch.callbacks.ModelCheckpoint) and cb.dirpath:
+            return str(cb.dirpath)
+    return str(Path(output_dir) / "checkpoints")
 
 
 def run(cfg: DictConfig) -> dict[str, float]:
     """Train and/or test as configured; returns the final metrics (floats)."""
+    with config_errors(cfg):
+        check_targets(cfg)  # before anything is instantiated
+        return _run(cfg)
+
+
+def _run(cfg: DictConfig) -> dict[str, float]:
     import lightning as L
+
+    from gghl.callbacks import AtomicCheckpointIO
 
     start = time.time()
     L.seed_everything(cfg.seed, workers=True)
@@ -49,19 +92,24 @@ def run(cfg: DictConfig) -> dict[str, float]:
     loggers = _instantiate_group(cfg.get("logger"))
     if not loggers:  # LearningRateMonitor refuses to run without a logger; nothing to monitor into anyway
         callbacks = [c for c in callbacks if not isinstance(c, L.pytorch.callbacks.LearningRateMonitor)]
-    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    # Atomic saves (temp file + os.replace) and weights_only loads on every path, resume included.
+    ckpt_io = AtomicCheckpointIO(allow_pickle=bool(cfg.get("allow_pickle", False)))
+    trainer: L.Trainer = hydra.utils.instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[ckpt_io]
+    )
     output_dir = cfg.paths.output_dir
+    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), _checkpoint_dir(callbacks, output_dir))
 
     metrics: dict[str, float] = {}
     if cfg.get("train", True):
-        trainer.fit(model, datamodule=datamodule, ckpt_path=_resolve_ckpt(cfg.get("ckpt_path"), output_dir))
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1})
     best = ""
     ckpt_cb = getattr(trainer, "checkpoint_callback", None)
     if ckpt_cb is not None:
         best = ckpt_cb.best_model_path or ckpt_cb.last_model_path or ""
     if cfg.get("test", True):
-        test_ckpt = best or (None if cfg.get("train", True) else _resolve_ckpt(cfg.get("ckpt_path"), output_dir))
+        test_ckpt = best or (None if cfg.get("train", True) else ckpt_path)
         results = trainer.test(model, datamodule=datamodule, ckpt_path=test_ckpt or None)
         for r in results:
             metrics.update({k: float(v) for k, v in r.items()})

@@ -22,20 +22,28 @@ class ConfigInCheckpoint(L.Callback):
         checkpoint[CONFIG_KEY] = self.config
 
 
-def load_checkpoint(path: str | Path, allow_pickle: bool = False) -> dict[str, Any]:
-    """Load a checkpoint safely: ``torch.load(weights_only=True)`` unless ``allow_pickle`` (trusted old files)."""
+def load_checkpoint(path: str | Path, allow_pickle: bool = False, map_location: Any = "cpu") -> dict[str, Any]:
+    """Load a checkpoint safely: ``torch.load(weights_only=True)`` unless ``allow_pickle`` (trusted old files).
+
+    Used by every gghl load path: eval/export/predict (``build_task_from_checkpoint``) and, through
+    ``gghl.callbacks.AtomicCheckpointIO``, Lightning's resume and ``trainer.test(ckpt_path=...)``.
+    """
+    import pickle
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=not allow_pickle)
-    except Exception as err:  # torch raises UnpicklingError subclasses with long messages
+        return torch.load(path, map_location=map_location, weights_only=not allow_pickle)
+    except pickle.UnpicklingError as err:  # weights_only refused a pickled class (long torch message)
         if allow_pickle:
             raise
         raise RuntimeError(
             f"{path}: could not be loaded with weights_only=True ({type(err).__name__}). If you trust this file, "
             "pass allow_pickle=true to load it with full pickle (it can run code)."
         ) from err
+    except (RuntimeError, EOFError, OSError) as err:  # truncated / not a torch zip archive
+        raise RuntimeError(f"{path}: not a readable torch checkpoint (corrupt or truncated?): {err}") from err
 
 
 def build_task_from_checkpoint(path: str | Path, allow_pickle: bool = False) -> tuple[L.LightningModule, dict[str, Any]]:

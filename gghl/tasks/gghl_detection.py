@@ -14,6 +14,7 @@ from gghl.losses import JOLLoss
 from gghl.models.coords import apply_affine_to_points, invert_affine
 from gghl.models.gghl_detector import GGHLDetector
 from gghl.models.gghl_postprocess import GGHLPostProcess
+from gghl.tasks.faults import report_oom
 from gghl.tasks.optim import split_decay_params, warmup_cosine_factor
 
 
@@ -84,6 +85,7 @@ class GGHLDetectionTask(L.LightningModule):
             self.ema = ModelEmaV3(self.net, decay=ema_decay, use_warmup=True)
         self.bad_steps = 0
         self.skipped_steps = 0
+        self._last_batch: tuple[tuple[int, ...], torch.dtype] | None = None  # for out-of-memory messages
         self._val_records: list[dict[str, Any]] = []
 
     # ----------------------------------------------------------------- training
@@ -102,10 +104,12 @@ class GGHLDetectionTask(L.LightningModule):
 
     def training_step(self, batch: tuple[Tensor, list[dict]], batch_idx: int) -> Tensor | None:
         images, targets = batch
-        raw = self(images)
-        with torch.no_grad():
-            maps = self.assigner.assign(targets, img_size=images.shape[-1])
-        losses = self.criterion([r.float() for r in raw], maps)
+        self._last_batch = (tuple(images.shape), images.dtype)
+        with report_oom("training_step (forward + loss)", *self._last_batch):
+            raw = self(images)
+            with torch.no_grad():
+                maps = self.assigner.assign(targets, img_size=images.shape[-1])
+            losses = self.criterion([r.float() for r in raw], maps)
         loss = losses["loss"]
         if not torch.isfinite(loss):
             return self._skip_non_finite(losses, targets)
@@ -113,10 +117,37 @@ class GGHLDetectionTask(L.LightningModule):
         bs = images.shape[0]
         self.log_dict({f"train/{k}": v.detach() for k, v in losses.items()}, batch_size=bs, prog_bar=False)
         self.log("train/loss_total", loss.detach(), batch_size=bs, prog_bar=True)
-        with torch.no_grad():
-            for s, m in zip(self.net.strides, maps):
-                self.log(f"train/positives_s{s}", (m[..., 13] > 0).sum(dtype=torch.float32) / bs, batch_size=bs)
+        self._log_assignment(maps, targets, bs)
         return loss
+
+    def _log_assignment(self, maps: list[Tensor], targets: list[dict], bs: int) -> None:
+        """Assignment statistics from the label maps ``[B,G,G,16+C]`` (channel 13 = positive cell).
+
+        ``train/positives_s{stride}``: positive cells per image; ``train/pos_per_obj_l{level}``: positive
+        cells of that level per ground-truth object of the batch (how many cells supervise an object;
+        a level near 0 for all objects means the scale ranges miss the data).
+        """
+        n_obj = max(sum(int(t["labels"].numel()) for t in targets), 1)
+        with torch.no_grad():
+            for level, (s, m) in enumerate(zip(self.net.strides, maps)):
+                pos = (m[..., 13] > 0).sum(dtype=torch.float32)
+                self.log(f"train/positives_s{s}", pos / bs, batch_size=bs)
+                self.log(f"train/pos_per_obj_l{level}", pos / n_obj, batch_size=bs)
+        self.log("train/objects_per_img", n_obj / bs, batch_size=bs)
+
+    def backward(self, loss: Tensor, *args: Any, **kwargs: Any) -> None:
+        # Most out-of-memory errors happen here (activations of the whole batch are alive).
+        with report_oom("backward", *(self._last_batch or (None, None))):
+            super().backward(loss, *args, **kwargs)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Counters of skipped steps survive a resume (plain ints: weights_only-loadable).
+        checkpoint["gghl_fault_counters"] = {"bad_steps": self.bad_steps, "skipped_steps": self.skipped_steps}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        counters = checkpoint.get("gghl_fault_counters", {})
+        self.bad_steps = int(counters.get("bad_steps", 0))
+        self.skipped_steps = int(counters.get("skipped_steps", 0))
 
     def _skip_non_finite(self, losses: dict[str, Tensor], targets: list[dict]) -> None:
         self.bad_steps += 1
