@@ -8,6 +8,9 @@
   ``contiguous_to_cat_id[i]`` maps back for result files.
 * Images without annotations are kept (zero objects). Boxes with ``w <= 0`` or ``h <= 0`` are
   dropped, counted in ``self.skipped["degenerate_box"]`` and logged once.
+* The json is validated first (``gghl.data.coco_json``): missing fields, duplicate image/annotation/
+  category ids, dangling ``image_id``/``category_id``, non-numeric or non-finite ``bbox`` raise
+  ``CocoFormatError`` (a ``ValueError``) naming the file and the json path.
 * ``image_id`` of a sample is ``str(coco image id)``; the image file is ``<images_dir>/<file_name>``.
 """
 
@@ -25,6 +28,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from gghl.data.coco_json import CocoFormatError as CocoFormatError  # re-export
+from gghl.data.coco_json import load_coco_json
 from gghl.data.collate import make_sample
 from gghl.data.image_io import read_image
 
@@ -40,13 +45,7 @@ def xywh_to_polygons(boxes: np.ndarray) -> np.ndarray:
 
 def read_coco_categories(ann_file: str | Path) -> tuple[list[int], list[str]]:
     """``(sorted category ids, names in that order)`` of a COCO json file (no index build)."""
-    import json
-
-    p = Path(ann_file)
-    if not p.is_file():
-        raise FileNotFoundError(f"{p}: COCO annotation file not found")
-    with open(p, encoding="utf-8") as f:
-        cats = json.load(f).get("categories", [])
+    cats = load_coco_json(ann_file)["categories"]
     cats = sorted(cats, key=lambda c: int(c["id"]))
     return [int(c["id"]) for c in cats], [str(c["name"]) for c in cats]
 
@@ -76,11 +75,11 @@ class CocoDetection(Dataset):
             raise FileNotFoundError(f"{self.ann_file}: COCO annotation file not found")
         if not self.images_dir.is_dir():
             raise FileNotFoundError(f"{self.images_dir}: COCO images folder not found")
+        data = load_coco_json(self.ann_file)  # CocoFormatError naming file and json path (missing fields, dup ids)
         with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
-            try:
-                self.coco = COCO(str(self.ann_file))
-            except Exception as e:  # json errors, missing keys: name the file
-                raise ValueError(f"{self.ann_file}: not a valid COCO annotation file ({type(e).__name__}: {e})") from e
+            self.coco = COCO()
+            self.coco.dataset = data
+            self.coco.createIndex()
         cats = sorted(self.coco.loadCats(self.coco.getCatIds()), key=lambda c: int(c["id"]))
         self.contiguous_to_cat_id: list[int] = [int(c["id"]) for c in cats]
         self.cat_id_to_contiguous: dict[int, int] = {c: i for i, c in enumerate(self.contiguous_to_cat_id)}

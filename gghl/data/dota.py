@@ -16,6 +16,15 @@ format problems surface at once, with file and line:
 * corrupt image -> ``ImageReadError`` naming the file when the sample is loaded; with
   ``check_images=True`` every image is decoded once at construction (and dropped+counted in skip mode).
 
+Geometry (both modes, never an error, always counted):
+
+* zero-area polygon (all vertices on a point or a line, symmetric bow-tie) -> skipped,
+  ``skipped["degenerate_polygon"]``;
+* polygon entirely outside ``[0, W] x [0, H]`` (size read from the image header) -> skipped,
+  ``skipped["outside_image"]``; partly outside -> kept as annotated (DOTA marks truncated objects so);
+* other self-intersecting vertex orders -> kept: the training box is the minimum-area rectangle of
+  the four vertices (``gghl.structures.poly_to_obb``), which does not depend on vertex order.
+
 Counts of everything skipped are in ``self.skipped`` and logged once as a summary.
 """
 
@@ -35,7 +44,7 @@ from torch.utils.data import Dataset
 from gghl.data.collate import make_sample
 from gghl.data.dota_classes import dota_classes
 from gghl.data.dota_labels import DotaFormatError, read_dota_labels
-from gghl.data.image_io import IMAGE_EXTENSIONS, ImageReadError, read_image, verify_image
+from gghl.data.image_io import IMAGE_EXTENSIONS, ImageReadError, read_image, read_image_size, verify_image
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +68,21 @@ def _find_image(images_dir: Path, stem: str, exts: Sequence[str]) -> Path | None
         p = images_dir / f"{stem}{ext}"
         if p.is_file():
             return p
+    return None
+
+
+def _geometry_problem(polygon: Sequence[float], hw: tuple[int, int] | None) -> str | None:
+    """``"degenerate_polygon"`` (zero shoelace area: a point, a line, a symmetric bow-tie),
+    ``"outside_image"`` (no part inside ``[0, W] x [0, H]``) or ``None`` for a usable object."""
+    xy = np.asarray(polygon, dtype=np.float64).reshape(4, 2)
+    rel = xy - xy[0]
+    area = 0.5 * float(np.sum(rel[:, 0] * np.roll(rel[:, 1], -1) - rel[:, 1] * np.roll(rel[:, 0], -1)))
+    if area == 0.0:
+        return "degenerate_polygon"
+    if hw is not None:
+        h, w = hw
+        if xy[:, 0].max() <= 0 or xy[:, 0].min() >= w or xy[:, 1].max() <= 0 or xy[:, 1].min() >= h:
+            return "outside_image"
     return None
 
 
@@ -153,12 +177,27 @@ class DotaDataset(Dataset):
         if parsed.skipped:
             self.skipped["malformed_line"] += len(parsed.skipped)
         polys, labels, diff = [], [], []
+        size: list[tuple[int, int] | None] = []
+
+        def size_of() -> tuple[int, int] | None:  # image header read once, only for files with objects
+            if not size:
+                try:
+                    size.append(read_image_size(image_path))
+                except ImageReadError:  # a corrupt image is reported when loaded (or by check_images)
+                    size.append(None)
+            return size[0]
+
         for obj in parsed.objects:
             idx = class_to_idx.get(obj.class_name)
             if idx is None:
                 self._fail("unknown_class", DotaFormatError(
                     label_path, obj.line_no,
                     f"unknown class {obj.class_name!r}; known classes: {self.class_names}"))
+                continue
+            problem = _geometry_problem(obj.polygon, size_of())
+            if problem is not None:  # not a format error: counted and logged, never raised
+                self.skipped[problem] += 1
+                log.debug("skip (%s): %s:%d", problem, label_path, obj.line_no)
                 continue
             polys.append(obj.polygon)
             labels.append(idx)

@@ -8,6 +8,9 @@ suite checks that both backends give the same 12 numbers.
 Definitions where pycocotools has none or crashes:
   * an empty detection list: every stat is 0.0 (pycocotools' ``loadRes([])`` raises IndexError);
   * detections on an image id absent from the GT: ``ValueError`` naming the id (pycocotools asserts);
+  * malformed ground truth (missing fields, duplicate ids, dangling references, non-finite bbox/area):
+    ``CocoFormatError`` naming the file and json path; malformed results (not a list, missing keys,
+    non-finite bbox/score, unknown category): ``CocoResultError``; both are ``ValueError``s;
   * a stat pycocotools reports as -1 (no GT in that area range) is passed through as -1.0.
 """
 
@@ -16,11 +19,15 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
+import numbers
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["STAT_NAMES", "evaluate", "available_backends"]
+from gghl.data.coco_json import CocoFormatError, validate_coco
+
+__all__ = ["STAT_NAMES", "CocoFormatError", "CocoResultError", "evaluate", "available_backends"]
 
 #: pycocotools ``COCOeval.stats`` order for ``iouType="bbox"``.
 STAT_NAMES: tuple[str, ...] = (
@@ -67,26 +74,57 @@ def _load_json(x: str | os.PathLike | Mapping | Sequence, what: str) -> Any:
     if isinstance(x, (str, os.PathLike)):
         if not os.path.isfile(x):
             raise FileNotFoundError(f"{what} file not found: {x}")
-        with open(x) as f:
-            return json.load(f)
+        try:
+            with open(x, encoding="utf-8") as f:
+                return json.load(f)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+            raise CocoResultError(f"{x}: {what} file is not valid json ({type(e).__name__}: {e})") from e
     return x
 
 
-def _check_dets(dets: list[dict[str, Any]], image_ids: set[Any]) -> list[dict[str, Any]]:
-    """Copy (the backends mutate results) and validate detections."""
+class CocoResultError(ValueError):
+    """A malformed COCO result list; the message names the source file (or ``<list>``) and the index."""
+
+
+def _check_dets(
+    dets: list[Any], image_ids: set[Any], cat_ids: set[Any] | None = None, source: str = "<list>"
+) -> list[dict[str, Any]]:
+    """Copy (the backends mutate results) and validate detections (:class:`CocoResultError`)."""
     out = []
     for i, d in enumerate(dets):
+        where = f"{source}: detection {i}"
+        if not isinstance(d, Mapping):
+            raise CocoResultError(f"{where} must be an object, got {type(d).__name__}")
         missing = {"image_id", "category_id", "bbox", "score"} - set(d)
         if missing:
-            raise ValueError(f"detection {i} lacks {sorted(missing)}: {d}")
-        if len(d["bbox"]) != 4:
-            raise ValueError(f"detection {i}: bbox must be [x, y, w, h], got {d['bbox']}")
-        if d["image_id"] not in image_ids:
-            raise ValueError(
-                f"detection {i} has image_id {d['image_id']!r}, which is not in the ground truth"
+            raise CocoResultError(f"{where} lacks {sorted(missing)}: {d}")
+        box = d["bbox"]
+        if not isinstance(box, Sequence) or isinstance(box, str) or len(box) != 4:
+            raise CocoResultError(f"{where}: bbox must be [x, y, w, h], got {box!r}")
+        if not all(_finite_number(v) for v in box):
+            raise CocoResultError(f"{where}: bbox must hold 4 finite numbers, got {box!r}")
+        if not _finite_number(d["score"]):
+            raise CocoResultError(f"{where}: score must be a finite number, got {d['score']!r}")
+        try:
+            known = d["image_id"] in image_ids
+        except TypeError:  # unhashable (list, dict)
+            known = False
+        if not known:
+            raise CocoResultError(f"{where} has image_id {d['image_id']!r}, which is not in the ground truth")
+        try:
+            known = cat_ids is None or d["category_id"] in cat_ids
+        except TypeError:
+            known = False
+        if not known:
+            raise CocoResultError(
+                f"{where} has category_id {d['category_id']!r}, which is not in the ground truth"
             )
-        out.append({**d, "bbox": [float(v) for v in d["bbox"]], "score": float(d["score"])})
+        out.append({**d, "bbox": [float(v) for v in box], "score": float(d["score"])})
     return out
+
+
+def _finite_number(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _run_pycocotools(
@@ -150,14 +188,20 @@ def evaluate(
     if iou_type not in ("bbox", "segm"):
         raise ValueError(f"iou_type must be 'bbox' or 'segm', got {iou_type!r}")
     name = _resolve(backend)
-    gt = _load_json(gt_json, "ground-truth")
+    gt_src = str(gt_json) if isinstance(gt_json, (str, os.PathLike)) else "<ground-truth dict>"
+    gt = validate_coco(
+        _load_json(gt_json, "ground-truth"), gt_src, require_file_name=False, require_area=True
+    )
     gt = {**gt, "annotations": [dict(a) for a in gt.get("annotations", [])]}
     gt.setdefault("info", {})  # some pycocotools versions copy it in loadRes
+    det_src = str(detections) if isinstance(detections, (str, os.PathLike)) else "<list>"
     dets = _load_json(detections, "detections")
     if not isinstance(dets, list):
-        raise ValueError(f"detections must be a list of result dicts, got {type(dets).__name__}")
+        raise CocoResultError(
+            f"{det_src}: detections must be a list of result dicts, got {type(dets).__name__}"
+        )
     known = {img["id"] for img in gt.get("images", [])}
-    dets = _check_dets(dets, known)
+    dets = _check_dets(dets, known, {c["id"] for c in gt.get("categories", [])}, det_src)
     img_ids = None
     if image_ids is not None:
         img_ids = sorted(set(image_ids))

@@ -12,6 +12,7 @@ Rules (spec/dota-eval.md, "File formats"), each with what we do where the devkit
   :class:`DOTAFormatError`.
 * Detection lines are exactly ``imgname score x1 y1 ... x4 y4`` (10 tokens), else an error. Blank
   lines are skipped (the devkit crashes on them). Scores must not be NaN; coordinates must be finite.
+* Undecodable (non UTF-8) files: :class:`DOTAFormatError` naming the file.
 * Image set: one name per line, surrounding whitespace stripped, blank lines skipped; a name listed
   twice is an error (the devkit would count its GT twice).
 """
@@ -58,13 +59,21 @@ def _no_empty(toks: Sequence[str], path: PathLike, lineno: int, line: str) -> No
         raise DOTAFormatError(path, lineno, f"empty field {toks.index('') + 1} (double space?)", line)
 
 
+def _read_lines(path: Path) -> list[str]:
+    """Lines of a text file; undecodable bytes are a :class:`DOTAFormatError` naming the file."""
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        raise DOTAFormatError(path, 0, f"not a UTF-8 text file ({e.reason} at byte {e.start})") from None
+
+
 def read_imageset(imageset: PathLike | Sequence[str]) -> list[str]:
     """Image names from a file (one per line) or a sequence of names, in order, unique."""
     if isinstance(imageset, (str, os.PathLike)):
         path = Path(imageset)
         if not path.is_file():
             raise FileNotFoundError(f"image set file not found: {path}")
-        entries = [(i + 1, ln.strip()) for i, ln in enumerate(path.read_text().splitlines())]
+        entries = [(i + 1, ln.strip()) for i, ln in enumerate(_read_lines(path))]
         src: PathLike = path
     else:
         entries = [(0, str(n).strip()) for n in imageset]
@@ -89,7 +98,7 @@ def parse_gt_file(path: PathLike) -> tuple[list[str], np.ndarray, np.ndarray]:
     names: list[str] = []
     polys: list[list[float]] = []
     diff: list[bool] = []
-    for lineno, raw in enumerate(path.read_text().splitlines(), start=1):
+    for lineno, raw in enumerate(_read_lines(path), start=1):
         line = raw.strip()
         toks = line.split(" ")
         if len(toks) < 9:  # devkit L34-35: headers (imagesource:, gsd:) and blank lines
@@ -116,7 +125,7 @@ def parse_det_file(path: PathLike) -> tuple[list[str], np.ndarray, np.ndarray, n
     """One ``Task1_<class>.txt`` file -> ``(image_names[D], scores[D], polys[D, 8], line_numbers[D])``
     in file order (the tie-break order)."""
     path = Path(path)
-    lines = path.read_text().splitlines()
+    lines = _read_lines(path)
     fast = _parse_det_fast(lines)
     if fast is not None:
         return fast
