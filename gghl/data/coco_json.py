@@ -91,6 +91,9 @@ def validate_coco(
         for key in ("image_id", "category_id", "bbox"):
             if key not in ann:
                 raise CocoFormatError(source, where, f"missing field {key!r} (annotation id {ann['id']})")
+        for key in ("image_id", "category_id"):
+            if not _is_int(ann[key]):
+                raise CocoFormatError(source, f"{where}.{key}", f"must be an integer, got {ann[key]!r}")
         if ann["image_id"] not in img_ids:
             raise CocoFormatError(
                 source, f"{where}.image_id", f"{ann['image_id']!r} is not an id in 'images'"
