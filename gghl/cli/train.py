@@ -20,9 +20,11 @@ from omegaconf import DictConfig
 
 from gghl.cli._config import (
     CONFIG_DIR,
+    ConfigError,
     check_targets,
     checkpoint_config,
     config_errors,
+    config_file_for,
     inject_data_info,
     prepare_environment,
 )
@@ -69,10 +71,24 @@ def _checkpoint_dir(callbacks: list[Any], output_dir: str) -> str:
     return str(Path(output_dir) / "checkpoints")
 
 
+def check_trainer_config(cfg: DictConfig) -> None:
+    """Fail early, naming the key, on trainer settings that would only fail after the processes start."""
+    import torch
+
+    tr = cfg.get("trainer") or {}
+    if tr.get("sync_batchnorm") and (tr.get("accelerator") == "cpu" or not torch.cuda.is_available()):
+        raise ConfigError(
+            "trainer.sync_batchnorm",
+            "SyncBatchNorm needs GPUs (torch DDP refuses it for CPU modules); set trainer.sync_batchnorm=false",
+            config_file_for("trainer.sync_batchnorm"),
+        )
+
+
 def run(cfg: DictConfig) -> dict[str, float]:
     """Train and/or test as configured; returns the final metrics (floats)."""
     with config_errors(cfg):
         check_targets(cfg)  # before anything is instantiated
+        check_trainer_config(cfg)
         return _run(cfg)
 
 
