@@ -60,7 +60,7 @@ def validate_coco(
     (``id`` int unique, ``name`` str) and ``annotations`` (``id`` int unique, ``image_id`` and
     ``category_id`` referring to listed entries, ``bbox`` 4 finite numbers, ``iscrowd`` 0/1 if present).
     Zero or negative ``w``/``h`` is *not* an error here (the dataset drops and counts such boxes).
-    ``require_file_name=False`` for evaluation-only ground truth; ``require_area=True`` for the COCO
+    ``require_file_name=False`` for evaluation-only ground truth (no ``file_name``, no category ``name``); ``require_area=True`` for the COCO
     evaluator, whose area ranges read ``area`` of every annotation.
 
     Raises:
@@ -81,7 +81,7 @@ def validate_coco(
             raise CocoFormatError(
                 source, f"images[{i}].file_name", f"must be a string, got {img.get('file_name')!r}"
             )
-    for i, cat in enumerate(data["categories"]):
+    for i, cat in enumerate(data["categories"] if require_file_name else []):
         if not isinstance(cat.get("name"), str):
             raise CocoFormatError(
                 source, f"categories[{i}].name", f"must be a string, got {cat.get('name')!r}"
