@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from gghl.ops import _cpu, _reference, _triton
-from gghl.ops._degenerate import guarded_iou, nms_entries
+from gghl.ops._degenerate import guarded_iou, nms_entries, valid_boxes
 from gghl.ops._nms_reference import batched_nms_rotated_ref, score_order
 
 
@@ -67,6 +67,19 @@ def batched_nms_rotated_op(
             iou_threshold,
         )
         return entries[sub]
+    zero_area = ~valid_boxes(boxes)
+    if bool(zero_area.any()):
+        # Zero-area boxes have IoU 0 with everything (the IoU rule): they are always kept and suppress
+        # nothing. The kernels below compute their own IoUs, so keep such boxes away from them.
+        rest = (~zero_area).nonzero().squeeze(1)
+        sub = batched_nms_rotated_op(
+            boxes.index_select(0, rest),
+            scores.index_select(0, rest),
+            None if idxs is None else idxs.index_select(0, rest),
+            iou_threshold,
+        )
+        kept = torch.cat([rest[sub], zero_area.nonzero().squeeze(1)]).sort().values
+        return kept[score_order(scores.index_select(0, kept))]
     order = score_order(scores)
     # index_select: advanced indexing was 2000x slower here on a busy 2-core CPU (thread-pool stalls).
     b = boxes.index_select(0, order)

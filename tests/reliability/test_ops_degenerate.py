@@ -147,7 +147,7 @@ def _is_valid(b: torch.Tensor) -> torch.Tensor:
     return torch.isfinite(b).all(1) & (b[:, 2] != 0) & (b[:, 3] != 0)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=int(__import__("os").environ.get("GGHL_FUZZ_N", 60)), deadline=None)
 @given(st.lists(box_row, min_size=1, max_size=6), st.lists(box_row, min_size=1, max_size=6))
 def test_fuzz_box_iou_defined_and_paths_agree(rows1: list, rows2: list) -> None:
     b1, b2 = torch.tensor(rows1, dtype=torch.float64), torch.tensor(rows2, dtype=torch.float64)
@@ -165,7 +165,7 @@ def test_fuzz_box_iou_defined_and_paths_agree(rows1: list, rows2: list) -> None:
     )
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=int(__import__("os").environ.get("GGHL_FUZZ_N", 40)), deadline=None)
 @given(
     st.lists(
         st.tuples(box_row, st.one_of(st.floats(0, 1), st.just(NAN), st.just(INF))), min_size=1, max_size=10
