@@ -47,13 +47,26 @@ def load_checkpoint(path: str | Path, allow_pickle: bool = False, map_location: 
 
 
 def build_task_from_checkpoint(path: str | Path, allow_pickle: bool = False) -> tuple[L.LightningModule, dict[str, Any]]:
-    """Rebuild the LightningModule saved by ``scripts/train.py`` and load its weights (eval mode)."""
+    """Rebuild the LightningModule saved by ``scripts/train.py`` and load its weights (eval mode).
+
+    The stored config's ``_target_`` entries pass the same allow-list as a command line
+    (:func:`gghl.config_targets.check_targets`): ``weights_only=True`` keeps pickles from running code, and
+    this keeps a crafted ``_target_: os.system`` from doing it instead. ``allow_pickle=True`` (a trusted
+    file) lifts both checks.
+    """
     import hydra
+
+    from gghl.config_targets import ConfigError, check_targets
 
     ckpt = load_checkpoint(path, allow_pickle)
     config = ckpt.get(CONFIG_KEY)
     if config is None:
         raise KeyError(f"{path}: no '{CONFIG_KEY}' entry; it was not written by gghl's train entry point")
+    try:
+        check_targets({"model": config.get("model")}, allow_external=True if allow_pickle else False)
+    except ConfigError as err:
+        raise ConfigError(err.key, f"{err} (refused in checkpoint {path}; pass allow_pickle=true only if you trust it)",
+                          str(path)) from err
     model = hydra.utils.instantiate(config["model"], _convert_="all")
     model.load_state_dict(ckpt["state_dict"])
     model.eval()

@@ -116,3 +116,18 @@ def test_config_errors_wraps_omegaconf_errors() -> None:
     cfg = _compose("eval", [], hydra_cfg=True)
     with pytest.raises(ConfigError, match="ckpt_path"), config_errors(cfg):
         _ = cfg.ckpt_path
+
+
+def test_checkpoint_with_foreign_target_is_refused(tmp_path) -> None:
+    """A checkpoint's stored config passes the allow-list: `_target_: os.system` never runs."""
+    import torch
+
+    from gghl.tasks.checkpoint_config import CONFIG_KEY, build_task_from_checkpoint
+
+    marker = tmp_path / "pwned"
+    bad = {"state_dict": {}, CONFIG_KEY: {"model": {"_target_": "os.system", "command": f"touch {marker}"}}}
+    path = tmp_path / "evil.ckpt"
+    torch.save(bad, path)
+    with pytest.raises(ConfigError, match=r"model\._target_.*evil\.ckpt"):
+        build_task_from_checkpoint(path)
+    assert not marker.exists()
