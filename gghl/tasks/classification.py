@@ -39,6 +39,7 @@ from gghl.losses.soft_targets import (
     soft_cross_entropy,
 )
 from gghl.models.classifier import build_classifier
+from gghl.tasks.faults import report_oom
 
 ASSIGN_MODES = ("hard", "smooth", "soft", "distill")
 
@@ -160,6 +161,10 @@ class ClassificationTask(L.LightningModule):
         eps = self.hparams.label_smoothing if kind == "smooth" else 0.0
         return smooth_one_hot(batch["label"], self.num_classes, eps)
 
+    def backward(self, loss: Tensor, *args: Any, **kwargs: Any) -> None:
+        with report_oom("backward", *getattr(self, "_last_batch", (None, None))):
+            super().backward(loss, *args, **kwargs)
+
     def training_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> Tensor:
         x = batch["image"]
         base = self.distill_cfg["base"] if self.assign == "distill" else self.assign
@@ -170,7 +175,9 @@ class ClassificationTask(L.LightningModule):
             # distribution gets the same convex combination (works for soft targets too).
             lam = self.mixup._mix_batch(x)
             q = lam * q + (1.0 - lam) * q.flip(0)
-        logits = self.net(x)
+        self._last_batch = (tuple(x.shape), x.dtype)
+        with report_oom("training_step (forward)", *self._last_batch):
+            logits = self.net(x)
         train_logits = logits
         if self.hparams.logit_adjust_tau > 0:
             train_logits = logit_adjustment(logits, self.log_prior_c, self.hparams.logit_adjust_tau)

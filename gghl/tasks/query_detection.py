@@ -21,6 +21,7 @@ from gghl.losses.set_criterion import SetCriterion
 from gghl.models.query.coco_eval import coco_ap
 from gghl.models.query.detector import QueryDetector
 from gghl.models.query.postprocess import invert_affine_boxes, postprocess
+from gghl.tasks.faults import report_oom
 
 
 def _plain(cfg: Any) -> Any:
@@ -106,10 +107,12 @@ class QueryDetectionTask(L.LightningModule):
     def training_step(self, batch: tuple[Tensor, list[dict]], batch_idx: int) -> Tensor:
         images, targets = batch
         wh = self._img_wh(images)
-        out = self.model(images, wh)
-        gtb = [t["hbb"].to(images.device, torch.float32) for t in targets]
-        gtl = [t["labels"].to(images.device) for t in targets]
-        losses = self.criterion(out["cls_logits"], out["boxes"], gtb, gtl, wh)
+        self._last_batch = (tuple(images.shape), images.dtype)
+        with report_oom("training_step (forward + loss)", *self._last_batch):
+            out = self.model(images, wh)
+            gtb = [t["hbb"].to(images.device, torch.float32) for t in targets]
+            gtl = [t["labels"].to(images.device) for t in targets]
+            losses = self.criterion(out["cls_logits"], out["boxes"], gtb, gtl, wh)
         bs = images.shape[0]
         self.log("train/loss", losses["loss"].detach(), batch_size=bs, prog_bar=True)
         s_last = out["cls_logits"].shape[0] - 1
@@ -117,6 +120,10 @@ class QueryDetectionTask(L.LightningModule):
             self.log(f"train/s{s_last}.{k}", losses[f"s{s_last}.{k}"].detach(), batch_size=bs)
         self.log("train/cls_pos_last", losses["num_cls_pos"].float(), batch_size=bs)
         return losses["loss"]
+
+    def backward(self, loss: Tensor, *args: Any, **kwargs: Any) -> None:
+        with report_oom("backward", *getattr(self, "_last_batch", (None, None))):
+            super().backward(loss, *args, **kwargs)
 
     # ------------------------------------------------------------------ evaluation
     def _eval_step(self, batch: tuple[Tensor, list[dict]]) -> None:

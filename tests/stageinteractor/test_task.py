@@ -113,3 +113,17 @@ def test_freeze_bn_keeps_statistics():
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in det.backbone.modules())
     det.train()
     torch.testing.assert_close(det.backbone(x)[-1], ref)
+
+
+def test_out_of_memory_in_training_step_names_batch_shape():
+    from gghl.tasks.faults import BatchOutOfMemoryError
+
+    task = QueryDetectionTask(3, TINY, {"assigner": "cross_stage"}, lr=1e-3, max_det=5)
+
+    def oom(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 1.00 GiB")
+
+    task.model.forward = oom
+    images, targets = _batch()
+    with pytest.raises(BatchOutOfMemoryError, match=r"training_step .* shape \[2, 3, 64, 64\] float32.*data\.batch_size"):
+        task.training_step((images, targets), 0)
