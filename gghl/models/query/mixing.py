@@ -25,7 +25,8 @@ class Kernels(NamedTuple):
 
 def _ln_relu(t: Tensor) -> Tensor:
     """Parameter-free LayerNorm over the last two dims, then ReLU (AdaMixer)."""
-    return F.relu(F.layer_norm(t, t.shape[-2:]))
+    # Plain ints: the normalised shape is fixed by the model (Cg, P*K...), and the ONNX exporter needs a constant.
+    return F.relu(F.layer_norm(t, (int(t.shape[-2]), int(t.shape[-1]))))
 
 
 class ReuseAdapter(nn.Module):

@@ -1,0 +1,68 @@
+"""A checkpoint seen through the same interface as :class:`gghl.export.runtime.ExportedModel`.
+
+Predictions come from the tasks' own inference code (``GGHLDetectionTask.predict_batch``, the query
+``postprocess``), not from the export wrappers, so comparing the two classes checks the exported graph plus
+its host-side post-processing against the reference path end to end.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from gghl.export.loading import LoadedModel, export_module
+from gghl.export.postprocess import query_detections
+
+
+class CheckpointModel:
+    """``predict_batch(images [B,3,S,S] in [0,1]) -> list[dict]`` for a loaded task (see ``ExportedModel``).
+
+    Args:
+        loaded: from :func:`gghl.export.loading.load_task`.
+        img_size: network input side (default: the training ``img_size`` of the data config).
+        device: where the network runs.
+    """
+
+    def __init__(
+        self, loaded: LoadedModel, img_size: int | None = None, device: str | torch.device = "cpu"
+    ) -> None:
+        self.loaded = loaded
+        self.task = loaded.task.to(device).eval()
+        self.device = torch.device(device)
+        self.kind = loaded.kind
+        self.class_names = loaded.class_names
+        size = img_size or loaded.img_size
+        if not size:
+            raise ValueError("the checkpoint's data config has no img_size/image_size; pass img_size=")
+        self.img_size = int(size)
+        self.module, self.post = export_module(loaded)
+        self.module.to(device)
+        self.score_thresh: float | None = self.post.get("score_thresh")
+
+    @torch.no_grad()
+    def predict_batch(self, images: Tensor, targets: Any = None) -> list[dict[str, Tensor]]:
+        images = images.to(self.device, torch.float32)
+        if self.kind == "gghl":
+            pp = self.task.postprocess
+            old = pp.score_thresh
+            pp.score_thresh = self.score_thresh if self.score_thresh is not None else old
+            try:
+                preds = self.task.predict_batch(images)
+            finally:
+                pp.score_thresh = old
+            return [{k: v.cpu() for k, v in p.items()} for p in preds]
+        if self.kind == "query":
+            from gghl.models.query.postprocess import postprocess
+
+            out = self.task.model(images)
+            dets = postprocess(
+                out["cls_logits"][-1], out["boxes"][-1], max_det=int(self.task.hparams.max_det)
+            )
+            return [
+                query_detections(d["boxes"].cpu(), d["scores"].cpu(), d["labels"].cpu(), self.score_thresh)
+                for d in dets
+            ]
+        logits, probs = self.module(images)
+        return [{"probs": p.cpu(), "logits": lg.cpu()} for p, lg in zip(probs, logits)]

@@ -1,0 +1,81 @@
+"""Export a loaded checkpoint and check parity: what ``gghl-export`` runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gghl.export.checkpoint_model import CheckpointModel
+from gghl.export.exporter import FORMATS, export_onnx, export_torchscript
+from gghl.export.loading import LoadedModel, export_module
+from gghl.export.modules import OUTPUTS
+from gghl.export.parity import ParityReport, assert_parity, check_parity, synthetic_images
+from gghl.export.runtime import ExportedModel
+
+SUFFIX = {"onnx": ".onnx", "torchscript": ".pt"}
+
+
+def export_checkpoint(
+    loaded: LoadedModel,
+    fmt: str,
+    output: str | Path,
+    img_size: int | None = None,
+    dynamic_batch: bool = False,
+    nms: bool = False,
+    opset: int = 17,
+    parity_images: int = 3,
+    tol: float = 1e-4,
+    check: bool = True,
+) -> tuple[Path, ParityReport | None]:
+    """Export ``loaded`` to ``output`` in ``fmt`` and run the parity check on synthetic images.
+
+    Args:
+        img_size: fixed input side ``S`` (default: the training size); a multiple of 32 for detectors.
+        dynamic_batch: symbolic batch axis (ONNX; the traced TorchScript graph follows the input batch too).
+        nms: ``False`` only for GGHL: the graph returns decoded candidates and the host runs rotated NMS
+            (:mod:`gghl.export.postprocess`). The query detector and the classifier have no NMS.
+
+    Returns:
+        ``(path, report)``; ``report`` is ``None`` when ``check`` is false.
+
+    Raises:
+        ValueError: unknown format, bad size, ``nms=True`` for GGHL.
+        ParityError: the exported model does not match PyTorch.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+    if nms and loaded.kind == "gghl":
+        raise ValueError(
+            "nms=true (rotated NMS inside the graph) is not available; export with nms=false: the graph returns "
+            "decoded candidates and gghl-predict / gghl.export.ExportedModel run gghl.ops rotated NMS on them"
+        )
+    size = int(img_size or loaded.img_size or 0)
+    if size <= 0:
+        raise ValueError("no input size: the checkpoint's data config has no img_size; pass img_size=")
+    if loaded.kind in ("gghl", "query") and size % 32:
+        raise ValueError(f"img_size must be a multiple of 32 for a detector (strides up to 32), got {size}")
+    module, post = export_module(loaded)
+    meta = {
+        "format_version": 1,
+        "kind": loaded.kind,
+        "class_names": loaded.class_names,
+        "img_size": size,
+        "batch": 1,
+        "dynamic_batch": bool(dynamic_batch),
+        "nms": False,
+        "input": "images float32 [B,3,S,S] RGB in [0,1]",
+        "outputs": list(OUTPUTS[loaded.kind]),
+        "postprocess": post,
+    }
+    images = synthetic_images(max(parity_images, 1), size)
+    out = Path(output)
+    if fmt == "onnx":
+        export_onnx(module, images[:1], out, meta, dynamic_batch=dynamic_batch, opset=opset)
+    else:
+        export_torchscript(module, images[:1], out, meta)
+    if not check:
+        return out, None
+    exported = ExportedModel(out)
+    reference = CheckpointModel(loaded, img_size=size)
+    report = check_parity(module, reference, exported, images[:parity_images], tol)
+    assert_parity(report)
+    return out, report

@@ -1,0 +1,69 @@
+"""Host-side end of an exported graph: from its fixed-size outputs to per-image detections.
+
+The GGHL graph is exported in ``nms=false`` mode (decoded candidates for every anchor); the threshold,
+top-k and class-wise rotated NMS then run here with ``gghl.ops.batched_nms_rotated``, following
+``GGHLPostProcess._single`` step by step, so an exported model and its checkpoint give the same
+detections (tested in ``tests/export``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from gghl.ops import batched_nms_rotated
+from gghl.structures import poly_to_obb
+
+
+def gghl_detections(
+    polygons: Tensor,
+    scores: Tensor,
+    labels: Tensor,
+    score_thresh: float,
+    nms_thresh: float,
+    max_det: int,
+    pre_nms_topk: int,
+) -> dict[str, Tensor]:
+    """Detections of one image from GGHL candidates.
+
+    Args:
+        polygons: ``[A, 8]`` float, input pixels; scores: ``[A]`` (``-1`` = invalid); labels: ``[A]`` int64.
+        score_thresh, nms_thresh, max_det, pre_nms_topk: as ``GGHLPostProcess``.
+
+    Returns:
+        ``{"polygons": [K,8], "obb": [K,5], "scores": [K], "labels": [K] int64}``, scores descending.
+    """
+    polygons, scores, labels = polygons.float(), scores.float(), labels.long()
+    idx = (scores > score_thresh).nonzero().squeeze(1)
+    if idx.numel() > pre_nms_topk:
+        idx = idx[scores[idx].topk(pre_nms_topk).indices]
+    polys = polygons[idx]
+    obb = poly_to_obb(polys)
+    kept = batched_nms_rotated(obb, scores[idx], labels[idx], nms_thresh)[:max_det]
+    return {
+        "polygons": polys[kept],
+        "obb": obb[kept],
+        "scores": scores[idx][kept],
+        "labels": labels[idx][kept],
+    }
+
+
+def hbb_to_polygons(boxes: Tensor) -> Tensor:
+    """``[K, 4]`` xyxy -> ``[K, 8]`` corners (x1,y1 top-left, clockwise on screen)."""
+    x0, y0, x1, y1 = boxes.unbind(-1)
+    return torch.stack([x0, y0, x1, y0, x1, y1, x0, y1], dim=-1)
+
+
+def query_detections(
+    boxes: Tensor, scores: Tensor, labels: Tensor, score_thresh: float | None = None
+) -> dict[str, Tensor]:
+    """Detections of one image from the query detector's top-k (``[K,4]``, ``[K]``, ``[K]``).
+
+    Returns ``{"boxes": [K',4], "polygons": [K',8], "scores": [K'], "labels": [K'] int64}`` keeping
+    ``scores > score_thresh`` (all when ``None``), in the graph's order (scores descending).
+    """
+    boxes, scores, labels = boxes.float(), scores.float(), labels.long()
+    if score_thresh is not None:
+        keep = scores > score_thresh
+        boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
+    return {"boxes": boxes, "polygons": hbb_to_polygons(boxes), "scores": scores, "labels": labels}
