@@ -62,6 +62,14 @@ def draw_polygons(
     return pil
 
 
+def _polygons(pred: dict[str, torch.Tensor]) -> torch.Tensor:
+    """``[K, 8]`` polygons of a prediction: oriented detectors give them, HBB detectors (query models) ``hbb``."""
+    if "polygons" in pred:
+        return pred["polygons"]
+    x0, y0, x1, y1 = pred["hbb"].unbind(-1)
+    return torch.stack([x0, y0, x1, y0, x1, y1, x0, y1], -1)
+
+
 class ValImageLogger(L.Callback):
     """Draw up to ``max_images`` images of the first validation batch every validation run.
 
@@ -93,7 +101,7 @@ class ValImageLogger(L.Callback):
         names = list(getattr(pl_module, "class_names", []) or [])
         pictures = [
             draw_polygons(
-                img, p["polygons"], p["scores"], p["labels"], names, t.get("polygons"), self.score_thresh
+                img, _polygons(p), p["scores"], p["labels"], names, t.get("polygons"), self.score_thresh
             )
             for img, p, t in zip(images, preds, targets)
         ]

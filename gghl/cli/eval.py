@@ -77,6 +77,12 @@ def evaluate_dota(cfg: DictConfig, task: Any, class_names: list[str], out_dir: P
 def evaluate_coco(cfg: DictConfig, task: Any, datamodule: Any, out_dir: Path) -> dict[str, Any]:
     from gghl.evaluation.coco import evaluate
 
+    # Evaluate the split the user asked for (`split=val` by default): a split key of the datamodule or a
+    # folder name. The loader and the annotation json must be the same split.
+    splits = getattr(datamodule, "splits", None)
+    if splits is not None:
+        folder = splits.get(cfg.split) or cfg.split
+        splits["test"] = folder
     datamodule.setup("test")
     loader = datamodule.test_dataloader()
     device = _device(cfg.device)
@@ -104,7 +110,7 @@ def evaluate_coco(cfg: DictConfig, task: Any, datamodule: Any, out_dir: Path) ->
     det_path = out_dir / "detections.json"
     det_path.write_text(json.dumps(results))
     stats = evaluate(
-        datamodule.annotation_file(cfg.split)
+        datamodule.annotation_file("test")
         if hasattr(datamodule, "annotation_file")
         else cfg.data.ann_file,
         results,

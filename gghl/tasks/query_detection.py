@@ -126,11 +126,19 @@ class QueryDetectionTask(L.LightningModule):
             super().backward(loss, *args, **kwargs)
 
     # ------------------------------------------------------------------ evaluation
+    @torch.no_grad()
+    def predict_batch(self, images: Tensor, targets: list[dict] | None = None) -> list[dict[str, Tensor]]:
+        """Top-k detections per image: ``{"hbb": [k, 4] xyxy, "boxes": same, "scores": [k], "labels": [k]}``,
+        in original pixels when ``targets`` carry ``affine`` / ``orig_size``, else in input pixels."""
+        out = self.model(images, self._img_wh(images))
+        affines = None if targets is None else [t["affine"] for t in targets]
+        sizes = None if targets is None else [tuple(t["orig_size"]) for t in targets]
+        dets = postprocess(out["cls_logits"][-1], out["boxes"][-1], affines, sizes, self.hparams.max_det)
+        return [{**d, "hbb": d["boxes"]} for d in dets]
+
     def _eval_step(self, batch: tuple[Tensor, list[dict]]) -> None:
         images, targets = batch
-        out = self.model(images, self._img_wh(images))
-        dets = postprocess(out["cls_logits"][-1], out["boxes"][-1], [t["affine"] for t in targets],
-                           [tuple(t["orig_size"]) for t in targets], self.hparams.max_det)
+        dets = self.predict_batch(images, targets)
         for t, d in zip(targets, dets):
             gt = t["hbb"].to(torch.float64)
             gt = invert_affine_boxes(gt, t["affine"]) if gt.numel() else gt.reshape(0, 4)
