@@ -21,12 +21,14 @@ TS_META_FILE = "gghl_meta.json"
 FORMATS = ("onnx", "torchscript")
 
 
-def _quiet_trace() -> warnings.catch_warnings:
+def quiet_trace() -> warnings.catch_warnings:
     """Tracer warnings about Python ints taken from shapes are expected: input sizes are fixed per export."""
     ctx = warnings.catch_warnings()
     ctx.__enter__()
     warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
     warnings.filterwarnings("ignore", message=".*(legacy|TorchScript-based ONNX|dynamo).*")
+    # torch 2.9+ marks torch.jit deprecated in favour of torch.export; TorchScript files still load everywhere.
+    warnings.filterwarnings("ignore", category=FutureWarning, message=".*torch.jit.*")
     return ctx
 
 
@@ -50,7 +52,7 @@ def export_onnx(
     names = list(OUTPUTS[meta["kind"]])
     axes = {n: {0: "batch"} for n in ["images", *names]} if dynamic_batch else None
     module.eval()
-    ctx = _quiet_trace()
+    ctx = quiet_trace()
     try:
         with torch.no_grad():
             torch.onnx.export(
@@ -82,11 +84,11 @@ def export_torchscript(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     module.eval()
-    ctx = _quiet_trace()
+    ctx = quiet_trace()
     try:
         with torch.no_grad():
             traced = torch.jit.trace(module, (example,), check_trace=False)
+        torch.jit.save(traced, str(path), _extra_files={TS_META_FILE: json.dumps(meta)})
     finally:
         ctx.__exit__(None, None, None)
-    torch.jit.save(traced, str(path), _extra_files={TS_META_FILE: json.dumps(meta)})
     return path

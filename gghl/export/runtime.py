@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gghl.export.exporter import META_KEY, TS_META_FILE
+from gghl.export.exporter import META_KEY, TS_META_FILE, quiet_trace
 from gghl.export.modules import OUTPUTS
 from gghl.export.postprocess import gghl_detections, query_detections
 
@@ -81,10 +81,13 @@ class ExportedModel:
 
     def _load_torchscript(self) -> tuple[dict[str, Any], Any]:
         extra = {TS_META_FILE: ""}
+        ctx = quiet_trace()
         try:
             module = torch.jit.load(str(self.path), map_location="cpu", _extra_files=extra)
         except Exception as e:  # RuntimeError for a non-TorchScript zip, ValueError etc.
             raise ExportedModelError(f"{self.path}: not a TorchScript file ({type(e).__name__}: {e})") from e
+        finally:
+            ctx.__exit__(None, None, None)
         if not extra[TS_META_FILE]:
             raise ExportedModelError(f"{self.path}: no {TS_META_FILE}; not written by gghl-export")
         return json.loads(extra[TS_META_FILE]), module.eval()

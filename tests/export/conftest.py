@@ -1,75 +1,12 @@
-"""Tiny checkpoints of the three exportable model types, built from the real Hydra configs (no training:
-export parity does not need trained weights, and building takes well under a second each)."""
+"""Session-wide tiny checkpoints (GGHL, query detector, classifier) for the export tests."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import hydra
 import pytest
-import torch
-from hydra import compose, initialize_config_dir
 
-from gghl.cli._config import CONFIG_DIR, checkpoint_config
-from gghl.tasks.checkpoint_config import CONFIG_KEY
-
-OVERRIDES = {
-    # score_thresh 0: every valid candidate reaches the rotated NMS (untrained scores are ~1e-4), so the
-    # kept-detections parity compares hundreds of boxes instead of none.
-    "gghl": [
-        "experiment=gghl_synthetic",
-        "data.img_size=128",
-        "model.net.backbone=resnet10t",
-        "model.net.neck_widths=[16,32,64]",
-        "model.net.neck_convs=1",
-        "model.postprocess.score_thresh=0.0",
-        "model.channels_last=false",
-    ],
-    "query": [
-        "experiment=stageinteractor_synthetic",
-        "data.img_size=128",
-        "model.detector.backbone.widths=[8,8,16,16]",
-        "model.detector.backbone.stem_width=8",
-        "model.detector.backbone.depth=0",
-        "model.detector.num_queries=6",
-        "model.detector.dim=32",
-        "model.detector.num_stages=2",
-        "model.detector.heads=2",
-        "model.detector.ffn_dim=32",
-        "model.detector.groups=2",
-        "model.detector.points=2",
-        "model.detector.subboxes=[2,2]",
-        "model.detector.out_points=4",
-        "model.max_det=10",
-    ],
-    "classifier": [
-        "experiment=classify_digits",
-        "+data.num_classes=10",
-        "+data.class_names=[d0,d1,d2,d3,d4,d5,d6,d7,d8,d9]",
-        "model.net.width=8",
-    ],
-}
-
-
-def make_checkpoint(kind: str, out_dir: Path, seed: int = 0) -> Path:
-    """Instantiate ``kind``'s task from the configs (random weights, seeded) and save a gghl checkpoint."""
-    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
-        cfg = compose("train", overrides=[*OVERRIDES[kind], f"paths.output_dir={out_dir}"])
-    torch.manual_seed(seed)
-    task = hydra.utils.instantiate(cfg.model, _convert_="all")
-    if (
-        kind == "gghl"
-    ):  # untrained heads predict cell-sized boxes with ~1e-4 scores: make them overlap and vary
-        with torch.no_grad():
-            for loc, cls in zip(task.net.head.loc, task.net.head.cls):
-                loc[-1].weight.normal_(0.0, 0.05)
-                loc[-1].bias[0:4].fill_(1.0)  # distances exp(1) * stride: boxes span several cells
-                loc[-1].bias[9].fill_(0.0)
-                cls[-1].weight.normal_(0.0, 0.05)
-                cls[-1].bias.fill_(0.0)
-    path = out_dir / f"{kind}.ckpt"
-    torch.save({"state_dict": task.state_dict(), CONFIG_KEY: checkpoint_config(cfg)}, path)
-    return path
+from .tiny_checkpoints import OVERRIDES, make_checkpoint
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,68 @@
+"""`gghl-export` / `python scripts/export.py ckpt_path=... format=onnx|torchscript`: export with a parity check.
+
+Prints one ``parity ...`` line (max abs differences of scores and boxes, kept detections) and the written path;
+exits non-zero (``ParityError``) when the exported model does not reproduce PyTorch within ``tol``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig
+
+from gghl.cli._config import CONFIG_DIR, ConfigError, check_targets, config_errors, prepare_environment
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Export ``cfg.ckpt_path``; returns ``{"path", "kind", "format", "parity": {...}}``."""
+    with config_errors(cfg):
+        check_targets(cfg)
+        return _run(cfg)
+
+
+def _run(cfg: DictConfig) -> dict[str, Any]:
+    from gghl.export import export_checkpoint, load_task
+    from gghl.export.pipeline import SUFFIX
+
+    if cfg.format not in SUFFIX:
+        raise ConfigError(
+            "format", f"must be one of {sorted(SUFFIX)}, got {cfg.format!r}", "configs/export.yaml"
+        )
+    # The checkpoint's stored config is checked against the same allow-list before it is instantiated.
+    loaded = load_task(cfg.ckpt_path, allow_pickle=cfg.allow_pickle, check_config=check_targets)
+    out_dir = Path(cfg.paths.output_dir)
+    output = Path(cfg.output) if cfg.output else out_dir / f"{Path(cfg.ckpt_path).stem}{SUFFIX[cfg.format]}"
+    path, report = export_checkpoint(
+        loaded,
+        cfg.format,
+        output,
+        img_size=cfg.img_size,
+        dynamic_batch=cfg.dynamic_batch,
+        nms=cfg.nms,
+        opset=cfg.opset,
+        parity_images=cfg.parity_images,
+        tol=cfg.tol,
+    )
+    print(report.line())
+    print(f"exported {loaded.kind} -> {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    result = {"path": str(path), "kind": loaded.kind, "format": cfg.format, "parity": report.as_dict()}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "export_result.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="export")
+def _main(cfg: DictConfig) -> None:
+    run(cfg)
+
+
+def main() -> None:
+    prepare_environment()
+    _main()
+
+
+if __name__ == "__main__":
+    main()
