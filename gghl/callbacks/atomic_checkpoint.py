@@ -47,6 +47,33 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> None:
         if tmp.exists():  # failed or interrupted (exception) before the rename
             tmp.unlink()
     _fsync_dir(path.parent)
+    remove_stale_temporaries(path)
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Delete ``.<name>.tmp-<pid>`` files of ``path`` left by processes that no longer run (a kill during
+    a save leaves one; the checkpoint itself is intact). Returns the removed paths."""
+    removed = []
+    for tmp in path.parent.glob(f".{path.name}.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if not pid.isdigit() or int(pid) == os.getpid() or _pid_alive(int(pid)):
+            continue
+        try:
+            tmp.unlink()
+            removed.append(tmp)
+        except OSError:
+            pass
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists but not ours (EPERM): leave its file alone
+        return True
+    return True
 
 
 def _fsync_dir(directory: Path) -> None:

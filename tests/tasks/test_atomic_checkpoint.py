@@ -79,6 +79,7 @@ def test_sigkill_during_save_keeps_last_ckpt_and_resumes(tmp_path: Path) -> None
     resumed = load_checkpoint(ckpts / "last.ckpt")
     assert (resumed["epoch"], resumed["global_step"]) == (1, 4)
     assert torch.isfinite(torch.tensor(metrics["train/loss_total"]))
+    assert not any(ckpts.glob(".last.ckpt.tmp-*"))  # the killed process's temporary was cleaned up
     print(f"resumed to epoch {resumed['epoch']} step {resumed['global_step']}")
 
 
