@@ -136,6 +136,27 @@ def test_public_nms_matches_nms_rotated() -> None:
     assert nms_rotated(boxes, torch.tensor([0.5, 0.9, 0.4]), 0.5).tolist() == [0]
 
 
+@pytest.mark.parametrize("path", IOU_PATHS)
+def test_hypothesis_found_cases_stay_fixed(path: str) -> None:
+    """Cases hypothesis found at 1500 examples: a 1e-30 px sliver gave 0, 1/3 or 1 by path (now a zero-area
+    box: 0 on every path); 1e30 px boxes gave IoU 2.0 in the reference (now clamped to [0, 1])."""
+    fn = IOU_PATHS[path]
+    sliver = torch.tensor([[0.0, 0.0, 1e-30, 1.0, 0.0]], dtype=torch.float64)
+    assert fn(sliver, sliver).tolist() == [[0.0]]
+    huge = torch.tensor([[0.0, 0.0, 1e30, 0.5, 0.0]], dtype=torch.float64)
+    iou = fn(huge, torch.tensor([[0.0, 0.0, 1e30, 1.0, 0.0]], dtype=torch.float64))
+    assert 0.0 <= float(iou) <= 1.0
+    # A legitimately small box far from the origin is still a box (2.5e-6 relative, above the 1e-7 rule).
+    small = torch.tensor([[4000.0, 4000.0, 1e-2, 1e-2, 0.3]], dtype=torch.float64)
+    assert float(fn(small, small)) == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("path", NMS_PATHS)
+def test_point_box_with_infinite_score_suppresses_nothing(path: str) -> None:
+    boxes = torch.tensor([[0.0, 0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0, 0.0]], dtype=torch.float64)
+    assert NMS_PATHS[path](boxes, torch.tensor([INF, 0.0], dtype=torch.float64), None, 0.0).tolist() == [0, 1]
+
+
 # ----------------------------------------------------------------------------------- hypothesis
 special = st.sampled_from([NAN, INF, -INF, 0.0, -0.0, 1e-30, 1e30, -1e-3])
 finite = st.floats(-60.0, 60.0, allow_nan=False, allow_infinity=False)
