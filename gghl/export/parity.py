@@ -77,7 +77,7 @@ def _max_abs(a: Tensor, b: Tensor) -> float:
     return float((a.double() - b.double()).abs().max())
 
 
-def _match_detections(ref: dict[str, Tensor], exp: dict[str, Tensor], tol: float) -> tuple[bool, float]:
+def match_detections(ref: dict[str, Tensor], exp: dict[str, Tensor], tol: float) -> tuple[bool, float]:
     """One-to-one match of two detection sets (label equal, polygon and score within ``tol``).
 
     Order-free on purpose: near-equal scores (1e-9 apart) may swap places between runtimes without changing
@@ -133,7 +133,7 @@ def check_parity(
             d_kept = max(d_kept, _max_abs(r["probs"], e["probs"]))
             continue
         n_ref, n_exp = n_ref + len(r["scores"]), n_exp + len(e["scores"])
-        ok, d = _match_detections(r, e, tol)
+        ok, d = match_detections(r, e, tol)
         same &= ok
         d_kept = max(d_kept, d)
     return ParityReport(

@@ -61,11 +61,16 @@ def make_checkpoint(kind: str, out_dir: Path, seed: int = 0) -> Path:
     # Untrained heads predict near-constant outputs; spread them so parity compares varied boxes.
     if kind == "gghl":  # cell-sized boxes with ~1e-4 scores -> overlapping boxes, scores ~0.25
         with torch.no_grad():
+            for branch in [*task.net.head.loc, *task.net.head.cls]:
+                for p in branch.parameters():
+                    if p.ndim == 4:  # conv weights: features and scores far apart (no near-ties in NMS)
+                        p.normal_(0.0, 0.2)
             for loc, cls in zip(task.net.head.loc, task.net.head.cls):
-                loc[-1].weight.normal_(0.0, 0.02)
+                loc[-1].weight[0:8].mul_(0.1)  # moderate box sizes and ratios
                 loc[-1].bias[0:4].fill_(0.7)  # distances ~2 strides: boxes span several cells
                 loc[-1].bias[9].fill_(0.0)
-                cls[-1].weight.normal_(0.0, 0.05)
+                loc[-1].weight[9].normal_(0.0, 3.0)
+                cls[-1].weight.normal_(0.0, 3.0)
                 cls[-1].bias.fill_(0.0)
     if kind == "query":  # box deltas are zero-initialised (every box = the whole image)
         with torch.no_grad():
