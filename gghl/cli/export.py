@@ -42,6 +42,7 @@ def _run(cfg: DictConfig) -> dict[str, Any]:
         img_size=cfg.img_size,
         dynamic_batch=cfg.dynamic_batch,
         nms=cfg.nms,
+        nms_pre=cfg.nms_pre,
         opset=cfg.opset,
         parity_images=cfg.parity_images,
         tol=cfg.tol,

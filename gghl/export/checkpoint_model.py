@@ -23,10 +23,16 @@ class CheckpointModel:
         loaded: from :func:`gghl.export.loading.load_task`.
         img_size: network input side (default: the training ``img_size`` of the data config).
         device: where the network runs.
+        post: post-processing settings of an export (``meta["postprocess"]``); GGHL's ``score_thresh`` and
+            ``pre_nms_topk`` are taken from it (an ``nms=true`` export caps ``pre_nms_topk`` at ``nms_pre``).
     """
 
     def __init__(
-        self, loaded: LoadedModel, img_size: int | None = None, device: str | torch.device = "cpu"
+        self,
+        loaded: LoadedModel,
+        img_size: int | None = None,
+        device: str | torch.device = "cpu",
+        post: dict[str, Any] | None = None,
     ) -> None:
         self.loaded = loaded
         self.task = loaded.task.to(device).eval()
@@ -38,6 +44,8 @@ class CheckpointModel:
             raise ValueError("the checkpoint's data config has no img_size/image_size; pass img_size=")
         self.img_size = int(size)
         self.module, self.post = export_module(loaded)
+        if post is not None:
+            self.post = {**self.post, **post}
         self.module.to(device)
         self.score_thresh: float | None = self.post.get("score_thresh")
 
@@ -46,12 +54,13 @@ class CheckpointModel:
         images = images.to(self.device, torch.float32)
         if self.kind == "gghl":
             pp = self.task.postprocess
-            old = pp.score_thresh
+            old, old_topk = pp.score_thresh, pp.pre_nms_topk
             pp.score_thresh = self.score_thresh if self.score_thresh is not None else old
+            pp.pre_nms_topk = int(self.post.get("pre_nms_topk", old_topk))
             try:
                 preds = self.task.predict_batch(images)
             finally:
-                pp.score_thresh = old
+                pp.score_thresh, pp.pre_nms_topk = old, old_topk
             return [{k: v.cpu() for k, v in p.items()} for p in preds]
         if self.kind == "query":
             from gghl.models.query.postprocess import postprocess

@@ -49,7 +49,7 @@ def export_onnx(
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    names = list(OUTPUTS[meta["kind"]])
+    names = list(meta.get("outputs") or OUTPUTS[meta["kind"]])
     axes = {n: {0: "batch"} for n in ["images", *names]} if dynamic_batch else None
     module.eval()
     ctx = quiet_trace()

@@ -8,6 +8,8 @@ yield; the classifier's normalisation is baked into its wrapper) and returns a t
   decoded box is not finite or has no area), ``labels [B, A]`` int64, for every anchor ``A = sum_k G_k^2``
   (the ``nms=false`` mode: decoded candidates; :func:`gghl.export.postprocess.gghl_detections` applies the
   threshold, top-k and class-wise rotated NMS of :class:`gghl.models.gghl_postprocess.GGHLPostProcess`).
+  With ``nms=true`` the graph also runs the NMS (:class:`gghl.export.graph_nms.GGHLNMSExportModule`):
+  ``polygons [B, D, 8]``, ``scores [B, D]`` (``-1`` = padding), ``labels [B, D]``, ``num_dets [B]``.
 - ``query``: ``boxes [B, K, 4]`` xyxy input pixels, ``scores [B, K]``, ``labels [B, K]`` int64: the last
   stage's top-K over queries x classes (the model has no NMS), ``K = min(max_det, N*C)``.
 - ``classifier``: ``logits [B, C]``, ``probs [B, C]`` (softmax).
@@ -27,6 +29,8 @@ OUTPUTS: dict[str, tuple[str, ...]] = {
     "query": ("boxes", "scores", "labels"),
     "classifier": ("logits", "probs"),
 }
+# GGHL exported with ``nms=true`` (:mod:`gghl.export.graph_nms`): kept detections, padded to ``max_det``.
+GGHL_NMS_OUTPUTS: tuple[str, ...] = ("polygons", "scores", "labels", "num_dets")
 
 
 class GGHLExportModule(nn.Module):

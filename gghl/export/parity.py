@@ -5,6 +5,8 @@ Two levels, both required:
 1. raw outputs: the export wrapper run in PyTorch vs the exported graph, max abs difference of scores <= ``tol``
    and of boxes (GGHL polygons of the valid candidates, query boxes; in pixels) <= ``tol`` x the image side,
    i.e. ``tol`` in normalised coordinates (classifier logits: <= ``tol``);
+   With ``nms=true`` (GGHL) the raw outputs are the graph's kept detections (padded, score ``-1``), so
+   level 1 already compares the in-graph NMS with the same NMS run by the wrapper in PyTorch;
 2. kept detections: the checkpoint's own inference path (:class:`~gghl.export.checkpoint_model.CheckpointModel`)
    vs the exported model + host post-processing (:class:`~gghl.export.runtime.ExportedModel`): the same number
    of detections with the same labels, scores within ``tol`` and coordinates within ``tol`` x the image side
@@ -50,6 +52,7 @@ class ParityReport:
     max_abs_kept: float
     tol: float
     box_scale: float = 1.0  # image side in pixels for detectors (boxes compared in units of it), 1 otherwise
+    nms_in_graph: bool = False  # GGHL exported with nms=true: kept detections come from the graph's NMS
 
     @property
     def max_norm_boxes(self) -> float:
@@ -68,7 +71,8 @@ class ParityReport:
             else f"max_abs_boxes={self.max_abs_boxes:.3g} (px; {self.max_norm_boxes:.3g} of the image side) "
         )
         return (
-            f"parity {self.kind}/{self.format} images={self.images} max_abs_scores={self.max_abs_scores:.3g} "
+            f"parity {self.kind}/{self.format}{' nms=true' if self.nms_in_graph else ''} images={self.images} "
+            f"max_abs_scores={self.max_abs_scores:.3g} "
             f"{boxes}"
             f"kept_torch={self.kept_torch} kept_export={self.kept_export} "
             f"max_abs_kept={self.max_abs_kept:.3g} kept_same={self.kept_same} tol={self.tol:g}"
@@ -163,6 +167,7 @@ def check_parity(
     return ParityReport(
         kind, exported.format, int(images.shape[0]), d_scores, d_boxes, bool(same), n_ref, n_exp, d_kept, tol,
         box_scale,
+        bool(getattr(exported, "nms_in_graph", False)),
     )
 
 

@@ -1,9 +1,10 @@
 """Host-side end of an exported graph: from its fixed-size outputs to per-image detections.
 
-The GGHL graph is exported in ``nms=false`` mode (decoded candidates for every anchor); the threshold,
+In the default ``nms=false`` mode the GGHL graph is exported (decoded candidates for every anchor); the threshold,
 top-k and class-wise rotated NMS then run here with ``gghl.ops.batched_nms_rotated``, following
 ``GGHLPostProcess._single`` step by step, so an exported model and its checkpoint give the same
-detections (tested in ``tests/export``).
+detections (tested in ``tests/export``). With ``nms=true`` the graph already holds that post-processing
+(:mod:`gghl.export.graph_nms`) and :func:`graph_detections` only unpads its output.
 """
 
 from __future__ import annotations
@@ -46,6 +47,29 @@ def gghl_detections(
         "scores": scores[idx][kept],
         "labels": labels[idx][kept],
     }
+
+
+def graph_detections(
+    polygons: Tensor, scores: Tensor, labels: Tensor, num_dets: Tensor, score_thresh: float | None = None
+) -> dict[str, Tensor]:
+    """Detections of one image from a GGHL graph exported with ``nms=true`` (NMS already done in the graph).
+
+    Args:
+        polygons: ``[D, 8]``, scores: ``[D]``, labels: ``[D]``: kept detections in score order, padded;
+            num_dets: scalar, how many rows are real.
+        score_thresh: optional extra threshold (``scores > score_thresh``). Raising the baked-in threshold
+            this way gives what a graph exported with the higher one would (greedy NMS only lets a higher
+            score suppress a lower one); a lower value than the exported threshold changes nothing.
+
+    Returns:
+        ``{"polygons": [K,8], "obb": [K,5], "scores": [K], "labels": [K] int64}``, scores descending.
+    """
+    n = int(num_dets)
+    polys, scores, labels = polygons[:n].float(), scores[:n].float(), labels[:n].long()
+    if score_thresh is not None:
+        keep = scores > score_thresh
+        polys, scores, labels = polys[keep], scores[keep], labels[keep]
+    return {"polygons": polys, "obb": poly_to_obb(polys), "scores": scores, "labels": labels}
 
 
 def hbb_to_polygons(boxes: Tensor) -> Tensor:

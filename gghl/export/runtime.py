@@ -18,7 +18,7 @@ from torch import Tensor
 
 from gghl.export.exporter import META_KEY, TS_META_FILE, quiet_trace
 from gghl.export.modules import OUTPUTS
-from gghl.export.postprocess import gghl_detections, query_detections
+from gghl.export.postprocess import gghl_detections, graph_detections, query_detections
 
 
 class ExportedModelError(RuntimeError):
@@ -59,7 +59,8 @@ class ExportedModel:
         self.img_size: int = int(self.meta["img_size"])
         self.post: dict[str, Any] = dict(self.meta.get("postprocess") or {})
         self.score_thresh: float | None = self.post.get("score_thresh")
-        self.output_names = OUTPUTS[self.kind]
+        self.nms_in_graph: bool = bool(self.meta.get("nms", False))
+        self.output_names = tuple(self.meta.get("outputs") or OUTPUTS[self.kind])
 
     def _load_onnx(self, threads: int | None) -> tuple[dict[str, Any], Any]:
         import onnxruntime as ort
@@ -117,13 +118,26 @@ class ExportedModel:
     def predict_batch(self, images: Tensor, targets: Any = None) -> list[dict[str, Tensor]]:
         """Per-image predictions in input pixels (see module docstring); ``targets`` is ignored."""
         out = self.run(images)
-        return outputs_to_predictions(self.kind, out, self.post, self.score_thresh)
+        return outputs_to_predictions(self.kind, out, self.post, self.score_thresh, self.nms_in_graph)
 
 
 def outputs_to_predictions(
-    kind: str, out: dict[str, Tensor], post: dict[str, Any], score_thresh: float | None
+    kind: str,
+    out: dict[str, Tensor],
+    post: dict[str, Any],
+    score_thresh: float | None,
+    nms_in_graph: bool = False,
 ) -> list[dict[str, Tensor]]:
-    """Per-image predictions from a wrapper's named outputs (shared by the exported and PyTorch runs)."""
+    """Per-image predictions from a wrapper's named outputs (shared by the exported and PyTorch runs).
+
+    ``nms_in_graph`` (GGHL exported with ``nms=true``): the outputs are already the kept detections; the
+    first ``num_dets`` rows are taken and no NMS runs here again.
+    """
+    if kind == "gghl" and nms_in_graph:
+        return [
+            graph_detections(p, s, lab, n, score_thresh)
+            for p, s, lab, n in zip(out["polygons"], out["scores"], out["labels"], out["num_dets"])
+        ]
     if kind == "gghl":
         return [
             gghl_detections(
