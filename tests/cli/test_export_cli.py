@@ -38,6 +38,20 @@ def test_export_cli_writes_model_and_parity(tmp_path: Path, fmt: str, capsys: py
     assert json.loads((tmp_path / "out" / "export_result.json").read_text())["kind"] == "gghl"
 
 
+def test_export_cli_nms_true(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    ckpt = tiny.make_checkpoint("gghl", tmp_path)
+    result = _export(
+        [f"ckpt_path={ckpt}", "nms=true", "nms_pre=150", f"paths.output_dir={tmp_path / 'out'}"]
+    )
+    out = capsys.readouterr().out
+    assert "parity gghl/onnx nms=true images=3" in out and "kept_same=True" in out
+    assert result["parity"]["ok"] and result["parity"]["nms_in_graph"]
+    from gghl.export import ExportedModel
+
+    model = ExportedModel(result["path"])
+    assert model.nms_in_graph and model.post["nms_pre"] == 150
+
+
 def test_export_cli_refuses_foreign_target_in_checkpoint(tmp_path: Path) -> None:
     ckpt = tiny.make_checkpoint("classifier", tmp_path)
     state = torch.load(ckpt, weights_only=True)

@@ -88,8 +88,8 @@ def test_parity_check_fails_loudly_on_a_wrong_model(checkpoints: dict[str, Path]
 
 def test_bad_requests_are_refused(checkpoints: dict[str, Path], tmp_path: Path) -> None:
     loaded = load_task(checkpoints["gghl"])
-    with pytest.raises(ValueError, match="nms=false"):
-        export_checkpoint(loaded, "onnx", tmp_path / "m.onnx", nms=True)
+    with pytest.raises(ValueError, match="nms_pre"):
+        export_checkpoint(loaded, "onnx", tmp_path / "m.onnx", nms=True, nms_pre=0)
     with pytest.raises(ValueError, match="multiple of 32"):
         export_checkpoint(loaded, "onnx", tmp_path / "m.onnx", img_size=100)
     with pytest.raises(ValueError, match="format"):
