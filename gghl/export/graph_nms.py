@@ -20,8 +20,7 @@ custom op library; onnxruntime runs it):
 This equals the host path (``gghl.export.postprocess.gghl_detections`` / ``GGHLPostProcess``) with
 ``pre_nms_topk = min(pre_nms_topk, nms_pre)``. Known limits of exactness: (a) a pair whose IoU lies
 within the float32 rounding of the two IoU implementations (~1e-6) of ``nms_thresh`` may be decided
-differently; (b) when more than ``K`` candidates pass the threshold and scores are exactly tied at the
-K-th place, the host's ``topk`` may pick a different tied candidate than the stable sort here.
+differently. (Tied scores: the host's pre-NMS cut is a stable sort too, so both keep the lower index.)
 """
 
 from __future__ import annotations

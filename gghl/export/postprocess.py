@@ -37,7 +37,9 @@ def gghl_detections(
     polygons, scores, labels = polygons.float(), scores.float(), labels.long()
     idx = (scores > score_thresh).nonzero().squeeze(1)
     if idx.numel() > pre_nms_topk:
-        idx = idx[scores[idx].topk(pre_nms_topk).indices]
+        # Stable sort, not topk: among tied scores the lower index wins, deterministically (topk's tie order is
+        # unspecified), and the exported nms=true graph makes the same choice.
+        idx = idx[torch.sort(scores[idx], descending=True, stable=True).indices[: pre_nms_topk]]
     polys = polygons[idx]
     obb = poly_to_obb(polys)
     kept = batched_nms_rotated(obb, scores[idx], labels[idx], nms_thresh)[:max_det]

@@ -95,7 +95,9 @@ class GGHLPostProcess(torch.nn.Module):
         keep = (scores > self.score_thresh) & torch.isfinite(pred[:, :9]).all(dim=1) & (pred[:, 2] > 0) & (pred[:, 3] > 0)
         idx = keep.nonzero().squeeze(1)
         if idx.numel() > self.pre_nms_topk:
-            idx = idx[scores[idx].topk(self.pre_nms_topk).indices]
+            # Stable sort, not topk: among tied scores the lower index wins, deterministically (topk's tie order is
+            # unspecified), and the exported nms=true graph makes the same choice.
+            idx = idx[torch.sort(scores[idx], descending=True, stable=True).indices[: self.pre_nms_topk]]
         polys = orc_polygons(pred[idx])
         if affine is not None:
             polys = apply_affine_to_points(polys, invert_affine(affine))

@@ -146,3 +146,13 @@ def test_export_nms_true_parity(checkpoints: dict[str, Path], tmp_path: Path, fm
     model.score_thresh = 0.5
     preds = model.predict_batch(torch.rand(1, 3, model.img_size, model.img_size))
     assert (preds[0]["scores"] > 0.5).all() and preds[0]["obb"].shape[1] == 5
+
+
+def test_host_pre_nms_cut_keeps_lower_index_among_tied_scores() -> None:
+    """The host's pre-NMS cut is a stable sort (topk's tie order is unspecified), as in the graph."""
+    from gghl.export.postprocess import gghl_detections
+
+    # 10 disjoint unit squares, all with the same score: a cut at 4 keeps candidates 0..3.
+    polys = torch.tensor([[10.0 * i, 0, 10.0 * i + 4, 0, 10.0 * i + 4, 4, 10.0 * i, 4] for i in range(10)])
+    out = gghl_detections(polys, torch.full((10,), 0.5), torch.zeros(10, dtype=torch.long), 0.1, 0.45, 100, 4)
+    assert sorted(out["polygons"][:, 0].tolist()) == [0.0, 10.0, 20.0, 30.0]
