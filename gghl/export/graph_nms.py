@@ -25,14 +25,12 @@ differently. (Tied scores: the host's pre-NMS cut is a stable sort too, so both 
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor, nn
 
 from gghl.ops._degenerate import REL_TOL
 from gghl.structures import obb_to_poly
-from gghl.structures.obb import wrap_angle
+from gghl.structures import poly_to_obb as structures_poly_to_obb
 
 # Pairs per IoU block: bounds the [P, 24, 4] intermediates (~20 MB each in float32).
 PAIRS_PER_BLOCK = 1 << 16
@@ -160,53 +158,9 @@ def greedy_keep(cand: Tensor, suppress: Tensor) -> Tensor:
 
 
 def poly_to_obb(poly: Tensor) -> Tensor:
-    """``gghl.structures.poly_to_obb`` for ``[B, K, 8]`` quads, op for op (the same float32 results), with
-    the 6 point pairs as constants (``aten::triu_indices`` has no ONNX symbolic)."""
-    bsz, k = poly.shape[0], poly.shape[1]
-    pts = poly.reshape(-1, 4, 2)
-    origin = pts[:, :1, :]
-    local = pts - origin
-    ii = torch.tensor([0, 0, 0, 1, 1, 2], device=poly.device)
-    jj = torch.tensor([1, 2, 3, 2, 3, 3], device=poly.device)
-    d = local.index_select(1, jj) - local.index_select(1, ii)  # [n, 6, 2]
-    theta = torch.atan2(d[..., 1], d[..., 0])
-    cos, sin = torch.cos(theta), torch.sin(theta)
-    pu = local[..., 0].unsqueeze(1) * cos.unsqueeze(-1) + local[..., 1].unsqueeze(1) * sin.unsqueeze(-1)
-    pv = -local[..., 0].unsqueeze(1) * sin.unsqueeze(-1) + local[..., 1].unsqueeze(1) * cos.unsqueeze(-1)
-    umin, umax = pu.min(-1).values, pu.max(-1).values
-    vmin, vmax = pv.min(-1).values, pv.max(-1).values
-    eu, ev = umax - umin, vmax - vmin
-    uc, vc = (umax + umin) / 2, (vmax + vmin) / 2
-    cx = uc * cos - vc * sin
-    cy = uc * sin + vc * cos
-    area = eu * ev
-    w = torch.cat([eu, ev], dim=1)
-    h = torch.cat([ev, eu], dim=1)
-    a = wrap_angle(torch.cat([theta, theta + math.pi / 2], dim=1))
-    area2 = torch.cat([area, area], dim=1)
-    cx2, cy2 = torch.cat([cx, cx], dim=1), torch.cat([cy, cy], dim=1)
-    eps = torch.finfo(pts.dtype).eps
-    scale = torch.maximum(eu.amax(1, keepdim=True), ev.amax(1, keepdim=True))
-    len_tol = 64 * eps * scale
-    area_tol = 64 * eps * scale * scale
-    ang_tol = 1024 * eps
-    ok = (area2 <= area2.amin(1, keepdim=True) + area_tol) & (w >= h - len_tol)
-    inf = torch.full_like(a, math.inf)
-    abs_a = torch.where(ok, a.abs(), inf)
-    ok = ok & (abs_a <= abs_a.amin(1, keepdim=True) + ang_tol)
-    best = torch.where(ok, a, inf).argmin(dim=1, keepdim=True)
-    wb, hb = w.gather(1, best).squeeze(1), h.gather(1, best).squeeze(1)
-    out = torch.stack(
-        [
-            cx2.gather(1, best).squeeze(1) + origin[:, 0, 0],
-            cy2.gather(1, best).squeeze(1) + origin[:, 0, 1],
-            torch.maximum(wb, hb),
-            torch.minimum(wb, hb),
-            a.gather(1, best).squeeze(1),
-        ],
-        dim=-1,
-    )
-    return out.reshape(bsz, k, 5)
+    """``gghl.structures.poly_to_obb`` of ``[B, K, 8]`` quads -> ``[B, K, 5]`` (the same function: it traces
+    into ONNX/TorchScript with plain operators)."""
+    return structures_poly_to_obb(poly)
 
 
 def _stable_top(key: Tensor, k: int) -> tuple[Tensor, Tensor]:

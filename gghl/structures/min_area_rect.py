@@ -65,11 +65,14 @@ def min_area_rect(points: Tensor, valid: Tensor | None = None) -> Tensor:
     origin = pts[:, :1, :]
     local = pts - origin  # [n, K, 2]
 
-    ii, jj = torch.triu_indices(k, k, offset=1, device=pts.device)
-    if ii.numel() == 0:  # a single point: only the x-axis direction
+    if k == 1:  # a single point: only the x-axis direction
         theta = local.new_zeros(n, 1)
     else:
-        d = local[:, jj] - local[:, ii]  # [n, P, 2]
+        # Point pairs (i < j) as constants built in Python, not `torch.triu_indices`: this function is also
+        # traced into exported graphs (gghl.export.graph_nms), and triu_indices has no ONNX symbolic.
+        ii = torch.tensor([i for i in range(k) for _ in range(i + 1, k)], device=pts.device)
+        jj = torch.tensor([j for i in range(k) for j in range(i + 1, k)], device=pts.device)
+        d = local.index_select(1, jj) - local.index_select(1, ii)  # [n, P, 2]
         theta = torch.atan2(d[..., 1], d[..., 0])
     cos, sin = torch.cos(theta), torch.sin(theta)  # [n, P]
     # Projections onto the candidate axis u = (cos, sin) and its normal v = (-sin, cos).
