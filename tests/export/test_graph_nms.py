@@ -58,9 +58,22 @@ def test_graph_iou_equals_gghl_ops() -> None:
     assert got[0, 3] == 0 and got[4, 5] == 0 and got[4, 6] == 0 and got[4, 7] == pytest.approx(1.0, abs=1e-6)
     assert (got[8] == 0).all() and (got[:, 8] == 0).all()
     assert got[9, 10] == pytest.approx(1.0, abs=1e-6)
-    # the graph's polygon -> OBB equals gghl.structures.poly_to_obb exactly
-    polys = obb_to_poly(boxes)
-    assert torch.equal(poly_to_obb(polys[None])[0], host_poly_to_obb(polys))
+
+
+def test_poly_to_obb_exports_to_onnx(tmp_path) -> None:
+    """The graph uses gghl.structures.poly_to_obb itself; it must trace into plain ONNX and agree there."""
+    import onnxruntime as ort
+
+    class _P2O(nn.Module):
+        def forward(self, polys: torch.Tensor) -> torch.Tensor:
+            return poly_to_obb(polys)
+
+    polys = obb_to_poly(_special_boxes())[None]
+    path = tmp_path / "p2o.onnx"
+    torch.onnx.export(_P2O(), (polys,), str(path), dynamo=False, opset_version=17, input_names=["p"])
+    got = ort.InferenceSession(str(path)).run(None, {"p": polys.numpy()})[0]
+    want = host_poly_to_obb(polys[0])
+    assert torch.allclose(torch.from_numpy(got)[0], want, atol=1e-4, rtol=0)
 
 
 class _NMS(nn.Module):
