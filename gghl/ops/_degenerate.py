@@ -83,3 +83,21 @@ def nms_entries(boxes: Tensor, scores: Tensor) -> Tensor | None:
     if bool(ok.all()):
         return None
     return ok.nonzero().squeeze(1)
+
+
+def nms_on_subset(
+    nms: Callable[[Tensor, Tensor, Tensor | None, float], Tensor],
+    boxes: Tensor,
+    scores: Tensor,
+    idxs: Tensor | None,
+    iou_threshold: float,
+    subset: Tensor,
+) -> Tensor:
+    """``nms`` run on the entries ``subset`` (``[K]`` int64) only; returns indices into the full input."""
+    sub = nms(
+        boxes.index_select(0, subset),
+        scores.index_select(0, subset),
+        None if idxs is None else idxs.index_select(0, subset),
+        iou_threshold,
+    )
+    return subset[sub]

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from gghl.ops import _cpu, _reference, _triton
-from gghl.ops._degenerate import guarded_iou, nms_entries, valid_boxes
+from gghl.ops._degenerate import guarded_iou, nms_entries, nms_on_subset, valid_boxes
 from gghl.ops._nms_reference import batched_nms_rotated_ref, score_order
 
 
@@ -60,25 +60,14 @@ def batched_nms_rotated_op(
         return torch.zeros(0, dtype=torch.int64, device=boxes.device)
     entries = nms_entries(boxes, scores)
     if entries is not None:  # NaN/inf boxes and NaN scores are dropped before the greedy pass
-        sub = batched_nms_rotated_op(
-            boxes.index_select(0, entries),
-            scores.index_select(0, entries),
-            None if idxs is None else idxs.index_select(0, entries),
-            iou_threshold,
-        )
-        return entries[sub]
+        return nms_on_subset(batched_nms_rotated_op, boxes, scores, idxs, iou_threshold, entries)
     zero_area = ~valid_boxes(boxes)
     if bool(zero_area.any()):
         # Zero-area boxes have IoU 0 with everything (the IoU rule): they are always kept and suppress
         # nothing. The kernels below compute their own IoUs, so keep such boxes away from them.
         rest = (~zero_area).nonzero().squeeze(1)
-        sub = batched_nms_rotated_op(
-            boxes.index_select(0, rest),
-            scores.index_select(0, rest),
-            None if idxs is None else idxs.index_select(0, rest),
-            iou_threshold,
-        )
-        kept = torch.cat([rest[sub], zero_area.nonzero().squeeze(1)]).sort().values
+        kept_rest = nms_on_subset(batched_nms_rotated_op, boxes, scores, idxs, iou_threshold, rest)
+        kept = torch.cat([kept_rest, zero_area.nonzero().squeeze(1)]).sort().values
         return kept[score_order(scores.index_select(0, kept))]
     order = score_order(scores)
     # index_select: advanced indexing was 2000x slower here on a busy 2-core CPU (thread-pool stalls).

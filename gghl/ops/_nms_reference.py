@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from gghl.ops._degenerate import nms_entries
+from gghl.ops._degenerate import nms_entries, nms_on_subset
 from gghl.ops._reference import box_iou_rotated_ref
 
 
@@ -48,13 +48,7 @@ def batched_nms_rotated_ref(
         return torch.zeros(0, dtype=torch.int64, device=boxes.device)
     entries = nms_entries(boxes, scores)
     if entries is not None:  # NaN/inf boxes and NaN scores are dropped (gghl.ops._degenerate)
-        sub = batched_nms_rotated_ref(
-            boxes.index_select(0, entries),
-            scores.index_select(0, entries),
-            None if idxs is None else idxs.index_select(0, entries),
-            iou_threshold,
-        )
-        return entries[sub]
+        return nms_on_subset(batched_nms_rotated_ref, boxes, scores, idxs, iou_threshold, entries)
     order = score_order(scores)
     b = boxes.index_select(0, order).detach()
     sup = box_iou_rotated_ref(b, b) > iou_threshold
