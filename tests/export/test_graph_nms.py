@@ -12,7 +12,7 @@ from torch import nn
 
 from gghl.export import ExportedModel, export_checkpoint, load_task
 from gghl.export.exporter import quiet_trace
-from gghl.export.graph_nms import graph_nms, pairwise_box_iou, poly_to_obb
+from gghl.export.graph_nms import candidate_pairs, graph_nms, near_suppress, pairwise_box_iou, poly_to_obb
 from gghl.export.postprocess import gghl_detections
 from gghl.ops import box_iou_rotated
 from gghl.structures import obb_to_poly
@@ -77,12 +77,82 @@ def test_poly_to_obb_exports_to_onnx(tmp_path) -> None:
 
 
 class _NMS(nn.Module):
-    def __init__(self, k: int) -> None:
+    def __init__(self, k: int, pairs: int = 4096) -> None:
         super().__init__()
         self.k = k
+        self.pairs = pairs
 
     def forward(self, polys: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor):  # noqa: ANN201
-        return graph_nms(polys, scores, labels, 0.1, 0.3, 100, self.k)
+        return graph_nms(polys, scores, labels, 0.1, 0.3, 100, self.k, pairs=self.pairs)
+
+
+def test_circumcircle_prefilter_keeps_every_overlapping_pair() -> None:
+    """candidate_pairs may only drop pairs whose IoU is 0 (the in-graph IoU of every pair, special boxes incl.
+    touching and contained ones); near_suppress on those pairs == the full matrix's decisions."""
+    g = torch.Generator().manual_seed(1)
+    n = 120
+    rnd = torch.cat(
+        [
+            torch.rand(n, 2, generator=g) * 80,
+            torch.rand(n, 2, generator=g) * 30 + 0.5,
+            (torch.rand(n, 1, generator=g) - 0.5) * 2 * math.pi,
+        ],
+        1,
+    )
+    boxes = torch.cat([_special_boxes(), rnd])[None]
+    k = boxes.shape[1]
+    labels = torch.zeros(1, k, dtype=torch.long)
+    cand = torch.ones(1, k, dtype=torch.bool)
+    safe, todo = candidate_pairs(boxes, labels, cand)
+    iou = pairwise_box_iou(boxes)
+    later = torch.ones(k, k, dtype=torch.bool).triu(1)
+    assert not ((iou > 0) & later & ~todo).any()
+    assert todo.sum() < later.sum() // 4  # the filter removes most pairs
+    for thresh in (0.0, 0.3):
+        full = (iou > thresh) & later
+        assert torch.equal(near_suppress(safe, todo, thresh), full)
+        assert torch.equal(near_suppress(safe, todo, thresh, pairs=7), full)  # many rounds
+
+
+def _dense(b: int = 2, a: int = 90) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One tight cluster per image: every pair of one class meets (~a^2 / 6 pairs per class)."""
+    g = torch.Generator().manual_seed(5)
+    c = 50 + torch.randn(b, a, 2, generator=g) * 2
+    wh = torch.rand(b, a, 2, generator=g) * 10 + 12
+    ang = (torch.rand(b, a, 1, generator=g) - 0.5) * 3
+    polys = obb_to_poly(torch.cat([c, wh, ang], -1))
+    scores = torch.rand(b, a, generator=g)
+    labels = torch.randint(0, 3, (b, a), generator=g)
+    return polys, scores, labels
+
+
+def test_graph_nms_more_pairs_than_one_round(tmp_path: Path) -> None:
+    """A dense cluster with far more overlapping same-class pairs than pair slots per round: the in-graph
+    ``while`` runs several rounds (eager, TorchScript, ONNX Runtime) and still equals host NMS."""
+    polys, scores, labels = _dense()
+    k = polys.shape[1]
+    safe, todo = candidate_pairs(poly_to_obb(polys), labels, scores > 0.1)
+    assert int(todo.flatten(1).sum(1).min()) > 8 * 100  # > 8 rounds of 100 slots per image
+    module = _NMS(k, pairs=100).eval()
+    with torch.no_grad():
+        _check_same(module(polys, scores, labels), polys, scores, labels, k)
+    ctx = quiet_trace()
+    try:
+        traced = torch.jit.trace(module, (polys, scores, labels), check_trace=False)
+        path = tmp_path / "dense.onnx"
+        names = ["polygons", "scores", "labels", "num_dets"]
+        torch.onnx.export(
+            module, (polys, scores, labels), str(path), dynamo=False, opset_version=17,
+            input_names=["p", "s", "l"], output_names=names,
+        )
+    finally:
+        ctx.__exit__(None, None, None)
+    _check_same(traced(polys, scores, labels), polys, scores, labels, k)
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    outs = sess.run(names, {"p": polys.numpy(), "s": scores.numpy(), "l": labels.numpy()})
+    _check_same(tuple(torch.from_numpy(o) for o in outs), polys, scores, labels, k)
 
 
 def _clustered(b: int = 2, a: int = 160) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -139,6 +209,11 @@ def test_graph_greedy_equals_batched_nms_rotated(tmp_path: Path) -> None:
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     outs = sess.run(names, {"p": polys.numpy(), "s": scores.numpy(), "l": labels.numpy()})
     _check_same(tuple(torch.from_numpy(o) for o in outs), polys, scores, labels, k)
+    # other data through the same graphs: the rounds are not baked in by the trace
+    polys2, scores2, labels2 = polys.flip(1) * 1.5, scores.flip(1), (labels + 1) % 3
+    _check_same(traced(polys2, scores2, labels2), polys2, scores2, labels2, k)
+    outs = sess.run(names, {"p": polys2.numpy(), "s": scores2.numpy(), "l": labels2.numpy()})
+    _check_same(tuple(torch.from_numpy(o) for o in outs), polys2, scores2, labels2, k)
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
