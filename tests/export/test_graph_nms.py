@@ -136,23 +136,33 @@ def test_graph_nms_more_pairs_than_one_round(tmp_path: Path) -> None:
     module = _NMS(k, pairs=100).eval()
     with torch.no_grad():
         _check_same(module(polys, scores, labels), polys, scores, labels, k)
+    traced, sess = _trace_and_export(module, polys, scores, labels, tmp_path / "dense.onnx")
+    _check_same(traced(polys, scores, labels), polys, scores, labels, k)
+    _check_same(_run_onnx(sess, polys, scores, labels), polys, scores, labels, k)
+
+
+ONNX_OUTPUTS = ["polygons", "scores", "labels", "num_dets"]
+
+
+def _trace_and_export(module: nn.Module, polys: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor, path: Path):  # noqa: ANN202
+    """TorchScript trace of ``module`` and an onnxruntime session of its ONNX export at ``path``."""
+    import onnxruntime as ort
+
     ctx = quiet_trace()
     try:
         traced = torch.jit.trace(module, (polys, scores, labels), check_trace=False)
-        path = tmp_path / "dense.onnx"
-        names = ["polygons", "scores", "labels", "num_dets"]
         torch.onnx.export(
             module, (polys, scores, labels), str(path), dynamo=False, opset_version=17,
-            input_names=["p", "s", "l"], output_names=names,
+            input_names=["p", "s", "l"], output_names=ONNX_OUTPUTS,
         )
     finally:
         ctx.__exit__(None, None, None)
-    _check_same(traced(polys, scores, labels), polys, scores, labels, k)
-    import onnxruntime as ort
+    return traced, ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    outs = sess.run(names, {"p": polys.numpy(), "s": scores.numpy(), "l": labels.numpy()})
-    _check_same(tuple(torch.from_numpy(o) for o in outs), polys, scores, labels, k)
+
+def _run_onnx(sess, polys: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor) -> tuple:  # noqa: ANN001
+    outs = sess.run(ONNX_OUTPUTS, {"p": polys.numpy(), "s": scores.numpy(), "l": labels.numpy()})
+    return tuple(torch.from_numpy(o) for o in outs)
 
 
 def _clustered(b: int = 2, a: int = 160) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -189,31 +199,18 @@ def test_graph_greedy_equals_batched_nms_rotated(tmp_path: Path) -> None:
     module = _NMS(k).eval()
     with torch.no_grad():
         _check_same(module(polys, scores, labels), polys, scores, labels, k)
-    ctx = quiet_trace()
-    try:
-        traced = torch.jit.trace(module, (polys, scores, labels), check_trace=False)
-        path = tmp_path / "nms.onnx"
-        names = ["polygons", "scores", "labels", "num_dets"]
-        torch.onnx.export(
-            module, (polys, scores, labels), str(path), dynamo=False, opset_version=17,
-            input_names=["p", "s", "l"], output_names=names,
-        )
-    finally:
-        ctx.__exit__(None, None, None)
+    path = tmp_path / "nms.onnx"
+    traced, sess = _trace_and_export(module, polys, scores, labels, path)
     _check_same(traced(polys, scores, labels), polys, scores, labels, k)
     import onnx
-    import onnxruntime as ort
 
     model = onnx.load(str(path))
     assert {n.domain for n in model.graph.node} <= {"", "ai.onnx"} and "Loop" in {n.op_type for n in model.graph.node}
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    outs = sess.run(names, {"p": polys.numpy(), "s": scores.numpy(), "l": labels.numpy()})
-    _check_same(tuple(torch.from_numpy(o) for o in outs), polys, scores, labels, k)
+    _check_same(_run_onnx(sess, polys, scores, labels), polys, scores, labels, k)
     # other data through the same graphs: the rounds are not baked in by the trace
     polys2, scores2, labels2 = polys.flip(1) * 1.5, scores.flip(1), (labels + 1) % 3
     _check_same(traced(polys2, scores2, labels2), polys2, scores2, labels2, k)
-    outs = sess.run(names, {"p": polys2.numpy(), "s": scores2.numpy(), "l": labels2.numpy()})
-    _check_same(tuple(torch.from_numpy(o) for o in outs), polys2, scores2, labels2, k)
+    _check_same(_run_onnx(sess, polys2, scores2, labels2), polys2, scores2, labels2, k)
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
