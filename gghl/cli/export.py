@@ -8,22 +8,28 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import hydra
-from omegaconf import DictConfig
+from gghl.cli._entry import run_command
 
-from gghl.cli._config import CONFIG_DIR, ConfigError, check_targets, config_errors, prepare_environment
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+SUMMARY = """Export a checkpoint to ONNX or TorchScript with a parity check:
+gghl-export ckpt_path=CKPT format=onnx|torchscript [img_size=800] [dynamic_batch=true] [nms=true] [output=m.onnx]"""
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Export ``cfg.ckpt_path``; returns ``{"path", "kind", "format", "parity": {...}}``."""
+    from gghl.cli._config import check_targets, config_errors
+
     with config_errors(cfg):
         check_targets(cfg)
         return _run(cfg)
 
 
 def _run(cfg: DictConfig) -> dict[str, Any]:
+    from gghl.cli._config import ConfigError, check_targets
     from gghl.export import export_checkpoint, load_task
     from gghl.export.pipeline import SUFFIX
 
@@ -55,14 +61,8 @@ def _run(cfg: DictConfig) -> dict[str, Any]:
     return result
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="export")
-def _main(cfg: DictConfig) -> None:
-    run(cfg)
-
-
 def main() -> None:
-    prepare_environment()
-    _main()
+    run_command("export", SUMMARY, run)
 
 
 if __name__ == "__main__":

@@ -13,25 +13,22 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import hydra
-from omegaconf import DictConfig
+from gghl.cli._entry import run_command
 
-from gghl.cli._config import (
-    CONFIG_DIR,
-    ConfigError,
-    check_targets,
-    checkpoint_config,
-    config_errors,
-    config_file_for,
-    inject_data_info,
-    prepare_environment,
-)
-from gghl.tasks.checkpoint_config import ConfigInCheckpoint
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+SUMMARY = """Train (and test) a model: gghl-train [experiment=NAME] [key=value ...].
+The default is experiment=gghl_synthetic (make train): GGHL on the synthetic oriented set, on CPU.
+Examples: gghl-train experiment=gghl_dota data.root=/data/dota_split trainer=ddp trainer.devices=2
+          gghl-train ckpt_path=last hydra.run.dir=<previous run dir>   (resume that run in place)"""
 
 
 def _instantiate_group(cfg: DictConfig | None) -> list[Any]:
+    import hydra
+
     if not cfg:
         return []
     return [hydra.utils.instantiate(c) for c in cfg.values() if c is not None and "_target_" in c]
@@ -75,6 +72,8 @@ def check_trainer_config(cfg: DictConfig) -> None:
     """Fail early, naming the key, on trainer settings that would only fail after the processes start."""
     import torch
 
+    from gghl.cli._config import ConfigError, config_file_for
+
     tr = cfg.get("trainer") or {}
     if tr.get("sync_batchnorm") and (tr.get("accelerator") == "cpu" or not torch.cuda.is_available()):
         raise ConfigError(
@@ -86,16 +85,23 @@ def check_trainer_config(cfg: DictConfig) -> None:
 
 def run(cfg: DictConfig) -> dict[str, float]:
     """Train and/or test as configured; returns the final metrics (floats)."""
+    from gghl.cli._arguments import check_arguments
+    from gghl.cli._config import check_targets, config_errors
+
     with config_errors(cfg):
         check_targets(cfg)  # before anything is instantiated
+        check_arguments(cfg)
         check_trainer_config(cfg)
         return _run(cfg)
 
 
 def _run(cfg: DictConfig) -> dict[str, float]:
+    import hydra
     import lightning as L
 
     from gghl.callbacks import AtomicCheckpointIO
+    from gghl.cli._config import checkpoint_config, inject_data_info
+    from gghl.tasks.checkpoint_config import ConfigInCheckpoint
 
     start = time.time()
     L.seed_everything(cfg.seed, workers=True)
@@ -142,15 +148,13 @@ def _run(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
-def _main(cfg: DictConfig) -> float | None:
+def _task(cfg: DictConfig) -> float | None:
     metrics = run(cfg)
     return metrics.get(str(cfg.get("monitor", "")))
 
 
 def main() -> None:
-    prepare_environment()
-    _main()
+    run_command("train", SUMMARY, _task)
 
 
 if __name__ == "__main__":
