@@ -18,11 +18,24 @@ import tempfile
 import time
 from typing import Any
 
-import torch
 
-from gghl.data.detection_datamodule import DetectionDataModule, DotaDataModule, SyntheticDataModule
-from gghl.data.synthetic import SyntheticGenerator, SyntheticOrientedDataset
-from gghl.data.synthetic_export import write_synthetic_dota
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=int, default=800)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--images", type=int, default=64)
+    ap.add_argument("--batch", type=int, default=8)
+    return ap
+
+
+if __name__ == "__main__":
+    build_parser().parse_args()  # answers --help before the heavy imports below
+
+import torch  # noqa: E402
+
+from gghl.data.detection_datamodule import DetectionDataModule, DotaDataModule, SyntheticDataModule  # noqa: E402
+from gghl.data.synthetic import SyntheticGenerator, SyntheticOrientedDataset  # noqa: E402
+from gghl.data.synthetic_export import write_synthetic_dota  # noqa: E402
 
 
 class ReferenceMaps:
@@ -59,12 +72,7 @@ def time_loader(dm: DetectionDataModule, n_batches: int) -> tuple[float, float, 
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size", type=int, default=800)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--images", type=int, default=64)
-    ap.add_argument("--batch", type=int, default=8)
-    args = ap.parse_args()
+    args = build_parser().parse_args()
     torch.set_num_threads(1)
 
     g = SyntheticGenerator(args.size, min_objects=20, max_objects=20)

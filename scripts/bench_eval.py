@@ -21,11 +21,28 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
 
-from gghl.evaluation.dota import evaluate_polygons, evaluate_task1
-from gghl.evaluation.dota_match import DetArrays, GTArrays
-from gghl.evaluation.dota_reference import as_mappings, devkit_evaluate, make_random_set
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dets", type=int, default=20_000)
+    ap.add_argument("--images", type=int, default=200)
+    ap.add_argument("--classes", type=int, default=15)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--threads", type=int, default=1, help="torch intra-op threads (the devkit loop uses one core)"
+    )
+    return ap
+
+
+if __name__ == "__main__":
+    build_parser().parse_args()  # answers --help before the heavy imports below
+
+import torch  # noqa: E402
+
+from gghl.evaluation.dota import evaluate_polygons, evaluate_task1  # noqa: E402
+from gghl.evaluation.dota_match import DetArrays, GTArrays  # noqa: E402
+from gghl.evaluation.dota_reference import as_mappings, devkit_evaluate, make_random_set  # noqa: E402
 
 
 def _best(fn, repeat: int) -> tuple[float, object]:
@@ -60,16 +77,7 @@ def _write_task1(root: Path, gt: GTArrays, det: DetArrays, n_img: int, classes: 
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dets", type=int, default=20_000)
-    ap.add_argument("--images", type=int, default=200)
-    ap.add_argument("--classes", type=int, default=15)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument(
-        "--threads", type=int, default=1, help="torch intra-op threads (the devkit loop uses one core)"
-    )
-    args = ap.parse_args()
+    args = build_parser().parse_args()
     torch.set_num_threads(args.threads)
     classes = [f"c{i}" for i in range(args.classes)]
     gt, det = make_random_set(args.seed, args.images, args.classes, args.dets)

@@ -17,8 +17,21 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--n", type=int, default=10000, help="boxes per side for the CUDA IoU benchmark")
+    ap.add_argument("--tune", action="store_true", help="with --device cuda: time Triton block sizes first")
+    return ap
+
+
+if __name__ == "__main__":
+    build_parser().parse_args()  # answers --help before the heavy imports below
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gghl.ops import box_iou_rotated, nms_rotated  # noqa: E402
@@ -228,12 +241,7 @@ def tune_cuda(n: int = 4000) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--n", type=int, default=10000, help="boxes per side for the CUDA IoU benchmark")
-    ap.add_argument("--tune", action="store_true", help="with --device cuda: time Triton block sizes first")
-    args = ap.parse_args()
+    args = build_parser().parse_args()
     if args.device == "cuda":
         if not torch.cuda.is_available():
             sys.exit("--device cuda: no CUDA device")

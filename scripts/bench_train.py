@@ -13,18 +13,10 @@ import argparse
 import statistics
 import time
 
-import torch
 
-from gghl.assigners import GaussianAssigner
-from gghl.data.collate import detection_collate
-from gghl.data.synthetic import SyntheticOrientedDataset
-from gghl.losses import JOLLoss
-from gghl.models.gghl_detector import build_gghl_detector
-
-
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--device", default="auto", help="auto = cuda when available")
     ap.add_argument("--img-size", type=int, default=800)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--steps", type=int, default=30)
@@ -32,7 +24,25 @@ def main() -> None:
     ap.add_argument("--backbone", default="darknet53")
     ap.add_argument("--amp", choices=["none", "bf16", "fp16"], default="bf16")
     ap.add_argument("--num-classes", type=int, default=5)
-    args = ap.parse_args()
+    return ap
+
+
+if __name__ == "__main__":
+    build_parser().parse_args()  # answers --help before the heavy imports below
+
+import torch  # noqa: E402
+
+from gghl.assigners import GaussianAssigner  # noqa: E402
+from gghl.data.collate import detection_collate  # noqa: E402
+from gghl.data.synthetic import SyntheticOrientedDataset  # noqa: E402
+from gghl.losses import JOLLoss  # noqa: E402
+from gghl.models.gghl_detector import build_gghl_detector  # noqa: E402
+
+
+def main() -> None:
+    args = build_parser().parse_args()
+    if args.device == "auto":
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
     dev = torch.device(args.device)
     ds = SyntheticOrientedDataset(args.batch_size, img_size=args.img_size, num_classes=args.num_classes)
     images, targets = detection_collate([ds[i] for i in range(args.batch_size)])

@@ -14,10 +14,6 @@ import argparse
 import tempfile
 import time
 
-from hydra import compose, initialize_config_dir
-
-from gghl.cli._config import CONFIG_DIR, prepare_environment
-
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -25,8 +21,12 @@ def main() -> None:
     ap.add_argument("--variants", default="gghl_obb,gghl_alg1,gghl_fixed", help="comma-separated variant names")
     ap.add_argument("overrides", nargs="*", help="Hydra overrides applied to every run")
     args = ap.parse_args()
-    prepare_environment()
+    from hydra import compose, initialize_config_dir
+
+    from gghl.cli._config import CONFIG_DIR, prepare_environment
     from gghl.cli.train import run
+
+    prepare_environment()
 
     rows = []
     for variant in args.variants.split(","):
