@@ -50,9 +50,15 @@ def _split_comment(value: str) -> tuple[str, str]:
     return value.strip(), ""
 
 
-def config_help(config_name: str, summary: str, config_dir: str = CONFIG_DIR) -> str:
+def config_help(
+    config_name: str,
+    summary: str,
+    config_dir: str = CONFIG_DIR,
+    main_keys: Sequence[tuple[str, str]] = (),
+) -> str:
     """Usage text for a command: its summary, the top-level keys of ``configs/<config_name>.yaml`` with their
-    default and comment (continuation comment lines are joined), and the config groups with their options.
+    default and comment (continuation comment lines are joined), ``main_keys`` (nested keys worth knowing,
+    with a line each), and the config groups with their options.
 
     Read with plain string parsing (no YAML or Hydra import) so that it is instant.
     """
@@ -88,6 +94,11 @@ def config_help(config_name: str, summary: str, config_dir: str = CONFIG_DIR) ->
         for k, v, c in keys:
             shown = f"{k}={v}" if v else k
             out.append(f"  {shown:<{width + 12}} {c}".rstrip())
+        out.append("")
+    if main_keys:
+        out.append("main keys of the config groups:")
+        width = max(len(k) for k, _ in main_keys)
+        out.extend(f"  {k:<{width + 2}} {d}" for k, d in main_keys)
         out.append("")
     shown_groups = [(g, d) for g, d in groups if g not in ("hydra", "paths", "_self_")]
     if shown_groups:
@@ -158,16 +169,22 @@ def suggest_key(config_name: str, argv: Sequence[str], config_dir: str = CONFIG_
     return None
 
 
-def run_command(config_name: str, summary: str, task: Callable[[Any], Any]) -> None:
+def run_command(
+    config_name: str,
+    summary: str,
+    task: Callable[[Any], Any],
+    main_keys: Sequence[tuple[str, str]] = (),
+) -> None:
     """Entry point body shared by ``gghl-train/eval/export/predict``.
 
     Args:
         config_name: primary config in ``configs/`` (``train``, ``eval``, ...).
         summary: the first lines of ``--help``.
         task: called with the composed ``DictConfig``; its return value goes to Hydra (sweepers).
+        main_keys: nested keys listed by ``--help`` with a line each.
     """
     if wants_help(sys.argv):
-        print(config_help(config_name, summary))
+        print(config_help(config_name, summary, main_keys=main_keys))
         return
     if not os.environ.get("WANDB_API_KEY") and "WANDB_MODE" not in os.environ:
         os.environ["WANDB_MODE"] = "offline"  # wandb must never block on a login prompt

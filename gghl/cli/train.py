@@ -24,6 +24,18 @@ SUMMARY = """Train (and test) a model: gghl-train [experiment=NAME] [key=value .
 The default is experiment=gghl_synthetic (make train): GGHL on the synthetic oriented set, on CPU.
 Examples: gghl-train experiment=gghl_dota data.root=/data/dota_split trainer=ddp trainer.devices=2
           gghl-train ckpt_path=last hydra.run.dir=<previous run dir>   (resume that run in place)"""
+MAIN_KEYS = (
+    ("data.root", "dataset folder (dota, coco, imagefolder, csv)"),
+    ("data.img_size", "network input side in pixels (multiple of 32)"),
+    ("data.batch_size", "images per device and step"),
+    ("data.num_workers", "data loader processes"),
+    ("model.lr", "base learning rate (model.optimizer: sgd | adamw)"),
+    ("model.net.backbone", "timm backbone name (model.net.checkpoint_path: local weights)"),
+    ("trainer.max_epochs", "training length"),
+    ("trainer.devices", "devices (trainer=ddp for several GPUs)"),
+    ("trainer.precision", "32-true | bf16-mixed | 16-mixed"),
+    ("logger", "csv | tensorboard | wandb | none"),
+)
 
 
 def _instantiate_group(cfg: DictConfig | None) -> list[Any]:
@@ -121,6 +133,10 @@ def _run(cfg: DictConfig) -> dict[str, float]:
     )
     output_dir = cfg.paths.output_dir
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), _checkpoint_dir(callbacks, output_dir))
+    if ckpt_path:  # not a checkpoint / refused target / another model kind / weights that do not fit: one line
+        from gghl.tasks.checkpoint import check_resume
+
+        check_resume(ckpt_path, model, allow_pickle=bool(cfg.get("allow_pickle", False)))
 
     metrics: dict[str, float] = {}
     if cfg.get("train", True):
@@ -154,7 +170,7 @@ def _task(cfg: DictConfig) -> float | None:
 
 
 def main() -> None:
-    run_command("train", SUMMARY, _task)
+    run_command("train", SUMMARY, _task, main_keys=MAIN_KEYS)
 
 
 if __name__ == "__main__":
