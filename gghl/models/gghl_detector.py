@@ -42,12 +42,22 @@ def build_gghl_detector(
     drop_prob: float = 0.1,
     head_hidden_ratio: float = 2.0,
     prior_prob: float | None = 0.01,
+    leaky_slope: float | None = 0.1,
 ) -> GGHLDetector:
-    """Build the GGHL detector. Defaults are the paper model (Darknet53, 68.78 M parameters at C=15).
+    """Build the GGHL detector. Defaults are the paper model, the official network ``modelR/GGHL.py``:
+    Darknet-53 (LeakyReLU 0.1), YOLOv3 FPN with SPP, decoupled head; 68,782,123 parameters and 464 state-dict
+    entries at C=15, the same function (``gghl.models.convert.convert_official_gghl`` maps official weights).
 
     A light CPU model: ``backbone="resnet10t", neck_widths=(64, 128, 256), neck_convs=3, spp=False``.
+
+    Args:
+        leaky_slope: negative slope of the backbone's LeakyReLUs (``TimmBackbone``): 0.1 as darknet and the
+            official GGHL (timm's ``darknet53`` default is 0.01; use ``None`` to keep timm's value, e.g. with
+            timm's own ImageNet weights). No effect on backbones without LeakyReLU (ResNets).
+        prior_prob: initial sigmoid output of the objectness/class logits (``None``: the official init).
+            Only the initialisation; loaded weights define the function.
     """
-    body = TimmBackbone(backbone, pretrained=pretrained, checkpoint_path=checkpoint_path)
+    body = TimmBackbone(backbone, pretrained=pretrained, checkpoint_path=checkpoint_path, leaky_slope=leaky_slope)
     neck = YoloFPN(body.channels, tuple(neck_widths), num_convs=neck_convs, spp=spp, drop_prob=drop_prob)
     head = GGHLHead(neck.out_channels, num_classes, hidden_ratio=head_hidden_ratio, prior_prob=prior_prob)
     return GGHLDetector(body, neck, head)

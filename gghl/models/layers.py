@@ -18,14 +18,20 @@ class ConvBNAct(nn.Sequential):
 
 
 class SPP(nn.Module):
-    """Spatial pyramid pooling: concat of the input and stride-1 max-pools (5, 9, 13) -> 4x channels."""
+    """Spatial pyramid pooling as in GGHL's neck: concat of the input and stride-1 max-pools (5, 9, 13), then a
+    plain 1x1 convolution with bias (no BatchNorm, no activation) back to ``channels``.
 
-    def __init__(self, kernels: tuple[int, ...] = (5, 9, 13)) -> None:
+    ``forward(x: Tensor[B,channels,H,W]) -> Tensor[B,channels,H,W]``. The fusing conv is ``self.out``; the
+    official module holds the same single ``Conv2d(4*channels, channels, 1)`` (``_SPP__outconv``).
+    """
+
+    def __init__(self, channels: int, kernels: tuple[int, ...] = (5, 9, 13)) -> None:
         super().__init__()
         self.pools = nn.ModuleList(nn.MaxPool2d(k, stride=1, padding=k // 2) for k in kernels)
+        self.out = nn.Conv2d(channels * (len(kernels) + 1), channels, 1)
 
     def forward(self, x: Tensor) -> Tensor:
-        return torch.cat([x] + [p(x) for p in self.pools], dim=1)
+        return self.out(torch.cat([x] + [p(x) for p in self.pools], dim=1))
 
 
 class DropBlock2d(nn.Module):

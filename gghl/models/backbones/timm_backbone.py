@@ -16,10 +16,15 @@ class TimmBackbone(nn.Module):
         name: any timm model name that supports ``features_only`` (e.g. ``resnet18``, ``cspdarknet53``).
         pretrained: load timm's pretrained weights. Defaults to False because nothing may be fetched from a
             hub at run time; set it only where the weights are already in the local timm/HF cache.
-        checkpoint_path: a local file with weights for the *full* timm model (classifier weights are
-            ignored); the usual way to start from ImageNet weights without network access.
+        checkpoint_path: a local weights file, detected by its content: a torch file (``.pth``/``.pt``, a state
+            dict or ``{"state_dict"|"model": ...}``) or a safetensors file with weights of the *full* timm model
+            (classifier weights are ignored), or Darknet binary weights (``darknet53.conv.74``,
+            ``darknet53_448.weights``: the convolutions in network order, see ``gghl.models.convert.darknet``).
+            The usual way to start from ImageNet weights without network access.
         strides: feature strides to return (each must exist in the model's ``feature_info``).
         in_chans: input channels.
+        leaky_slope: if set, the negative slope of every ``LeakyReLU`` of the model (Darknet-53 as trained by
+            darknet / GGHL: 0.1; timm's ``darknet53`` uses 0.01). Models without LeakyReLU are unaffected.
         kwargs: passed through to ``timm.create_model`` (e.g. ``drop_path_rate``).
 
     Output of ``forward(x: Tensor[B,in_chans,H,W])``: a list of ``Tensor[B, channels[i], H/strides[i], W/strides[i]]``.
@@ -33,6 +38,7 @@ class TimmBackbone(nn.Module):
         checkpoint_path: str | None = None,
         strides: tuple[int, ...] = (8, 16, 32),
         in_chans: int = 3,
+        leaky_slope: float | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__()
@@ -47,17 +53,38 @@ class TimmBackbone(nn.Module):
         self.body = timm.create_model(
             name, pretrained=pretrained, features_only=True, out_indices=out_indices, in_chans=in_chans, **kwargs
         )
+        if leaky_slope is not None:
+            for m in self.body.modules():
+                if isinstance(m, nn.LeakyReLU):
+                    m.negative_slope = float(leaky_slope)
         if checkpoint_path:
             self._load_local_weights(Path(checkpoint_path))
         self.channels: list[int] = list(self.body.feature_info.channels())
         self.strides: list[int] = list(self.body.feature_info.reduction())
 
     def _load_local_weights(self, path: Path) -> None:
+        from gghl.models.convert.darknet import load_darknet_weights
+        from gghl.models.convert.formats import weights_file_format
+
         if not path.is_file():
             raise FileNotFoundError(f"backbone checkpoint_path does not exist: {path}")
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if isinstance(state, dict) and "state_dict" in state:
-            state = state["state_dict"]
+        fmt = weights_file_format(path)
+        if fmt == "darknet":
+            load_darknet_weights(self.body, path)
+            return
+        if fmt == "safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path), device="cpu")
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        if isinstance(state, dict):
+            for key in ("state_dict", "model"):
+                if isinstance(state.get(key), dict):
+                    state = state[key]
+                    break
+        if not isinstance(state, dict):
+            raise ValueError(f"{path}: expected a state dict of tensors, got {type(state).__name__}")
         missing, _unexpected = self.body.load_state_dict(state, strict=False)
         if len(missing) == len(self.body.state_dict()):
             raise ValueError(f"no weight in {path} matches the backbone (wrong model or key prefix?)")

@@ -11,11 +11,18 @@ from gghl.models.layers import SPP, ConvBNAct, DropBlock2d
 def _conv_set(in_ch: int, mid: int, num_convs: int, drop_prob: float, spp: bool = False) -> nn.Sequential:
     """YOLOv3 "conv set": alternating 1x1 (mid) / 3x3 (2*mid) convs ending on 1x1 (mid).
 
-    ``num_convs=5`` is the full set (optionally with SPP after the third conv, as GGHL/YOLOv3-SPP);
-    ``num_convs=1`` is the light option (a single 1x1).
+    Layout of the GGHL neck (``num_convs=5``), index by index as in the official ``nn.Sequential`` so that
+    official weights map one to one: ``1x1, [SPP], 3x3, 1x1, DropBlock, 3x3, 1x1``. SPP (with its own 1x1
+    fusing conv) follows the first conv; the DropBlock slot follows the third conv (conv ``min(2, n-1)`` for
+    fewer convs). With ``num_convs >= 3`` the slot is there also when ``drop_prob = 0`` (then it is the
+    identity), so the state-dict indices of the paper layout do not depend on ``drop_prob``; with 2 convs it
+    is there only when ``drop_prob > 0``, and ``num_convs=1`` (a single 1x1) has none.
     """
     layers: list[nn.Module] = [ConvBNAct(in_ch, mid, 1)]
+    if spp:
+        layers.append(SPP(mid))
     ch = mid
+    drop_after = min(2, num_convs - 1)
     for i in range(1, num_convs):
         if i % 2 == 1:
             layers.append(ConvBNAct(ch, mid * 2, 3))
@@ -23,9 +30,7 @@ def _conv_set(in_ch: int, mid: int, num_convs: int, drop_prob: float, spp: bool 
         else:
             layers.append(ConvBNAct(ch, mid, 1))
             ch = mid
-            if spp and i == 2:
-                layers += [SPP(), ConvBNAct(mid * 4, mid, 1)]
-        if drop_prob > 0 and i == 1:
+        if i == drop_after and (drop_prob > 0 or num_convs >= 3):
             layers.append(DropBlock2d(drop_prob))
     if ch != mid:
         layers.append(ConvBNAct(ch, mid, 1))
@@ -39,8 +44,8 @@ class YoloFPN(nn.Module):
         in_channels: channels of the backbone features, fine to coarse (``TimmBackbone.channels``).
         widths: output channels per level, fine to coarse (GGHL: 128, 256, 512).
         num_convs: convs per conv set: 5 (YOLOv3 / GGHL) or fewer for a light neck.
-        spp: SPP on the coarsest level.
-        drop_prob: DropBlock probability inside each conv set (GGHL: 0.1).
+        spp: SPP on the coarsest level (after the first conv of its set, as GGHL).
+        drop_prob: DropBlock probability inside each conv set (GGHL: 0.1; active in training only).
 
     ``forward(feats: list[Tensor[B,C_i,H_i,W_i]]) -> list[Tensor[B,widths[i],H_i,W_i]]``, fine to coarse.
     """
