@@ -28,6 +28,14 @@ Variants:
   level, so levels without objects keep their background loss (officially: whole map = last object's mix,
   0 on levels with no object).
 
+Images without objects: under the official mix rule (``gghl_obb``, ``gghl_alg1``) an image with no object
+on any level has mix 0 on every cell, so it adds exactly nothing to the loss (and the official loader never
+trains on background-only patches). With ``empty_background=True`` (default) such an image gets mix 1 on
+every level, so its background trains objectness towards 0 (a DOTA split is mostly empty patches; without
+this they would teach the detector nothing about false positives). Images with objects are untouched (Q2
+parity: their empty levels keep mix 0). ``empty_background=False`` is the official loader exactly.
+``gghl_fixed`` already gives mix 1 to every background cell.
+
 Polygons are ordered (ORC), and HBB, r and the long-side angle are derived in floating point
 (``gghl.structures.orc``), never via OpenCV. Float64 inputs are needed for bit parity with the official
 maps: object centres often sit exactly on cell borders.
@@ -65,9 +73,17 @@ class GaussianAssigner:
         num_classes: number of classes ``C``; maps have ``16 + C`` channels.
         strides: exactly three strides (the official level rules are defined for three levels).
         variant: ``"gghl_obb"`` (default, official loader), ``"gghl_alg1"`` or ``"gghl_fixed"``.
+        empty_background: images without objects get background weight (mix) 1 on every level instead
+            of the official 0 (module docstring).
     """
 
-    def __init__(self, num_classes: int, strides: tuple[int, ...] = (8, 16, 32), variant: str = "gghl_obb"):
+    def __init__(
+        self,
+        num_classes: int,
+        strides: tuple[int, ...] = (8, 16, 32),
+        variant: str = "gghl_obb",
+        empty_background: bool = True,
+    ):
         if variant not in VARIANTS:
             raise ValueError(f"unknown variant {variant!r}; expected one of {sorted(VARIANTS)}")
         if len(strides) != 3:
@@ -76,6 +92,7 @@ class GaussianAssigner:
         self.strides = tuple(int(s) for s in strides)
         self.variant = variant
         self.spec = VARIANTS[variant]
+        self.empty_background = bool(empty_background)
 
     def grid_sizes(self, img_size: int) -> list[int]:
         """``G_k = img_size // s_k`` per level."""
@@ -97,7 +114,7 @@ class GaussianAssigner:
         """
         self._check_labels(labels)
         return reference_maps_loop(
-            polygons, labels, img_size, self.num_classes, self.strides, self.spec, weights
+            polygons, labels, img_size, self.num_classes, self.strides, self.spec, weights, self.empty_background
         )
 
     def assign(
@@ -117,11 +134,18 @@ class GaussianAssigner:
         """
         from gghl.assigners.gaussian_batched import assign_batched
 
-        return assign_batched(targets, img_size, self.num_classes, self.strides, self.spec, device)
+        return assign_batched(
+            targets, img_size, self.num_classes, self.strides, self.spec, device, self.empty_background
+        )
 
     def _check_labels(self, labels: Tensor) -> None:
+        if not isinstance(labels, torch.Tensor):
+            raise TypeError(f"labels must be a torch.Tensor [N], got {type(labels).__name__}")
         if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= self.num_classes):
             raise ValueError(f"labels must lie in [0, {self.num_classes}), got {labels.tolist()}")
 
     def __repr__(self) -> str:
-        return f"GaussianAssigner(num_classes={self.num_classes}, strides={self.strides}, variant={self.variant!r})"
+        return (
+            f"GaussianAssigner(num_classes={self.num_classes}, strides={self.strides}, variant={self.variant!r}, "
+            f"empty_background={self.empty_background})"
+        )

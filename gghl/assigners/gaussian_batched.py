@@ -28,6 +28,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from gghl.assigners._checks import check_targets
 from gghl.assigners.gaussian_cells import LevelTables, pair_table, window_cells
 from gghl.assigners.gaussian_params import (
     ObjectParams,
@@ -56,13 +57,15 @@ def assign_batched(
     strides: tuple[int, ...],
     spec: VariantSpec,
     device: torch.device | str | None = None,
+    empty_background: bool = True,
 ) -> list[Tensor]:
     """Per-level maps ``[B, G_k, G_k, 16 + C]`` for a batch; see ``GaussianAssigner.assign``."""
     if len(strides) != 3:
         raise ValueError("GGHL OLA level rules are defined for exactly 3 levels")
+    check_targets(targets)
+    if int(img_size) < max(strides):
+        raise ValueError(f"img_size must be at least the largest stride {max(strides)}, got {img_size}")
     B = len(targets)
-    if B == 0:
-        raise ValueError("targets must hold at least one image")
     dev = torch.device(device) if device is not None else targets[0]["polygons"].device
     dtype = targets[0]["polygons"].dtype
     if not dtype.is_floating_point:
@@ -91,7 +94,7 @@ def assign_batched(
     grids = [img_size // s for s in strides]
     sizes = [B * g * g for g in grids]
     offsets = [0, sizes[0], sizes[0] + sizes[1]]
-    buf = _base_maps(p, bidx, sel, B, grids, offsets, sum(sizes), num_classes, spec)
+    buf = _base_maps(p, bidx, sel, B, grids, offsets, sum(sizes), num_classes, spec, empty_background)
     lvl = LevelTables(strides, grids, offsets, dev, dtype)
     _write_cells(buf, p, bidx, sel, lvl, num_classes, spec)
     return [buf[o : o + n].view(B, g, g, 16 + num_classes) for o, n, g in zip(offsets, sizes, grids)]
@@ -107,8 +110,13 @@ def _base_maps(
     total: int,
     C: int,
     spec: VariantSpec,
+    empty_background: bool = True,
 ) -> Tensor:
-    """Flat buffer ``[sum_k B*G_k^2, 16 + C]`` of background cells (zeros, ch14 = mix rule)."""
+    """Flat buffer ``[sum_k B*G_k^2, 16 + C]`` of background cells (zeros, ch14 = mix rule).
+
+    ``empty_background``: an image with no object on any level (official rule: mix 0 everywhere, so no
+    loss at all) gets mix 1 on every level instead (see ``GaussianAssigner``).
+    """
     dev, dtype = p.w.device, p.w.dtype
     base = torch.zeros(B, 3, 16 + C, device=dev, dtype=dtype)  # one background cell per image and level
     if spec.cell_mix:  # fixed: background weight 1 everywhere; positive cells get their winner's mix later
@@ -119,6 +127,11 @@ def _base_maps(
         last.scatter_reduce_(0, bidx[o] * 3 + k, o, "amax")
         mixv = torch.where(last >= 0, p.mix[last.clamp_min(0)], torch.zeros((), device=dev, dtype=dtype))
         base[:, :, 14] = mixv.view(B, 3)
+    if empty_background and not spec.cell_mix:
+        # scatter, not boolean indexing: no device->host sync on CUDA
+        has = torch.zeros(B, device=dev, dtype=torch.long)
+        has.scatter_reduce_(0, bidx, sel.any(1).long(), "amax")
+        base[:, :, 14] = torch.where(has.bool()[:, None], base[:, :, 14], torch.ones_like(base[:, :, 14]))
     buf = torch.empty(total, 16 + C, device=dev, dtype=dtype)
     for k, g in enumerate(grids):
         n = B * g * g

@@ -12,6 +12,7 @@ import math
 import torch
 from torch import Tensor
 
+from gghl.assigners._checks import check_objects
 from gghl.assigners.gaussian_params import (
     ALG1_LT,
     LN2,
@@ -39,10 +40,16 @@ def reference_maps_loop(
     strides: tuple[int, ...],
     spec: VariantSpec,
     weights: Tensor | None = None,
+    empty_background: bool = True,
 ) -> list[Tensor]:
-    """Per-level label maps ``[G_k, G_k, 16 + C]`` float64 (CPU) for one image, §1.3 channel layout."""
+    """Per-level label maps ``[G_k, G_k, 16 + C]`` float64 (CPU) for one image, §1.3 channel layout.
+
+    ``empty_background``: when no object reaches any level, ch14 is 1 everywhere instead of the official 0
+    (background loss for images without objects; ``GaussianAssigner``).
+    """
     if len(strides) != 3:
         raise ValueError("GGHL OLA level rules are defined for exactly 3 levels")
+    check_objects(polygons, labels, weights)
     polys64 = polygons.detach().to("cpu", torch.float64)
     p = object_params(polys64, labels.detach().cpu(), None if weights is None else weights.detach().cpu())
     keep = keep_mask(p, spec).tolist()
@@ -52,6 +59,7 @@ def reference_maps_loop(
 
     grids = [img_size // st for st in strides]
     maps = [[[[0.0] * (16 + num_classes) for _ in range(g)] for _ in range(g)] for g in grids]
+    any_level = False  # did any object reach any level (official mix rule then writes ch14 somewhere)
     for n in range(len(lab)):
         if not keep[n]:
             continue
@@ -62,6 +70,7 @@ def reference_maps_loop(
         for k, st in enumerate(strides):
             if not spec.alg1 and not levels[n][k]:
                 continue
+            any_level = True
             G = grids[k]
             lab_map = maps[k]
             gx, gy = math.floor(cols["cxr"][n] / st), math.floor(cols["cyr"][n] / st)
@@ -123,6 +132,9 @@ def reference_maps_loop(
                     for cell in row:
                         cell[14] = mix[n]
     out = [torch.tensor(m, dtype=torch.float64) for m in maps]
+    if empty_background and not spec.cell_mix and not any_level:  # image without objects: background mix 1
+        for m in out:
+            m[..., 14] = 1.0
     if spec.cell_mix:  # levels without objects, and cells never positive, get background weight 1
         for m in out:
             m[..., 14] = torch.where(m[..., 13] > 0, m[..., 14], torch.ones_like(m[..., 14]))

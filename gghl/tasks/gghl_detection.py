@@ -30,6 +30,8 @@ class GGHLDetectionTask(L.LightningModule):
         num_classes: C.
         class_names: names for the metric tables (defaults to ``class_0..``).
         assigner_variant: ``"gghl_obb"`` (official default), ``"gghl_alg1"`` (paper Algorithm 1) or ``"gghl_fixed"``.
+        empty_image_background: images without objects train their background (objectness -> 0) instead of
+            adding nothing to the loss as in the official loader (``GaussianAssigner(empty_background=...)``).
         loss_kwargs: extra ``JOLLoss`` options (``iou_type``, ``detach_w_dyn``).
         postprocess: inference post-processing (thresholds, NMS).
         lr, momentum, weight_decay, nesterov: SGD recipe (gghl.md §3: 2e-4, 0.9, 5e-4, Nesterov).
@@ -64,6 +66,7 @@ class GGHLDetectionTask(L.LightningModule):
         difficult: str = "ignore",
         channels_last: bool = False,
         ema_decay: float | None = None,
+        empty_image_background: bool = True,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["net", "postprocess"])
@@ -71,7 +74,9 @@ class GGHLDetectionTask(L.LightningModule):
         self.num_classes = num_classes
         self.class_names = list(class_names) if class_names else [f"class_{i}" for i in range(num_classes)]
         strides = tuple(net.strides)
-        self.assigner = GaussianAssigner(num_classes, strides=strides, variant=assigner_variant)
+        self.assigner = GaussianAssigner(
+            num_classes, strides=strides, variant=assigner_variant, empty_background=empty_image_background
+        )
         # The task checks the total itself (one sync) and skips non-finite steps; the loss need not check too.
         self.criterion = JOLLoss(num_classes, strides=strides, **{"nonfinite": "ignore", **(loss_kwargs or {})})
         self.postprocess = postprocess or GGHLPostProcess(strides=strides)

@@ -85,8 +85,13 @@ def test_empty_and_outside_objects(variant: str) -> None:
     _check_equal(a, [empty, outside, empty], 128)
     out = a.assign([empty], 128)
     assert [tuple(m.shape) for m in out] == [(1, 16, 16, 19), (1, 8, 8, 19), (1, 4, 4, 19)]
+    # an image without objects trains its background (mix 1) in every variant by default
+    assert all(torch.all(m[..., 14] == 1.0) and torch.all(m[..., 13] == 0) for m in out)
+    # the official loader (empty_background=False) gives it mix 0: no loss at all
+    official = GaussianAssigner(3, variant=variant, empty_background=False)
+    _check_equal(official, [empty, outside, empty], 128)
     want_mix = 1.0 if variant == "gghl_fixed" else 0.0
-    assert all(torch.all(m[..., 14] == want_mix) and torch.all(m[..., 13] == 0) for m in out)
+    assert all(torch.all(m[..., 14] == want_mix) for m in official.assign([empty], 128))
 
 
 def test_segmented_scans_match_loops() -> None:

@@ -55,8 +55,12 @@ def compose_affine(outer: Tensor, inner: Tensor) -> Tensor:
 
 
 def apply_affine_to_polygons(poly: Tensor, mat: Tensor) -> Tensor:
-    """Map ``[N, 2K]`` polygons through a ``[2, 3]`` affine; result keeps ``poly``'s dtype."""
-    pts = poly.reshape(poly.shape[0], -1, 2).to(torch.float64)
+    """Map ``[N, 2K]`` polygons through a ``[2, 3]`` affine; result keeps ``poly``'s dtype.
+
+    ``N = 0`` (an image without objects) is an ordinary case: the vertex count comes from the
+    width ``2K``, never from ``-1``, which torch cannot infer from 0 elements.
+    """
+    pts = poly.reshape(poly.shape[0], poly.shape[1] // 2, 2).to(torch.float64)
     m = mat.to(device=poly.device, dtype=torch.float64)
     out = pts @ m[:, :2].T + m[:, 2]
     return out.reshape(poly.shape).to(poly.dtype)

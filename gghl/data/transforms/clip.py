@@ -60,7 +60,7 @@ def clip_polygons(poly: Tensor, height: float, width: float) -> tuple[Tensor, Te
         first vertex (so the shoelace area and the min-area rectangle of the padded row are those of
         the clipped polygon). ``count == 0`` when nothing is left.
     """
-    pts = poly.reshape(poly.shape[0], -1, 2).to(torch.float64)
+    pts = poly.reshape(poly.shape[0], poly.shape[1] // 2, 2).to(torch.float64)  # N = 0 allowed
     cnt = torch.full((pts.shape[0],), pts.shape[1], dtype=torch.int64, device=pts.device)
     for nx, ny, c in (
         (1.0, 0.0, 0.0),
@@ -89,7 +89,7 @@ def clip_to_image(sample: Sample, min_visible: float = 0.5, eps: float = 1e-6) -
     inside = ((xs >= -eps) & (xs <= w + eps) & (ys >= -eps) & (ys <= h + eps)).all(1)
     pts, cnt = clip_polygons(poly, h, w)
     area = poly_area(poly.to(torch.float64))
-    clipped_area = poly_area(pts.reshape(pts.shape[0], -1).to(torch.float64))
+    clipped_area = poly_area(pts.reshape(pts.shape[0], pts.shape[1] * 2).to(torch.float64))
     frac = torch.where(area > 0, clipped_area / area.clamp_min(1e-300), inside.to(torch.float64))
     frac = torch.where(inside, torch.ones_like(frac), frac)
     keep = (frac >= min_visible) & (frac > 0)  # nothing left is never kept, even at min_visible=0
