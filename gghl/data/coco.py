@@ -12,6 +12,8 @@
   category ids, dangling ``image_id``/``category_id``, non-numeric or non-finite ``bbox`` raise
   ``CocoFormatError`` (a ``ValueError``) naming the file and the json path.
 * ``image_id`` of a sample is ``str(coco image id)``; the image file is ``<images_dir>/<file_name>``.
+  An images folder holding none of the first 10 listed files (empty or wrong folder) is a
+  ``FileNotFoundError`` at construction.
 """
 
 from __future__ import annotations
@@ -91,10 +93,25 @@ class CocoDetection(Dataset):
         self.num_classes = len(self.class_names)
         self.transform = transform
         self.image_ids: list[int] = sorted(int(i) for i in self.coco.getImgIds())
+        self._check_images_dir()
         self.skipped: Counter[str] = Counter()
         self._targets = [self._parse(i) for i in self.image_ids]
         if self.skipped:
             log.warning("COCO %s: skipped %s", self.ann_file, dict(self.skipped))
+
+    def _check_images_dir(self, probe: int = 10) -> None:
+        """An empty or wrong images folder is named at construction, not as the first sample fails:
+        error when none of the first ``probe`` images of the json is in ``images_dir``."""
+        if not self.image_ids:
+            return  # a json without images: the datamodule names the empty split
+        names = [str(self.coco.imgs[i]["file_name"]) for i in self.image_ids[:probe]]
+        if any((self.images_dir / n).is_file() for n in names):
+            return
+        content = "is empty" if not any(self.images_dir.iterdir()) else "has none of them"
+        raise FileNotFoundError(
+            f"{self.images_dir}: none of the first {len(names)} images listed in {self.ann_file} is there "
+            f"(e.g. {names[0]!r}); the folder {content}"
+        )
 
     def _parse(self, image_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         boxes, labels, crowd = [], [], []

@@ -93,6 +93,10 @@ class DetectionDataModule(L.LightningDataModule):
         """Raw dataset of ``split`` (``"train"``, ``"val"``, ``"test"``), or ``None`` if there is none."""
         raise NotImplementedError
 
+    def describe_split(self, split: str) -> str:
+        """Where ``split`` comes from, for error messages (folders, files)."""
+        return f"split {split!r}"
+
     # ------------------------------------------------------------------ Lightning hooks
     def setup(self, stage: str | None = None) -> None:
         wanted = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
@@ -102,6 +106,11 @@ class DetectionDataModule(L.LightningDataModule):
             raw = self.make_raw(split)
             if raw is None:
                 continue
+            if len(raw) == 0:  # else torch's RandomSampler fails later with "num_samples=0"
+                raise ValueError(
+                    f"{type(self).__name__}: the {split!r} split has no images ({self.describe_split(split)}); "
+                    "fill it or drop the split"
+                )
             names = list(getattr(raw, "class_names", self.class_names))
             if names != self.class_names:
                 raise ValueError(f"{split} split classes {names} differ from the configured {self.class_names}")
@@ -235,6 +244,9 @@ class DotaDataModule(DetectionDataModule):
         self.splits = dict(splits) if splits is not None else {"train": "train", "val": "val", "test": "val"}
         self.on_error, self.check_images = on_error, bool(check_images)
 
+    def describe_split(self, split: str) -> str:
+        return f"{self.root / str(self.splits.get(split))}/{{images,labelTxt}}"
+
     def make_raw(self, split: str) -> DotaDataset | None:
         sub = self.splits.get(split)
         if sub is None:
@@ -281,6 +293,10 @@ class CocoDataModule(DetectionDataModule):
         if self.splits.get(split):
             return self._ann(split)
         return self.root / self.annotations_pattern.format(split=split)
+
+    def describe_split(self, split: str) -> str:
+        images = self.root / self.images_pattern.format(split=self.splits.get(split))
+        return f"images {images}, annotations {self._ann(split)}"
 
     def make_raw(self, split: str) -> CocoDetection | None:
         if not self.splits.get(split):

@@ -1,8 +1,9 @@
 """DOTA dataset: the official layout, read unchanged.
 
-Layout: ``<root>/<split>/images/<stem>.png`` (also .jpg/.tif/.bmp) and
-``<root>/<split>/labelTxt/<stem>.txt`` (see ``gghl.data.dota_labels`` for the line format).
-Split patches written by ``gghl.data.dota_split`` use the same layout.
+Layout: ``<root>/<split>/images/<stem>.png`` (also .jpg/.jpeg/.tif/.tiff/.bmp, extension in any case:
+``P0001.PNG`` is found) and ``<root>/<split>/labelTxt/<stem>.txt`` (``.TXT`` too; see
+``gghl.data.dota_labels`` for the line format, shared with the evaluator). Split patches written by
+``gghl.data.dota_split`` use the same layout.
 
 Index: every label file is one image (sorted by stem). A split without a ``labelTxt`` folder (the
 DOTA test set) indexes its images with zero objects. All label files are parsed at construction, so
@@ -13,6 +14,12 @@ format problems surface at once, with file and line:
   (``on_error="skip"``: object skipped and counted);
 * label file without image, image without label file -> ``FileNotFoundError`` naming the files
   (``on_error="skip"``: entry dropped and counted);
+* two images with one stem (``a.png`` + ``a.jpg``) or two label files (``a.txt`` + ``a.TXT``) ->
+  ``ValueError`` naming them (skip: ``ambiguous_image`` / ``ambiguous_label``);
+* label file that is not UTF-8 -> ``DotaFormatError`` (skip: image dropped, ``unreadable_label``);
+* empty split (no image and no label file) -> ``FileNotFoundError`` naming the folders and the
+  extensions looked for; skip mode with nothing left -> ``ValueError`` with the skip counts (never an
+  empty dataset that ends in torch's ``num_samples=0``);
 * corrupt image -> ``ImageReadError`` naming the file when the sample is loaded; with
   ``check_images=True`` every image is decoded once at construction (and dropped+counted in skip mode).
 
@@ -44,6 +51,7 @@ from torch.utils.data import Dataset
 from gghl.data.collate import make_sample
 from gghl.data.dota_classes import dota_classes
 from gghl.data.dota_labels import DotaFormatError, read_dota_labels
+from gghl.data.image_files import describe_exts, index_files
 from gghl.data.image_io import IMAGE_EXTENSIONS, ImageReadError, read_image, read_image_size, verify_image
 
 log = logging.getLogger(__name__)
@@ -61,14 +69,6 @@ class DotaRecord:
     difficult: np.ndarray
     image_source: str | None
     gsd: float | None
-
-
-def _find_image(images_dir: Path, stem: str, exts: Sequence[str]) -> Path | None:
-    for ext in exts:
-        p = images_dir / f"{stem}{ext}"
-        if p.is_file():
-            return p
-    return None
 
 
 def _geometry_problem(polygon: Sequence[float], hw: tuple[int, int] | None) -> str | None:
@@ -138,29 +138,40 @@ class DotaDataset(Dataset):
         images_dir, labels_dir = base / "images", base / "labelTxt"
         if not images_dir.is_dir():
             raise FileNotFoundError(f"{images_dir}: DOTA images folder not found (expected <root>/<split>/images)")
+        images, dup_images = index_files(images_dir, self.image_exts)
+        for stem, paths in sorted(dup_images.items()):
+            self._fail("ambiguous_image", ValueError(
+                f"{images_dir}: several images for {stem!r}: {[p.name for p in paths]} (one image per label file)"))
+        looked_for = f"image files ({describe_exts(self.image_exts)}) in {images_dir}"
         class_to_idx = {c: i for i, c in enumerate(self.class_names)}
         records: list[DotaRecord] = []
         if not labels_dir.is_dir():
+            if not images and not dup_images:
+                raise FileNotFoundError(f"{base}: empty DOTA split: no {looked_for}, and no {labels_dir} folder")
             log.info("%s missing: indexing images without annotations", labels_dir)
-            stems = sorted({p.stem: p for p in images_dir.iterdir() if p.suffix.lower() in self.image_exts}.items())
-            for stem, path in stems:
+            for stem, path in sorted(images.items()):
                 records.append(self._record(stem, path, None, [], [], [], None, None))
         else:
-            label_stems = set()
-            for label_path in sorted(labels_dir.glob("*.txt")):
-                stem = label_path.stem
-                label_stems.add(stem)
-                image_path = _find_image(images_dir, stem, self.image_exts)
+            labels, dup_labels = index_files(labels_dir, (".txt",))
+            if not images and not labels and not dup_images and not dup_labels:
+                raise FileNotFoundError(
+                    f"{base}: empty DOTA split: no {looked_for} and no label files (*.txt, any case) in {labels_dir}")
+            for stem, paths in sorted(dup_labels.items()):
+                self._fail("ambiguous_label", ValueError(
+                    f"{labels_dir}: several label files for {stem!r}: {[p.name for p in paths]}"))
+            for stem, label_path in sorted(labels.items()):
+                image_path = images.get(stem)
                 if image_path is None:
-                    self._fail("missing_image", FileNotFoundError(
-                        f"{label_path}: no image {stem}{{{','.join(self.image_exts)}}} in {images_dir}"))
+                    if stem not in dup_images:  # (ambiguous ones are already reported)
+                        self._fail("missing_image", FileNotFoundError(
+                            f"{label_path}: no image {stem}{{{','.join(self.image_exts)}}} (any case) in {images_dir}"))
                     continue
                 rec = self._parse(label_path, image_path, class_to_idx)
                 if rec is not None:
                     records.append(rec)
-            for p in sorted(images_dir.iterdir()):
-                if p.suffix.lower() in self.image_exts and p.stem not in label_stems:
-                    self._fail("missing_label", FileNotFoundError(f"{p}: no label file {labels_dir / (p.stem + '.txt')}"))
+            for stem, p in sorted(images.items()):
+                if stem not in labels and stem not in dup_labels:
+                    self._fail("missing_label", FileNotFoundError(f"{p}: no label file {labels_dir / (stem + '.txt')}"))
         if check_images:
             kept = []
             for rec in records:
@@ -170,10 +181,16 @@ class DotaDataset(Dataset):
                 except ImageReadError as e:
                     self._fail("corrupt_image", e)
             records = kept
+        if not records:  # only reachable in skip mode: raise mode has raised on the first problem
+            raise ValueError(f"{base}: no usable image left (looked for {looked_for}); skipped: {dict(self.skipped)}")
         return records
 
     def _parse(self, label_path: Path, image_path: Path, class_to_idx: dict[str, int]) -> DotaRecord | None:
-        parsed = read_dota_labels(label_path, on_error=self.on_error)
+        try:
+            parsed = read_dota_labels(label_path, on_error=self.on_error)
+        except DotaFormatError as e:  # skip mode only gets here for a whole-file problem (not UTF-8)
+            self._fail("unreadable_label", e)
+            return None
         if parsed.skipped:
             self.skipped["malformed_line"] += len(parsed.skipped)
         polys, labels, diff = [], [], []

@@ -2,45 +2,73 @@
 
 Format (DOTA v1.0/v1.5/v2.0, unchanged):
 
-* optional header lines ``imagesource:<text>`` and ``gsd:<float or null>`` at the top;
+* header lines ``imagesource:<text>`` and ``gsd:<number or null>``, recognised by their ``key:`` prefix
+  (case-insensitive, spaces allowed before the colon and in the value: ``imagesource:Google Earth`` is a
+  header); conventionally at the top, accepted anywhere; a key given twice or an unknown ``key:`` line
+  is malformed;
 * one object per line: ``x1 y1 x2 y2 x3 y3 x4 y4 <class> [<difficult>]`` in original-image pixels,
-  vertices in the annotator's order (kept as given), ``difficult`` 0/1, absent means 0.
+  vertices in the annotator's order (kept as given), ``difficult`` an integer (0/1; the split tool
+  writes 2 for truncated objects), absent means 0.
 
-Unlike the devkit (which splits on single spaces and crashes on double spaces) any run of whitespace
-separates tokens. Blank lines are ignored. Anything else (wrong token count, non-numeric or non-finite
-coordinate, difficult flag that is not an integer) is malformed: ``DotaFormatError`` naming file and
+Encoding, line ends, separators, refused characters and number syntax (coordinates within
+``+-MAX_ABS_COORD``) follow :mod:`gghl.data.dota_text`, shared with the evaluator, the split and merge
+tools. Blank lines are ignored. Anything else is malformed: :class:`DotaFormatError` naming file and
 line, or, with ``on_error="skip"``, the line is skipped and recorded in ``DotaLabelFile.skipped``.
+A file that is not UTF-8 is an error in both modes (there is no line to skip).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from gghl.data.dota_text import (
+    MAX_ABS_COORD,
+    DotaFormatError,
+    check_line,
+    iter_lines,
+    parse_coordinate,
+    parse_finite,
+    parse_int,
+    tokens,
+)
 
-class DotaFormatError(ValueError):
-    """A DOTA annotation line cannot be parsed. ``path`` and 1-based ``line_no`` name the place."""
+__all__ = ["DotaFormatError", "DotaLabelFile", "DotaObject", "read_dota_labels", "write_dota_labels"]
 
-    def __init__(self, path: str | Path, line_no: int, reason: str, line: str = "") -> None:
-        self.path = str(path)
-        self.line_no = line_no
-        self.reason = reason
-        shown = f": {line.strip()!r}" if line.strip() else ""
-        super().__init__(f"{self.path}:{line_no}: {reason}{shown}")
+_HEADER = re.compile(r"[ \t]*([A-Za-z][A-Za-z0-9_-]*)[ \t]*:(.*)")
+HEADER_KEYS = ("imagesource", "gsd")
 
 
 @dataclass(frozen=True)
 class DotaObject:
-    """One annotated object: polygon ``(x1, y1, ..., x4, y4)`` in file pixels, class name, flag."""
+    """One annotated object: ``polygon`` ``(x1, y1, ..., x4, y4)`` (8 floats, file pixels), class name,
+    ``difficult`` flag and the 1-based ``line_no`` it came from (0 when not read from a file).
+
+    The one object type of the DOTA readers, the split tool and the evaluator. Any sequence of 8 numbers
+    (tuple, list, numpy array) is accepted and stored as a tuple of Python floats.
+    """
 
     polygon: tuple[float, ...]
     class_name: str
-    difficult: int
-    line_no: int
+    difficult: int = 0
+    line_no: int = 0
+
+    def __post_init__(self) -> None:
+        poly = tuple(float(v) for v in np.asarray(self.polygon, dtype=np.float64).reshape(-1))
+        if len(poly) != 8:
+            raise ValueError(f"a DOTA polygon has 8 coordinates, got {len(poly)}")
+        object.__setattr__(self, "polygon", poly)
+        object.__setattr__(self, "difficult", int(self.difficult))
+
+    def poly_array(self) -> np.ndarray:
+        """``float64 [8]`` copy of the polygon."""
+        return np.asarray(self.polygon, dtype=np.float64)
 
 
 @dataclass
@@ -58,37 +86,21 @@ class DotaLabelFile:
         return np.asarray([o.polygon for o in self.objects], dtype=np.float64).reshape(-1, 8)
 
 
-def _parse_header(key: str, value: str, out: DotaLabelFile, path: Path, line_no: int, line: str) -> None:
-    if key == "imagesource":
-        out.image_source = value
-        return
+def _parse_gsd(value: str) -> float | None:
     if value.lower() in ("null", "none", ""):
-        out.gsd = None
-        return
-    try:
-        out.gsd = float(value)
-    except ValueError as e:
-        raise DotaFormatError(path, line_no, f"gsd is not a number: {value!r}", line) from e
+        return None
+    v = parse_finite(value, "gsd")
+    if v < 0:
+        raise ValueError(f"gsd {value!r} is negative")
+    return v
 
 
-def _parse_object(tokens: list[str], path: Path, line_no: int, line: str) -> DotaObject:
-    if len(tokens) not in (9, 10):
-        raise DotaFormatError(
-            path, line_no, f"expected 9 or 10 tokens (8 coordinates, class, [difficult]), got {len(tokens)}", line
-        )
-    try:
-        coords = tuple(float(t) for t in tokens[:8])
-    except ValueError as e:
-        raise DotaFormatError(path, line_no, f"coordinate is not a number ({e})", line) from e
-    if not all(math.isfinite(c) for c in coords):
-        raise DotaFormatError(path, line_no, "coordinate is not finite", line)
-    difficult = 0
-    if len(tokens) == 10:
-        try:
-            difficult = int(tokens[9])
-        except ValueError as e:
-            raise DotaFormatError(path, line_no, f"difficult flag is not an integer: {tokens[9]!r}", line) from e
-    return DotaObject(polygon=coords, class_name=tokens[8], difficult=difficult, line_no=line_no)
+def _parse_object(toks: list[str], line_no: int) -> DotaObject:
+    if len(toks) not in (9, 10):
+        raise ValueError(f"expected 9 or 10 tokens (8 coordinates, class, [difficult]), got {len(toks)}")
+    coords = tuple(parse_coordinate(t) for t in toks[:8])
+    difficult = parse_int(toks[9], "difficult flag") if len(toks) == 10 else 0
+    return DotaObject(polygon=coords, class_name=toks[8], difficult=difficult, line_no=line_no)
 
 
 def read_dota_labels(path: str | Path, on_error: str = "raise") -> DotaLabelFile:
@@ -104,32 +116,38 @@ def read_dota_labels(path: str | Path, on_error: str = "raise") -> DotaLabelFile
 
     Raises:
         FileNotFoundError: ``path`` does not exist. ``DotaFormatError``: malformed line (raise mode)
-        or undecodable file.
+        or undecodable file (both modes).
     """
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"{p}: DOTA label file not found")
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise DotaFormatError(p, 0, f"not a UTF-8 text file ({e})") from e
     out = DotaLabelFile(path=str(p))
-    for line_no, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if not stripped:
-            continue
+    header_line: dict[str, int] = {}
+    for line_no, line, problem in iter_lines(p):
         try:
-            head, sep, value = stripped.partition(":")
-            if sep and head.strip().lower() in ("imagesource", "gsd") and len(stripped.split()) < 9:
-                _parse_header(head.strip().lower(), value.strip(), out, p, line_no, line)
+            if problem is not None:
+                raise ValueError(problem)
+            m = _HEADER.fullmatch(line)
+            if m is not None:
+                key, value = m.group(1).lower(), m.group(2).strip(" \t")
+                if key not in HEADER_KEYS:
+                    raise ValueError(f"unknown header {m.group(1)!r}: (DOTA headers are imagesource: and gsd:)")
+                if key in header_line:
+                    raise ValueError(f"header {key}: given twice (first on line {header_line[key]})")
+                header_line[key] = line_no
+                if key == "imagesource":
+                    out.image_source = value
+                else:
+                    out.gsd = _parse_gsd(value)
                 continue
-            out.objects.append(_parse_object(stripped.split(), p, line_no, line))
-        except DotaFormatError as e:
+            out.objects.append(_parse_object(tokens(line), line_no))
+        except ValueError as e:
+            err = DotaFormatError(p, line_no, str(e), line)
             if on_error == "raise":
-                raise
-            out.skipped.append((line_no, e.reason))
+                raise err from None
+            out.skipped.append((line_no, err.reason))
     return out
 
 
@@ -138,6 +156,14 @@ def _fmt(v: float, decimals: int | None) -> str:
         r = repr(float(v))  # shortest repr: reads back bit-exactly
         return r[:-2] if r.endswith(".0") and "e" not in r else r
     return f"{float(v):.{decimals}f}"
+
+
+def _check_text(path: Any, what: str, value: str, single_token: bool) -> None:
+    problem = check_line(value)
+    if problem is None and single_token and (not value or len(tokens(value)) != 1 or value != value.strip()):
+        problem = "empty or contains whitespace"
+    if problem is not None:
+        raise ValueError(f"{path}: {what} {value!r}: {problem}")
 
 
 def write_dota_labels(
@@ -150,6 +176,10 @@ def write_dota_labels(
     decimals: int | None = None,
 ) -> None:
     """Write one DOTA annotation file (10 tokens per line, headers only when given).
+
+    Everything written reads back with :func:`read_dota_labels`: non-finite coordinates or ones outside
+    ``+-MAX_ABS_COORD``, class names with whitespace or refused characters, an ``image_source`` with a
+    line break are a ``ValueError`` naming the file.
 
     Args:
         path: output ``.txt`` (parent folders are created).
@@ -166,15 +196,22 @@ def write_dota_labels(
     diff = np.zeros(n, dtype=np.int64) if difficult is None else np.asarray(difficult).astype(np.int64).reshape(-1)
     if diff.shape[0] != n:
         raise ValueError(f"{path}: {n} polygons but {diff.shape[0]} difficult flags")
+    bad = ~(np.abs(polys) <= MAX_ABS_COORD).all(axis=1)  # NaN compares False: caught too
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{path}: object {i} has a coordinate that is not finite or outside "
+                         f"+-{MAX_ABS_COORD:g} px (MAX_ABS_COORD): {polys[i].tolist()}")
+    if gsd is not None and not (math.isfinite(float(gsd)) and float(gsd) >= 0):
+        raise ValueError(f"{path}: gsd must be finite and >= 0, got {gsd}")
     lines: list[str] = []
     if image_source is not None:
+        _check_text(path, "image_source", image_source, single_token=False)
         lines.append(f"imagesource:{image_source}")
         lines.append(f"gsd:{'null' if gsd is None else repr(float(gsd))}")
     elif gsd is not None:
         lines.append(f"gsd:{float(gsd)!r}")
     for poly, name, d in zip(polys, class_names, diff):
-        if not name or any(c.isspace() for c in name):
-            raise ValueError(f"{path}: class name {name!r} is empty or contains whitespace")
+        _check_text(path, "class name", name, single_token=True)
         lines.append(" ".join([_fmt(v, decimals) for v in poly] + [name, str(int(d))]))
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)

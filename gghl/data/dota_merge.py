@@ -17,6 +17,8 @@ from pathlib import Path
 
 import torch
 
+from gghl.data.dota_task1 import read_task1_rows
+from gghl.data.dota_text import MAX_ABS_COORD, DotaFormatError, check_line
 from gghl.data.tiling import Detections, nms_merge, parse_patch_name, tile_to_image
 
 __all__ = ["merge_detections", "write_task1", "zip_task1", "read_task1", "merge_task1_files"]
@@ -50,6 +52,16 @@ def merge_detections(
     }
 
 
+def _check_name(what: str, name: str) -> None:
+    """A Task1 image or class name is one token with only allowed characters (``gghl.data.dota_text``),
+    so that the written line reads back: a name with a space would shift every column."""
+    problem = check_line(name)
+    if problem is None and (not name or len(name.split()) != 1 or name != name.strip()):
+        problem = "empty or contains whitespace"
+    if problem is not None:
+        raise ValueError(f"{what} {name!r} cannot be written to a Task1 file: {problem}")
+
+
 def _fmt_line(image: str, score: float, poly: Sequence[float]) -> str:
     # mmrotate's DOTAMetric writes score with 4 and coordinates with 2 decimals; we keep that precision.
     return f"{image} {score:.4f} " + " ".join(f"{v:.2f}" for v in poly) + "\n"
@@ -65,19 +77,32 @@ def write_task1(
 
     One file per class in ``class_names`` (empty when the class has no detection, as the server expects all
     of them). Images are written in sorted order, detections by decreasing score, so reruns give identical
-    files. A label outside ``range(len(class_names))`` raises ``ValueError`` naming the image.
+    files. Everything written reads back with the shared reader: a label outside ``range(len(class_names))``,
+    an image or class name that is empty or has whitespace or refused characters, a non-finite score or a
+    coordinate outside ``+-MAX_ABS_COORD`` raise ``ValueError`` naming the image, before anything is written.
     With ``zip_path`` the files are also packed into a submission zip (:func:`zip_task1`).
     Returns the written paths.
     """
+    for name in class_names:
+        _check_name("class name", name)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     lines: list[list[str]] = [[] for _ in class_names]
     for image in sorted(det_by_image):
+        _check_name("image name", image)
         polys, scores, labels = (torch.as_tensor(v).detach().cpu() for v in det_by_image[image])
         bad = labels[(labels < 0) | (labels >= len(class_names))]
         if len(bad):
             raise ValueError(
                 f"image {image!r}: label {int(bad[0])} outside the {len(class_names)} class names"
+            )
+        ok = torch.isfinite(scores.double()) & (polys.double().abs() <= MAX_ABS_COORD).all(dim=-1)
+        if not bool(ok.all()):
+            i = int((~ok).nonzero()[0])
+            raise ValueError(
+                f"image {image!r}: detection {i} has a non-finite score or a coordinate outside "
+                f"+-{MAX_ABS_COORD:g} px (score {float(scores[i])}, polygon {polys[i].tolist()}); "
+                "a Task1 file could not be read back"
             )
         order = torch.sort(scores.double(), descending=True, stable=True).indices
         for i in order.tolist():
@@ -86,7 +111,7 @@ def write_task1(
     for name, ls in zip(class_names, lines):
         path = out / f"Task1_{name}.txt"
         tmp = path.with_suffix(".txt.tmp")
-        tmp.write_text("".join(ls))
+        tmp.write_text("".join(ls), encoding="utf-8")
         os.replace(tmp, path)
         paths.append(path)
     if zip_path is not None:
@@ -105,22 +130,11 @@ def zip_task1(paths: Sequence[str | os.PathLike], zip_path: str | os.PathLike) -
 
 
 def read_task1(path: str | os.PathLike) -> list[tuple[str, float, list[float]]]:
-    """Lines ``name score x1 y1 ... x4 y4`` of one Task1 file; malformed lines raise naming file and line."""
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            toks = line.split()
-            if not toks:
-                continue
-            if len(toks) != 10:
-                raise ValueError(
-                    f"{path}:{lineno}: expected 10 tokens (name score x1 y1 ... y4), got {len(toks)}"
-                )
-            try:
-                rows.append((toks[0], float(toks[1]), [float(t) for t in toks[2:]]))
-            except ValueError as e:
-                raise ValueError(f"{path}:{lineno}: {e}") from None
-    return rows
+    """Rows ``(name, score, [x1, y1, ..., y4])`` of one Task1 file, read by the shared reader
+    (:func:`gghl.data.dota_task1.read_task1_rows`, the evaluator's): malformed lines raise
+    ``DotaFormatError`` (a ``ValueError``) naming file and line."""
+    rows = read_task1_rows(path)
+    return [(n, float(s), p.tolist()) for n, s, p in zip(rows.images, rows.scores, rows.polys)]
 
 
 def merge_task1_files(
@@ -135,16 +149,23 @@ def merge_task1_files(
     ``src_dir`` holds one ``Task1_<class>.txt`` per class whose lines name patches
     (``P0000__1__0___824 0.93 x1 y1 ... y4``). Writes the same file names into ``dst_dir`` (+ optional zip).
     """
+    if not Path(src_dir).is_dir():
+        raise FileNotFoundError(f"{src_dir}: patch result folder not found")
     files = sorted(Path(src_dir).glob("Task1_*.txt"))
     if not files:
         raise FileNotFoundError(f"no Task1_<class>.txt files in {src_dir}")
     classes = [f.stem[len("Task1_") :] for f in files]
     rows: dict[str, tuple[list[list[float]], list[float], list[int]]] = defaultdict(lambda: ([], [], []))
     for label, f in enumerate(files):
-        for name, score, poly in read_task1(f):
+        t1 = read_task1_rows(f)
+        for name, score, poly, line_no in zip(t1.images, t1.scores, t1.polys, t1.line_no):
+            try:
+                parse_patch_name(name)
+            except ValueError as e:
+                raise DotaFormatError(f, int(line_no), str(e)) from None
             r = rows[name]
-            r[0].append(poly)
-            r[1].append(score)
+            r[0].append(poly.tolist())
+            r[1].append(float(score))
             r[2].append(label)
     per_patch = {
         name: Detections(

@@ -36,7 +36,7 @@ import json
 import os
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
@@ -45,31 +45,19 @@ import numpy as np
 from PIL import Image
 
 from gghl.data import dota_clip
-from gghl.data.dota_labels import read_dota_labels
-from gghl.data.image_io import IMAGE_EXTENSIONS, read_image, read_image_size
+from gghl.data.dota_labels import DotaObject, read_dota_labels
+from gghl.data.image_files import describe_exts, index_files, list_image_files
+from gghl.data.image_io import read_image, read_image_size
 from gghl.data.tiling import format_patch_name, make_windows
 
-__all__ = ["DotaObject", "SplitConfig", "read_labels", "split_image", "split_dataset"]
-
-
-@dataclass
-class DotaObject:
-    """One DOTA label: ``poly [8]`` float64 pixels (DOTA order), class name, difficult flag."""
-
-    poly: np.ndarray
-    name: str
-    difficult: int
+__all__ = ["DotaObject", "SplitConfig", "read_labels", "split_image", "split_dataset"]  # DotaObject: gghl.data.dota_labels
 
 
 def read_labels(path: str | os.PathLike) -> list[DotaObject]:
-    """Objects of a DOTA ``labelTxt`` file via :func:`gghl.data.dota_labels.read_dota_labels`.
-
-    Malformed lines raise ``DotaFormatError`` (a ``ValueError``) naming file and line; nothing is skipped.
-    """
-    lf = read_dota_labels(path, on_error="raise")
-    return [
-        DotaObject(np.asarray(o.polygon, dtype=np.float64), o.class_name, o.difficult) for o in lf.objects
-    ]
+    """Objects of a DOTA ``labelTxt`` file via :func:`gghl.data.dota_labels.read_dota_labels` (the shared
+    reader). Malformed lines raise ``DotaFormatError`` (a ``ValueError``) naming file and line; nothing is
+    skipped."""
+    return read_dota_labels(path, on_error="raise").objects
 
 
 @dataclass
@@ -127,7 +115,7 @@ def window_labels(
     """
     if not objs:
         return [], []
-    pts_all = np.stack([o.poly for o in objs]).reshape(-1, 4, 2)
+    pts_all = np.asarray([o.polygon for o in objs], dtype=np.float64).reshape(-1, 4, 2)
     lo, hi = pts_all.min(1), pts_all.max(1)
     x1, y1 = x + size, y + size
     # Horizontal-box pre-filter in numpy; only overlapping objects reach the exact test.
@@ -154,7 +142,7 @@ def window_labels(
                 out = dota_clip.fit_quad(cut, pts) if clip else pts
         diff = o.difficult if iof >= 1.0 else 2
         coords = " ".join(_fmt(v) for v in (out - (x, y)).reshape(-1))
-        lines.append(f"{coords} {o.name} {diff}\n")
+        lines.append(f"{coords} {o.class_name} {diff}\n")
         kept.append(k)
     return lines, kept
 
@@ -204,7 +192,7 @@ def split_image(
             or (label_path is not None and not (dst / "labelTxt" / (n + ".txt")).exists())
         ]
         stats["skipped"] += len(wins) - len(todo)
-        r_objs = [DotaObject(o.poly * rate, o.name, o.difficult) for o in objs]
+        r_objs = [replace(o, polygon=o.poly_array() * rate) for o in objs] if rate != 1 else objs
         labels: dict[int, list[str]] = {}
         seen = np.zeros(len(r_objs), dtype=bool)
         for i, (x, y) in enumerate(wins):
@@ -244,19 +232,31 @@ def _list_inputs(src: Path) -> list[tuple[str, str | None]]:
     img_dir, lab_dir = src / "images", src / "labelTxt"
     if not img_dir.is_dir():
         raise FileNotFoundError(f"{img_dir} is not a directory (expected src_root/images/*.png)")
-    images = sorted(
-        p for p in img_dir.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
-    )
+    images = list_image_files(img_dir)  # any extension case: P0001.PNG is an image
+    if not images:
+        raise FileNotFoundError(f"{img_dir}: no image files ({describe_exts()}) to split")
     stems = [p.stem for p in images]
     dup = {s for s in stems if stems.count(s) > 1}
     if dup:
         raise ValueError(f"{img_dir}: several images share a name: {sorted(dup)[:5]}")
+    if not lab_dir.is_dir():
+        return [(str(p), None) for p in images]
+    labels, dup_labels = index_files(lab_dir, (".txt",))
+    if dup_labels:
+        raise ValueError(f"{lab_dir}: several label files share a name: {sorted(dup_labels)[:5]}")
+    orphans = sorted(set(labels) - set(stems))
+    if orphans:
+        raise FileNotFoundError(
+            f"{lab_dir}: {len(orphans)} label files have no image in {img_dir}, e.g. {labels[orphans[0]].name}"
+        )
     out: list[tuple[str, str | None]] = []
     for p in images:
-        lab = lab_dir / (p.stem + ".txt")
-        if lab_dir.is_dir() and not lab.is_file():
-            raise FileNotFoundError(f"{lab} is missing (labelTxt/ exists, so every image needs a label file)")
-        out.append((str(p), str(lab) if lab_dir.is_dir() else None))
+        lab = labels.get(p.stem)
+        if lab is None:
+            raise FileNotFoundError(
+                f"{lab_dir / (p.stem + '.txt')} is missing (labelTxt/ exists, so every image needs a label file)"
+            )
+        out.append((str(p), str(lab)))
     return out
 
 

@@ -12,7 +12,11 @@ Where we define what the devkit leaves undefined (each also in the function docs
   * a class with no positives (``npos == 0``): AP = 0, still part of the mean; listed in
     ``"classes_without_gt"``;
   * detections on images outside the image set: error by default, else dropped or kept as FPs;
-  * malformed lines: :class:`~gghl.evaluation.dota_io.DOTAFormatError` naming file and line.
+  * malformed lines: :class:`~gghl.evaluation.dota_io.DOTAFormatError` naming file and line;
+  * nothing is dropped silently: a missing GT file, ``ann_dir`` or ``det_dir``, a ``det_dir`` with no
+    result file for any class, an empty image set, and GT files whose objects are all of other classes
+    are errors; GT of other classes and missing per-class result files are counted in the result
+    (``"num_gt_other_classes"``, ``"missing_det_files"``) and printed by the command line.
 
 Run ``python -m gghl.evaluation.dota --help`` for the command line.
 """
@@ -20,12 +24,14 @@ Run ``python -m gghl.evaluation.dota --help`` for the command line.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from gghl.data.image_io import IMAGE_EXTENSIONS
 from gghl.evaluation.dota_ap import average_precision
 from gghl.evaluation.dota_io import DOTAFormatError, parse_det_file, parse_gt_file, read_imageset
 from gghl.evaluation.dota_match import DetArrays, GTArrays, PolyIoUFn, best_gt_per_detection, tp_fp_per_class
@@ -235,6 +241,56 @@ def evaluate_polygons_coco_style(
     return out
 
 
+def _gt_paths(ann_dir: Path, names: Sequence[str], ann_pattern: str) -> list[Path]:
+    """GT file of every image (``ann_dir / ann_pattern.format(name)``, extension in any case, as the
+    training loader finds them); all missing ones are reported together."""
+    if not ann_dir.is_dir():
+        raise FileNotFoundError(f"ground-truth folder not found: {ann_dir}")
+    by_lower_suffix: dict[tuple[str, str], Path] | None = None
+    paths, missing = [], []
+    for name in names:
+        p = ann_dir / ann_pattern.format(name)
+        if not p.is_file():
+            if by_lower_suffix is None:  # listed once, only when an exact name is missing
+                by_lower_suffix = {(q.stem, q.suffix.lower()): q for q in ann_dir.iterdir() if q.is_file()}
+            p = by_lower_suffix.get((p.stem, p.suffix.lower()), p)
+            if not p.is_file():
+                missing.append(name)
+        paths.append(p)
+    if missing:
+        hint = ""
+        if any(Path(n).suffix.lower() in IMAGE_EXTENSIONS for n in missing):
+            hint = "; image set names are file stems without extension (P0001, not P0001.png)"
+        first = ann_dir / ann_pattern.format(missing[0])
+        raise FileNotFoundError(
+            f"ground-truth file not found: {first} ({len(missing)} of the {len(names)} images in the image set "
+            f"have none in {ann_dir}, e.g. {missing[:5]}){hint}"
+        )
+    return paths
+
+
+def _det_paths(det_dir: Path, classes: Sequence[str], det_pattern: str) -> tuple[list[Path | None], list[str]]:
+    """Result file of every class (``None`` if missing) and the missing paths; an absent ``det_dir`` or one
+    without a single result file is an error (it would score mAP 0 for a typo)."""
+    if not det_dir.is_dir():
+        raise FileNotFoundError(f"detection folder not found: {det_dir}")
+    paths: list[Path | None] = []
+    missing: list[str] = []
+    for cname in classes:
+        p = det_dir / det_pattern.format(cname)
+        paths.append(p if p.is_file() else None)
+        if not p.is_file():
+            missing.append(str(p))
+    if all(p is None for p in paths):
+        present = sorted(q.name for q in det_dir.iterdir())[:10]
+        raise FileNotFoundError(
+            f"{det_dir}: no result file for any of the {len(classes)} classes (looked for "
+            f"{det_pattern.format(classes[0])!r} ... {det_pattern.format(classes[-1])!r}); "
+            f"the folder has {present or 'nothing'}"
+        )
+    return paths, missing
+
+
 def _load_task1(
     ann_dir: str | os.PathLike,
     det_dir: str | os.PathLike,
@@ -247,19 +303,25 @@ def _load_task1(
     names = read_imageset(imageset)
     index = {n: i for i, n in enumerate(names)}
     cls_index = {c: i for i, c in enumerate(classes)}
+    det_paths, missing = _det_paths(Path(det_dir), classes, det_pattern)
     g_img, g_lab, g_poly, g_diff = [], [], [], []
-    for i, name in enumerate(names):
-        cls_names, polys, diff = parse_gt_file(Path(ann_dir) / ann_pattern.format(name))
+    other: Counter[str] = Counter()
+    for i, path in enumerate(_gt_paths(Path(ann_dir), names, ann_pattern)):
+        cls_names, polys, diff = parse_gt_file(path)
         keep = np.array([c in cls_index for c in cls_names], dtype=bool)
+        other.update(c for c in cls_names if c not in cls_index)
         g_img.append(np.full(int(keep.sum()), i, np.int64))
         g_lab.append(np.array([cls_index[c] for c in cls_names if c in cls_index], dtype=np.int64))
         g_poly.append(polys[keep]), g_diff.append(diff[keep])
+    if other and not any(len(lab) for lab in g_lab):
+        raise ValueError(
+            f"none of the {sum(other.values())} ground-truth objects in {ann_dir} is of an evaluated class "
+            f"{list(classes)[:5]}...; found {dict(other.most_common(10))} (wrong class list or version?)"
+        )
     d_img, d_lab, d_score, d_poly = [], [], [], []
-    missing, unknown = [], 0
-    for c, cname in enumerate(classes):
-        path = Path(det_dir) / det_pattern.format(cname)
-        if not path.is_file():
-            missing.append(str(path))
+    unknown = 0
+    for c, path in enumerate(det_paths):
+        if path is None:
             continue
         imgs, scores, polys, linenos = parse_det_file(path)
         idx = np.array([index.get(n, -1) for n in imgs], dtype=np.int64)
@@ -276,7 +338,12 @@ def _load_task1(
         d_score.append(scores[keep]), d_poly.append(polys[keep])
     gt = _gt_arrays(g_img, g_lab, g_poly, g_diff)
     det = _det_arrays(d_img, d_lab, d_score, d_poly)
-    return gt, det, len(names), {"missing_det_files": missing, "num_det_unknown_image": unknown}
+    extra = {
+        "missing_det_files": missing,
+        "num_det_unknown_image": unknown,
+        "num_gt_other_classes": dict(sorted(other.items())),
+    }
+    return gt, det, len(names), extra
 
 
 def evaluate_task1(
@@ -294,21 +361,28 @@ def evaluate_task1(
 ) -> dict[str, Any]:
     """DOTA Task1 mAP from files, official v1.0 protocol by default.
 
+    Files are read by the shared DOTA text reader (:mod:`gghl.evaluation.dota_io`): whitespace runs,
+    BOM, CRLF accepted; every non-blank line of a GT file is a header or an object, or an error.
+
     Args:
-        ann_dir: folder of ``labelTxt`` files, ``ann_dir / ann_pattern.format(image)``; one must exist
-            for every image in the set.
+        ann_dir: folder of ``labelTxt`` files, ``ann_dir / ann_pattern.format(image)`` (extension in any
+            case); one must exist for every image in the set.
         det_dir: folder of per-class result files ``det_dir / det_pattern.format(class)``. A missing
-            or empty file gives that class AP 0 (listed in ``"missing_det_files"``).
-        imageset: file with one image name per line, or a list of names.
-        classes: class names (e.g. ``DOTA_V1_0_CLASSES``); GT of other classes are skipped.
+            or empty file gives that class AP 0 (missing ones listed in ``"missing_det_files"``); a
+            missing folder, or one without a result file for any class, is an error.
+        imageset: file with one image name (stem) per line, or a list of names; not empty.
+        classes: class names (e.g. ``DOTA_V1_0_CLASSES``); GT of other classes are skipped and counted
+            in ``"num_gt_other_classes"`` (an error if no GT object at all is of a listed class).
         iou_thr, use_07_metric, difficult, unknown_images, iou_fn: see :func:`evaluate_polygons`.
 
     Returns:
-        The :func:`evaluate_polygons` dict plus ``"missing_det_files"``.
+        The :func:`evaluate_polygons` dict plus ``"missing_det_files"`` and ``"num_gt_other_classes"``.
 
     Raises:
-        DOTAFormatError: malformed line (message ``path:line: ...``) or unknown image with
-            ``unknown_images="error"``. FileNotFoundError: image set or a GT file missing.
+        DOTAFormatError: malformed line (message ``path:line: ...``), empty image set, or unknown image
+            with ``unknown_images="error"``. FileNotFoundError: image set, ``ann_dir``, ``det_dir``, a GT
+            file (all missing ones are counted in the message) or every result file missing.
+        ValueError: no GT object of the evaluated classes although the GT files have objects.
     """
     _check(classes, [iou_thr], difficult, unknown_images)
     gt, det, n_img, extra = _load_task1(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -19,10 +20,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m gghl.evaluation.dota",
         description="DOTA Task1 mAP. Default = official DOTA v1.0 protocol: VOC07 11-point AP "
         "(devkit grid), IoU > 0.5, argmax-only matching, difficult objects ignored.",
+        epilog="A data error (malformed line, missing file or folder) prints one line 'error: ...' and exits "
+        "with status 1; set GGHL_DEBUG=1 for the traceback.",
     )
     p.add_argument("--ann-dir", required=True, help="folder of labelTxt files (<image>.txt)")
-    p.add_argument("--det-dir", required=True, help="folder of Task1_<class>.txt result files")
-    p.add_argument("--imageset", required=True, help="file with one image name per line")
+    p.add_argument(
+        "--det-dir", required=True, help="folder of Task1_<class>.txt result files (error if it has none)"
+    )
+    p.add_argument("--imageset", required=True, help="file with one image name (stem) per line")
     cls = p.add_mutually_exclusive_group()
     cls.add_argument("--version", choices=sorted(DOTA_CLASSES), default="v1.0", help="DOTA class list")
     cls.add_argument("--classes", help="comma-separated class names (instead of --version)")
@@ -55,14 +60,39 @@ def format_table(result: dict[str, Any]) -> str:
         rows.append(f"note: missing result file {path} (AP 0)")
     if result.get("classes_without_gt"):
         rows.append(f"note: classes without positives (AP 0): {', '.join(result['classes_without_gt'])}")
+    other = result.get("num_gt_other_classes") or {}
+    if other:
+        rows.append(
+            f"note: {sum(other.values())} ground-truth objects of classes not evaluated were skipped: "
+            + ", ".join(f"{k} {v}" for k, v in other.items())
+        )
+    if not sum(result["num_det"].values()):
+        rows.append("note: the result files hold no detection at all")
+    if result.get("num_det_unknown_image"):
+        rows.append(f"note: {result['num_det_unknown_image']} detections on images outside the image set")
     return "\n".join(rows)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the evaluation, print the table, optionally write JSON. Returns the exit status."""
+    """Run the evaluation, print the table, optionally write JSON. Returns the exit status.
+
+    A data error (malformed file, missing file or folder, empty image set or result folder) is printed as
+    one line ``error: <message>`` on stderr with exit status 1; ``GGHL_DEBUG=1`` re-raises it with its
+    traceback.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except (FileNotFoundError, ValueError) as e:  # DotaFormatError is a ValueError
+        if os.environ.get("GGHL_DEBUG", "") not in ("", "0"):
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     from gghl.evaluation.dota import evaluate_task1, evaluate_task1_coco_style
 
-    args = build_parser().parse_args(argv)
     classes = (
         [c.strip() for c in args.classes.split(",") if c.strip()]
         if args.classes

@@ -65,12 +65,12 @@ def test_empty_file_has_no_objects(tmp_path) -> None:
     ("line", "reason"),
     [
         ("1 2 3 4 5 6 7 plane", "expected 9 or 10 tokens"),
-        ("1 2 3 4 5 6 7 plane 0", "coordinate is not a number"),
+        ("1 2 3 4 5 6 7 plane 0", "coordinate 'plane' is not a number"),
         ("1 2 3 4 5 6 7 8 plane 0 extra", "expected 9 or 10 tokens"),
-        ("1 2 3 x 5 6 7 8 plane 0", "coordinate is not a number"),
+        ("1 2 3 x 5 6 7 8 plane 0", "coordinate 'x' is not a number"),
         ("1 2 3 nan 5 6 7 8 plane 0", "not finite"),
-        ("1 2 3 4 5 6 7 8 plane yes", "difficult flag is not an integer"),
-        ("gsd:abc", "gsd is not a number"),
+        ("1 2 3 4 5 6 7 8 plane yes", "difficult flag 'yes' is not an integer"),
+        ("gsd:abc", "gsd 'abc' is not a number"),
     ],
 )
 def test_malformed_line_names_file_and_line(tmp_path, line: str, reason: str) -> None:

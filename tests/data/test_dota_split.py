@@ -106,7 +106,8 @@ def test_read_labels_errors_name_file_and_line(tmp_path: Path) -> None:
         read_labels(p)
     p.write_text("\n1 2 3 4 5 6 7 8 small-vehicle\n")
     (o,) = read_labels(p)
-    assert o.name == "small-vehicle" and o.difficult == 0 and o.poly.tolist() == list(range(1, 9))
+    assert o.class_name == "small-vehicle" and o.difficult == 0 and o.polygon == tuple(range(1, 9))
+    assert o.line_no == 2  # the one DotaObject type (gghl.data.dota_labels) keeps its line
 
 
 def _make_src(root: Path, sizes: dict[str, tuple[int, int]], labels: dict[str, str] | None) -> None:

@@ -227,7 +227,7 @@ def test_task1_unknown_image_name(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "line",
-    ["P1 0.9 10 10 40 10 40 30 10", "P1  0.9 10 10 40 10 40 30 10 30", "P1 nan 10 10 40 10 40 30 10 30",
+    ["P1 0.9 10 10 40 10 40 30 10", "P1 0.9 10 10 40 10 40 30 10 30 x", "P1 nan 10 10 40 10 40 30 10 30",
      "P1 0.9 10 10 inf 10 40 30 10 30", "P1 high 10 10 40 10 40 30 10 30"],
 )  # fmt: skip
 def test_task1_malformed_line(tmp_path: Path, line: str) -> None:
