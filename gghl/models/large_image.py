@@ -1,20 +1,26 @@
 """Adapter from a detection task to ``gghl.data.tiling.tiled_inference`` (large-image inference, DOTA way).
 
 ``tiled_inference`` owns the window rule, rescaling and merge (shared with the offline split/merge); this
-module only turns a task's ``predict_batch`` into the ``detect(tiles) -> list[Detections]`` it expects,
-resizing tiles from the patch size to the network input size and back.
+module turns a model's ``predict_batch`` into the ``detect(tiles) -> list[Detections]`` it expects (resizing
+tiles from the patch size to the network input size and back), and holds :func:`detect_image`, the one
+per-image detection path of ``gghl-predict`` and ``gghl-eval`` (so both give the same detections for the same
+image, checkpoint and :class:`TileSettings`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gghl.data.tiling import Detections
+from gghl.data.tiling import Detections, tiled_inference
+
+#: Fill of tile pixels beyond the image border (mid grey, as the letterbox of the data pipeline).
+PAD_VALUE = 0.5
 
 
 def tile_detector(task: Any, patch_size: int, input_size: int | None = None,
@@ -22,7 +28,7 @@ def tile_detector(task: Any, patch_size: int, input_size: int | None = None,
     """``detect(tiles [B,3,patch,patch] in [0,1]) -> list[Detections]`` in tile pixels.
 
     ``task.predict_batch(images)`` must return per image ``{"polygons" [K,8], "scores" [K], "labels" [K]}`` in
-    input pixels (``GGHLDetectionTask`` does).
+    input pixels (``GGHLDetectionTask``, ``CheckpointModel`` and ``ExportedModel`` do).
     """
     input_size = input_size or patch_size
     scale = input_size / patch_size
@@ -38,3 +44,65 @@ def tile_detector(task: Any, patch_size: int, input_size: int | None = None,
         ]
 
     return detect
+
+
+@dataclass(frozen=True)
+class TileSettings:
+    """How an image is tiled, predicted and merged (the ``patch_size gap rates batch_size merge_iou_thr``
+    keys of ``configs/eval.yaml`` and ``configs/predict.yaml``, same defaults in both).
+
+    Attributes:
+        patch_size: window side in image pixels; ``None`` = the network input side (tiles are not resized).
+            DOTA models trained on 1024-px split patches letterboxed to 800 want ``patch_size=1024``.
+        gap: overlap of neighbouring windows; ``None`` = ``patch_size // 5`` (DOTA's 200 at 1024, rounded).
+        rates: image rescale rates (multi-scale test: ``[0.5, 1.0, 1.5]``).
+        batch_size: windows per forward.
+        merge_iou_thr: class-wise rotated NMS of the merged windows' detections (DOTA merge: 0.1).
+    """
+
+    patch_size: int | None = None
+    gap: int | None = None
+    rates: tuple[float, ...] = (1.0,)
+    batch_size: int = 4
+    merge_iou_thr: float = 0.1
+
+    @staticmethod
+    def from_config(cfg: Any) -> TileSettings:
+        """From a config/mapping with the keys above (missing ones keep their defaults)."""
+        get = cfg.get if hasattr(cfg, "get") else lambda k, d=None: getattr(cfg, k, d)
+        rates = get("rates", None)
+        return TileSettings(
+            patch_size=None if get("patch_size", None) is None else int(get("patch_size")),
+            gap=None if get("gap", None) is None else int(get("gap")),
+            rates=(1.0,) if rates is None else tuple(float(r) for r in rates),
+            batch_size=int(get("batch_size", 4) or 4),
+            merge_iou_thr=float(get("merge_iou_thr", 0.1)),
+        )
+
+    def window(self, input_size: int) -> tuple[int, int]:
+        """``(patch_size, gap)`` in pixels for a network of input side ``input_size``."""
+        size = int(self.patch_size or input_size)
+        return size, size // 5 if self.gap is None else int(self.gap)
+
+
+def detect_image(model: Any, image: Tensor, settings: TileSettings | None = None) -> Detections:
+    """Detections of one image ``[3, H, W]`` in ``[0,1]``, in original pixels, by decreasing score.
+
+    The image is cut into :meth:`TileSettings.window` windows (one window, padded at the right/bottom with
+    :data:`PAD_VALUE`, when it is smaller), each window resized to ``model.img_size`` when the patch differs,
+    predicted in batches, mapped back and merged by class-wise rotated NMS (``merge_iou_thr``).
+
+    Args:
+        model: has ``img_size`` and ``predict_batch(images [B,3,S,S]) -> list[dict]`` (see
+            :func:`tile_detector`); its ``predict_batch`` moves the batch to its own device.
+    """
+    s = settings or TileSettings()
+    size, gap = s.window(int(model.img_size))
+    detect = tile_detector(model, size, int(model.img_size), "cpu")
+    return tiled_inference(
+        image, detect, size=size, gap=gap, rates=list(s.rates), pad_value=PAD_VALUE,
+        batch_size=s.batch_size, iou_thr=s.merge_iou_thr,
+    )
+
+
+__all__: Sequence[str] = ["PAD_VALUE", "TileSettings", "detect_image", "tile_detector"]
