@@ -1,29 +1,36 @@
 """`gghl-predict` / `python scripts/predict.py ckpt_path=...|model_path=model.onnx input=img_or_dir output=dir`.
 
 Writes drawn images, ``detections.json`` and DOTA Task1 files (see :mod:`gghl.export.predict`); large images
-are tiled and merged as in evaluation. A checkpoint and its exported model give the same detections.
+are tiled and merged by the evaluation code path (``gghl-eval`` gives the same detections for the same image,
+checkpoint and tiling settings). A checkpoint and its exported model give the same detections. Unreadable
+images are skipped and listed at the end; names with whitespace are refused before any inference.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import hydra
-import torch
-from omegaconf import DictConfig
+from gghl.cli._entry import run_command
 
-from gghl.cli._config import CONFIG_DIR, ConfigError, check_targets, config_errors, prepare_environment
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+SUMMARY = """Predict images with a checkpoint or an exported model (drawn images, detections.json, Task1 files):
+  gghl-predict ckpt_path=CKPT|model_path=model.onnx input=IMAGE_OR_FOLDER [output=DIR] [score_thresh=0.2]"""
 
 
 def _device(name: str) -> str:
     if name == "auto":
+        import torch
+
         return "cuda" if torch.cuda.is_available() else "cpu"
     return name
 
 
 def load_predictor(cfg: DictConfig) -> Any:
     """A ``CheckpointModel`` (``ckpt_path``) or an ``ExportedModel`` (``model_path``): exactly one is given."""
+    from gghl.cli._config import ConfigError, check_targets
     from gghl.export import CheckpointModel, ExportedModel, load_task
 
     if bool(cfg.ckpt_path) == bool(cfg.model_path):
@@ -42,45 +49,40 @@ def load_predictor(cfg: DictConfig) -> Any:
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Predict ``cfg.input``; returns the JSON dict written to the output folder."""
+    from gghl.cli._config import check_targets, config_errors
+
     with config_errors(cfg):
         check_targets(cfg)
         return _run(cfg)
 
 
 def _run(cfg: DictConfig) -> dict[str, Any]:
+    from gghl.data.output_names import output_names
     from gghl.export.predict import list_images, predict_images
+    from gghl.models.large_image import TileSettings
 
     paths = list_images(cfg.input)
+    output_names(paths)  # a name the output rule refuses fails here, before the model is loaded
     model = load_predictor(cfg)
     out_dir = Path(cfg.output) if cfg.output else Path(cfg.paths.output_dir)
     result = predict_images(
-        model,
-        paths,
-        out_dir,
-        patch_size=cfg.patch_size,
-        gap=cfg.gap,
-        batch_size=cfg.batch_size,
-        merge_iou_thr=cfg.merge_iou_thr,
-        draw=cfg.draw,
-        draw_thresh=cfg.draw_thresh,
+        model, paths, out_dir, TileSettings.from_config(cfg), draw=cfg.draw, draw_thresh=cfg.draw_thresh
     )
     if model.kind == "classifier":
-        n = len(result["images"])
-        print(f"images={n} kind=classifier output={out_dir}")
+        print(f"images={len(result['images'])} kind=classifier output={out_dir}")
     else:
         n_det = sum(len(r["detections"]) for r in result["images"])
         print(f"images={len(result['images'])} detections={n_det} kind={model.kind} output={out_dir}")
+    bad = result["unreadable"]
+    if bad:
+        print(f"unreadable images skipped: {len(bad)} (no outputs for them)")
+        for b in bad:
+            print(f"  {b['file']}: {b['reason']}")
     return result
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="predict")
-def _main(cfg: DictConfig) -> None:
-    run(cfg)
-
-
 def main() -> None:
-    prepare_environment()
-    _main()
+    run_command("predict", SUMMARY, run)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,19 @@
 """Predict on image files with a checkpoint or an exported model: drawn images, JSON, DOTA Task1 files.
 
-Detection: every image goes through :func:`gghl.data.tiling.tiled_inference` with
-:func:`gghl.models.large_image.tile_detector` (the evaluation code path): images larger than the patch are
-split into overlapping windows, predicted in batches, mapped back and merged with class-wise rotated NMS;
-smaller ones are one window padded at the right/bottom (no resizing). Classification: images are resized to
-the model input side.
+Detection: every image goes through :func:`gghl.models.large_image.detect_image` (the evaluation code path,
+so ``gghl-eval`` gives the same detections for the same image and settings): images larger than the patch
+are split into overlapping windows, predicted in batches, mapped back and merged with class-wise rotated
+NMS; smaller ones are one window padded at the right/bottom (no resizing). Classification: images are
+resized to the model input side.
 
-Outputs under ``out_dir``: ``images/<stem>.png`` (boxes, class names and scores drawn),
+Names: :func:`gghl.data.output_names.output_names` (the file stem; the file name when stems collide; a
+name with whitespace is refused before any image is read). Unreadable images (missing, truncated, corrupt,
+not an image) are skipped, counted, listed in the JSON (``"unreadable"``) and the outputs of the others
+are written.
+
+Outputs under ``out_dir``: ``images/<name>.png`` (boxes, class names and scores drawn),
 ``detections.json`` (or ``predictions.json`` for a classifier) and ``Task1/Task1_<class>.txt``
-(``image score x1 y1 ... x4 y4``, detectors only).
+(``name score x1 y1 ... x4 y4``, detectors only).
 """
 
 from __future__ import annotations
@@ -24,9 +29,12 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm
 
-from gghl.data.image_io import IMAGE_EXTENSIONS, read_image
-from gghl.data.tiling import Detections, tiled_inference
+from gghl.data.image_io import IMAGE_EXTENSIONS, ImageReadError, read_image
+from gghl.data.output_names import output_names
+from gghl.data.tiling import Detections
 from gghl.export.draw import draw_detections, draw_label
+from gghl.models.large_image import TileSettings
+from gghl.models.large_image import detect_image as _detect_image
 
 
 class Predictor(Protocol):
@@ -53,8 +61,8 @@ def list_images(path: str | Path) -> list[Path]:
 
 
 def to_tensor(image: np.ndarray) -> Tensor:
-    """uint8 ``[H, W, 3]`` -> float32 ``[3, H, W]`` in ``[0, 1]``."""
-    return torch.from_numpy(image).permute(2, 0, 1).float().div(255.0).contiguous()
+    """uint8 ``[H, W, 3]`` -> float32 ``[3, H, W]`` in ``[0, 1]`` (as ``gghl.data.collate.make_sample``)."""
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div(255.0).contiguous()
 
 
 def detect_image(
@@ -65,20 +73,8 @@ def detect_image(
     batch_size: int = 4,
     merge_iou_thr: float = 0.1,
 ) -> Detections:
-    """Detections of one image ``[3, H, W]`` in ``[0,1]``, in original pixels, by decreasing score.
-
-    Args:
-        patch_size: window side (default: the model input side, so tiles are not resized).
-        gap: window overlap (default ``patch_size // 5``, DOTA's 200 at 1024).
-    """
-    from gghl.models.large_image import tile_detector
-
-    size = int(patch_size or model.img_size)
-    overlap = size // 5 if gap is None else int(gap)
-    detect = tile_detector(model, size, model.img_size, "cpu")
-    return tiled_inference(
-        image, detect, size=size, gap=overlap, pad_value=0.5, batch_size=batch_size, iou_thr=merge_iou_thr
-    )
+    """:func:`gghl.models.large_image.detect_image` with the settings as arguments (kept for callers)."""
+    return _detect_image(model, image, TileSettings(patch_size, gap, (1.0,), batch_size, merge_iou_thr))
 
 
 def classify_image(model: Predictor, image: Tensor) -> Tensor:
@@ -113,57 +109,60 @@ def predict_images(
     model: Predictor,
     paths: Sequence[Path],
     out_dir: str | Path,
-    patch_size: int | None = None,
-    gap: int | None = None,
-    batch_size: int = 4,
-    merge_iou_thr: float = 0.1,
+    settings: TileSettings | None = None,
     draw: bool = True,
     draw_thresh: float = 0.3,
     topk: int = 5,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Predict every image of ``paths`` and write the outputs (module docstring). Returns the JSON dict."""
+    """Predict every image of ``paths`` and write the outputs (module docstring). Returns the JSON dict:
+    ``{"kind", "class_names", "images": [{"image" (output name), "file", "height", "width", "detections"
+    | "top"}], "unreadable": [{"file", "reason"}]}``.
+
+    Raises:
+        ImageNameError: before any image is read, for a name the output rule refuses.
+    """
     from gghl.data.dota_merge import write_task1
 
+    paths = [Path(p) for p in paths]
+    names = output_names(paths)  # refuses whitespace / colliding names before any inference
     out = Path(out_dir)
     (out / "images").mkdir(parents=True, exist_ok=True)
-    names = list(model.class_names)
+    classes = list(model.class_names)
     records: list[dict[str, Any]] = []
+    unreadable: list[dict[str, str]] = []
     dets_by_image: dict[str, Detections] = {}
-    for path in tqdm(paths, desc=f"predict ({model.kind})", unit="img", disable=not progress):
-        array = read_image(path)  # ImageReadError names the file
+    for path, name in tqdm(list(zip(paths, names)), desc=f"predict ({model.kind})", unit="img", disable=not progress):
+        try:
+            array = read_image(path)
+        except ImageReadError as err:  # counted and listed; the other images still get their outputs
+            unreadable.append({"file": str(path), "reason": err.reason})
+            continue
         image = to_tensor(array)
-        rec: dict[str, Any] = {
-            "image": path.stem,
-            "file": str(path),
-            "height": array.shape[0],
-            "width": array.shape[1],
-        }
+        rec: dict[str, Any] = {"image": name, "file": str(path), "height": array.shape[0], "width": array.shape[1]}
         if model.kind == "classifier":
             probs = classify_image(model, image)
             top = probs.topk(min(topk, probs.numel()))
             rec["top"] = [
-                {"label": int(i), "class": names[int(i)], "prob": float(p)}
+                {"label": int(i), "class": classes[int(i)], "prob": float(p)}
                 for p, i in zip(top.values.tolist(), top.indices.tolist())
             ]
             if draw:
                 best = rec["top"][0]
-                draw_label(array, f"{best['class']} {best['prob']:.2f}").save(
-                    out / "images" / f"{path.stem}.png"
-                )
+                draw_label(array, f"{best['class']} {best['prob']:.2f}").save(out / "images" / f"{name}.png")
         else:
-            d = detect_image(model, image, patch_size, gap, batch_size, merge_iou_thr)
-            dets_by_image[path.stem] = d
-            rec["detections"] = _det_records(d, names)
+            d = _detect_image(model, image, settings)
+            dets_by_image[name] = d
+            rec["detections"] = _det_records(d, classes)
             if draw:
                 draw_detections(
-                    array, d.polys.numpy(), d.scores.numpy(), d.labels.numpy(), names, min_score=draw_thresh
-                ).save(out / "images" / f"{path.stem}.png")
+                    array, d.polys.numpy(), d.scores.numpy(), d.labels.numpy(), classes, min_score=draw_thresh
+                ).save(out / "images" / f"{name}.png")
         records.append(rec)
-    result = {"kind": model.kind, "class_names": names, "images": records}
+    result = {"kind": model.kind, "class_names": classes, "images": records, "unreadable": unreadable}
     if model.kind == "classifier":
         (out / "predictions.json").write_text(json.dumps(result, indent=1))
     else:
-        write_task1(dets_by_image, out / "Task1", names)
+        write_task1(dets_by_image, out / "Task1", classes)
         (out / "detections.json").write_text(json.dumps(result, indent=1))
     return result
