@@ -1,176 +1,176 @@
-"""`gghl-eval` / `python scripts/eval.py ckpt_path=... data=dota data.root=...`: evaluate a checkpoint.
+"""`gghl-eval` / `python scripts/eval.py ckpt_path=CKPT`: evaluate a checkpoint as it was trained to be evaluated.
 
-DOTA: every image of ``<data.root>/<split>/images`` is split on the fly into patches, predicted in batches,
-merged back with class-wise rotated NMS, written as Task1 files (+ zip), and scored with the official DOTA
-protocol when ``labelTxt`` exists. COCO: a detections json with original category ids and the 12 stats.
+With nothing but ``ckpt_path`` the checkpoint is evaluated on the split its training tested on (``split=test``)
+with the data config, input size and post-processing stored in it: oriented detectors with the DOTA protocol
+(:mod:`gghl.evaluation.dota_tiled`, the ``gghl-predict`` detection path), detectors on COCO-format data with
+the 12 COCO stats, classifiers with top-1 accuracy (:mod:`gghl.evaluation.loader_eval`). Command-line data
+settings change only what they name (:mod:`gghl.cli.eval_data`); every difference from the checkpoint's input
+size or classes is printed.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import hydra
-import torch
-from omegaconf import DictConfig
-from tqdm import tqdm
+from gghl.cli._entry import run_command
 
-from gghl.cli._config import CONFIG_DIR, check_targets, config_errors, instantiate_at, prepare_environment
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+SUMMARY = """Evaluate a checkpoint on the split it was tested on, with the data settings, input size and
+post-processing stored in it (DOTA protocol for oriented detectors, COCO stats on COCO-format data, top-1 for
+classifiers):
+  gghl-eval ckpt_path=CKPT                                   # the checkpoint's own test split
+  gghl-eval ckpt_path=CKPT split=val data.test_size=16       # change only what you name
+  gghl-eval ckpt_path=CKPT data=dota data.root=DIR split=val patch_size=1024 gap=200   # a DOTA folder, tiled"""
+
+SPLIT_KEYS = ("train", "val", "test")
 
 
-def _device(name: str) -> torch.device:
+def _device(name: str) -> Any:
+    import torch
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
 
 
-def evaluate_dota(cfg: DictConfig, task: Any, class_names: list[str], out_dir: Path) -> dict[str, Any]:
-    from gghl.data.dota import DotaDataset
-    from gghl.data.dota_merge import write_task1
-    from gghl.data.tiling import tiled_inference
-    from gghl.evaluation.dota import evaluate_task1
-    from gghl.models.large_image import tile_detector
-
-    dataset = DotaDataset(cfg.data.root, split=cfg.split, class_names=class_names)
-    base = Path(cfg.data.root) / cfg.split
-    input_size = cfg.input_size or cfg.data.get("img_size") or cfg.patch_size
-    device = _device(cfg.device)
-    task.to(device)
-    detect = tile_detector(task, cfg.patch_size, int(input_size), device)
-    det_by_image = {}
-    start = time.time()
-    for i in tqdm(range(len(dataset)), desc="eval (DOTA, tiled)", unit="img"):
-        sample = dataset[i]
-        det_by_image[str(sample["image_id"])] = tiled_inference(
-            sample["image"],
-            detect,
-            size=cfg.patch_size,
-            gap=cfg.gap,
-            rates=list(cfg.rates),
-            pad_value=0.5,
-            batch_size=cfg.batch_size,
-            iou_thr=cfg.merge_iou_thr,
-        )
-    elapsed = time.time() - start
-    task1_dir = out_dir / "Task1"
-    write_task1(det_by_image, task1_dir, class_names, zip_path=out_dir / "Task1.zip" if cfg.zip else None)
-    result: dict[str, Any] = {
-        "images": len(dataset),
-        "seconds": elapsed,
-        "images_per_s": len(dataset) / max(elapsed, 1e-9),
-    }
-    if (base / "labelTxt").is_dir():
-        metrics = evaluate_task1(
-            base / "labelTxt",
-            task1_dir,
-            sorted(det_by_image),
-            class_names,
-            use_07_metric=cfg.use_07_metric,
-            difficult=cfg.difficult,
-        )
-        result.update({"mAP": metrics["mAP"], "AP": metrics["AP"], "protocol": metrics.get("protocol")})
-    return result
-
-
-def evaluate_coco(cfg: DictConfig, task: Any, datamodule: Any, out_dir: Path) -> dict[str, Any]:
-    from gghl.evaluation.coco import evaluate
-
-    # Evaluate the split the user asked for (`split=val` by default): a split key of the datamodule or a
-    # folder name. The loader and the annotation json must be the same split.
-    splits = getattr(datamodule, "splits", None)
-    if splits is not None:
-        folder = splits.get(cfg.split) or cfg.split
-        splits["test"] = folder
-    datamodule.setup("test")
-    loader = datamodule.test_dataloader()
-    device = _device(cfg.device)
-    task.to(device)
-    to_cat = getattr(datamodule, "contiguous_to_cat_id", None)
-    results: list[dict[str, Any]] = []
-    start = time.time()
-    n = 0
-    for images, targets in tqdm(loader, desc="eval (COCO)", unit="batch"):
-        preds = task.predict_batch(images.to(device), targets)
-        for p, t in zip(preds, targets):
-            n += 1
-            boxes = p["hbb"] if "hbb" in p else _poly_hbb(p["polygons"])
-            for box, score, label in zip(boxes.tolist(), p["scores"].tolist(), p["labels"].tolist()):
-                cat = to_cat[label] if to_cat is not None else label
-                results.append(
-                    {
-                        "image_id": int(t["image_id"]),
-                        "category_id": int(cat),
-                        "score": float(score),
-                        "bbox": [box[0], box[1], box[2] - box[0], box[3] - box[1]],
-                    }
-                )
-    elapsed = time.time() - start
-    det_path = out_dir / "detections.json"
-    det_path.write_text(json.dumps(results))
-    stats = evaluate(
-        datamodule.annotation_file("test")
-        if hasattr(datamodule, "annotation_file")
-        else cfg.data.ann_file,
-        results,
-    )
-    return {
-        "images": n,
-        "seconds": elapsed,
-        "images_per_s": n / max(elapsed, 1e-9),
-        "stats": stats,
-        "detections": str(det_path),
-    }
-
-
-def _poly_hbb(polys: torch.Tensor) -> torch.Tensor:
-    xy = polys.reshape(-1, 4, 2)
-    return torch.cat([xy.min(1).values, xy.max(1).values], dim=1)
-
-
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Evaluate ``cfg.ckpt_path``; config errors are raised as ``ConfigError`` naming key and file."""
+    from gghl.cli._config import check_targets, config_errors
+
     with config_errors(cfg):
         check_targets(cfg)  # before anything is instantiated
         return _run(cfg)
 
 
-def _run(cfg: DictConfig) -> dict[str, Any]:
-    from gghl.tasks.checkpoint_config import build_task_from_checkpoint
+def _datamodule(data_cfg: dict[str, Any]) -> Any:
+    import hydra
 
-    task, stored = build_task_from_checkpoint(cfg.ckpt_path, allow_pickle=cfg.allow_pickle)
-    if cfg.score_thresh is not None and hasattr(task, "postprocess"):
-        task.postprocess.score_thresh = float(cfg.score_thresh)
+    from gghl.cli._config import ConfigError
+
+    try:
+        return hydra.utils.instantiate(data_cfg, _convert_="all")
+    except Exception as err:  # a wrong key/value of the data config: name it, with the datamodule's message
+        cause = err.__cause__ or err
+        raise ConfigError("data", f"cannot build {data_cfg.get('_target_')}: {cause}") from err
+
+
+def _detection_split(datamodule: Any, split: str) -> tuple[Any, str]:
+    """``(raw dataset, split key)`` of a detection datamodule; a folder name that is no split key is used as
+    the ``test`` split's folder (DOTA/COCO layouts: ``split=val2017``, ``split=test_full``)."""
+    from gghl.cli._config import ConfigError
+
+    key = split
+    if split not in SPLIT_KEYS:
+        splits = getattr(datamodule, "splits", None)
+        if not isinstance(splits, dict):
+            raise ConfigError("split", f"{type(datamodule).__name__} has splits {list(SPLIT_KEYS)}, got {split!r}")
+        splits["test"], key = split, "test"
+    raw = datamodule.make_raw(key)
+    if raw is None:
+        raise ConfigError("split", f"{type(datamodule).__name__} has no {split!r} split (its size or folder is unset)")
+    return raw, key
+
+
+def _protocol(kind: str, datamodule: Any) -> str:
+    from gghl.data.detection_datamodule import CocoDataModule
+
+    if kind == "classifier":
+        return "top1"
+    return "coco" if isinstance(datamodule, CocoDataModule) else "dota"
+
+
+def _run(cfg: DictConfig) -> dict[str, Any]:
+    from gghl.cli._config import ConfigError, check_targets
+    from gghl.cli.eval_data import given_data, resolve_eval_data
+    from gghl.export import CheckpointModel, load_task
+    from gghl.models.large_image import TileSettings
+
+    loaded = load_task(cfg.ckpt_path, allow_pickle=cfg.allow_pickle, check_config=check_targets)
+    input_size = int(cfg.input_size) if cfg.input_size else loaded.img_size
+    if not input_size:
+        raise ConfigError("input_size", f"{cfg.ckpt_path} stores no img_size/image_size; pass input_size=N")
+    notes = []
+    if loaded.img_size and input_size != loaded.img_size:
+        notes.append(f"input_size={input_size} differs from the checkpoint's training input size {loaded.img_size}")
+    try:
+        data_cfg, more = resolve_eval_data(loaded.config.get("data") or {}, given_data(cfg.get("data")),
+                                           loaded.class_names, input_size)
+    except ValueError as err:
+        raise ConfigError("data", str(err)) from err
+    notes += more
+    datamodule = _datamodule(data_cfg)
+    protocol = _protocol(loaded.kind, datamodule)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    kind = str(cfg.data.get("_target_", "")).lower()
-    class_names = list(stored.get("data", {}).get("class_names") or getattr(task, "class_names", []))
-    if "coco" in kind:
-        datamodule = instantiate_at(cfg, "data")
-        result = evaluate_coco(cfg, task, datamodule, out_dir)
-        for k, v in result["stats"].items():
-            print(f"{k}={v:.4f}")
+    settings = TileSettings.from_config(cfg)
+    window = settings.window(input_size)
+    print(f"eval: {cfg.ckpt_path} kind={loaded.kind} protocol={protocol} split={cfg.split} "
+          f"data={str(data_cfg['_target_']).rsplit('.', 1)[-1]} input_size={input_size}"
+          + (f" patch_size={window[0]} gap={window[1]}" if protocol == "dota" else ""))
+    for note in notes:
+        print(f"note: {note}")
+    device = _device(cfg.device)
+    if protocol == "dota":
+        from gghl.evaluation.dota_tiled import evaluate_oriented
+
+        raw, _ = _detection_split(datamodule, str(cfg.split))
+        model = CheckpointModel(loaded, img_size=input_size, device=device)
+        if cfg.score_thresh is not None:
+            model.score_thresh = float(cfg.score_thresh)
+        result = evaluate_oriented(model, raw, out_dir, loaded.class_names, settings,
+                                   use_07_metric=cfg.use_07_metric, difficult=cfg.difficult, zip_results=cfg.zip)
+    elif protocol == "coco":
+        from gghl.evaluation.loader_eval import evaluate_coco_split
+
+        raw, key = _detection_split(datamodule, str(cfg.split))
+        task = loaded.task.to(device)
+        if cfg.score_thresh is not None and hasattr(task, "postprocess"):
+            task.postprocess.score_thresh = float(cfg.score_thresh)
+        result = evaluate_coco_split(task, raw, input_size, datamodule.annotation_file(key), out_dir,
+                                     batch_size=datamodule.batch_size, num_workers=datamodule.num_workers,
+                                     device=device)
     else:
-        result = evaluate_dota(cfg, task, class_names, out_dir)
-        if "mAP" in result:
-            for name, ap in result["AP"].items():
-                print(f"{name:>24s} {ap:.4f}")
-            print(f"protocol={result['protocol']}")
-            print(f"mAP50={result['mAP']:.4f}")
-    print(f"images={result['images']} images_per_s={result['images_per_s']:.2f} output={out_dir}")
+        from gghl.evaluation.loader_eval import evaluate_top1
+
+        datamodule.setup("test")
+        if cfg.split not in datamodule.splits:
+            raise ConfigError("split", f"{type(datamodule).__name__} has splits {list(datamodule.splits)}, "
+                              f"got {cfg.split!r}")
+        dataset = datamodule.make_dataset(cfg.split, datamodule.splits[cfg.split], train=False)
+        result = evaluate_top1(loaded.task.eval_net().to(device), dataset, batch_size=datamodule.batch_size,
+                               num_workers=datamodule.num_workers, device=device)
+    _report(result, out_dir)
+    result.update({"checkpoint": str(cfg.ckpt_path), "kind": loaded.kind, "split": str(cfg.split),
+                   "input_size": input_size, "notes": notes, "data": data_cfg})
     (out_dir / "eval_result.json").write_text(json.dumps(result, indent=2, default=str))
     return result
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
-def _main(cfg: DictConfig) -> None:
-    run(cfg)
+def _report(result: dict[str, Any], out_dir: Path) -> None:
+    if "stats" in result:
+        for k, v in result["stats"].items():
+            print(f"{k}={v:.4f}")
+    if "mAP" in result:
+        for name, ap in result["AP"].items():
+            print(f"{name:>24s} {ap:.4f}")
+        print(f"protocol={result['protocol']}")
+        print(f"mAP50={result['mAP']:.4f}")
+    if "top1" in result:
+        print(f"top1={result['top1']:.4f}")
+    print(f"images={result['images']} images_per_s={result['images_per_s']:.2f} output={out_dir}")
+    bad = result.get("unreadable") or []
+    if bad:
+        print(f"unreadable images skipped: {len(bad)} (not evaluated)")
+        for b in bad:
+            print(f"  {b['file']}: {b['reason']}")
 
 
 def main() -> None:
-    prepare_environment()
-    _main()
+    run_command("eval", SUMMARY, run)
 
 
 if __name__ == "__main__":

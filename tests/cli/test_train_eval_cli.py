@@ -45,6 +45,8 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_eval_dota_large_images_end_to_end(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    """`data=dota data.root=... split=val`: a DOTA folder of large images, tiled with 192-px windows resized to
+    the checkpoint's input size (96, not the 800 of configs/data/dota.yaml); classes are the checkpoint's."""
     from gghl.cli.eval import run
     from gghl.data.synthetic import SyntheticOrientedDataset
     from gghl.data.synthetic_export import write_synthetic_dota
@@ -57,23 +59,39 @@ def test_eval_dota_large_images_end_to_end(tiny_checkpoint: Path, tmp_path: Path
             "eval",
             overrides=[
                 f"ckpt_path={tiny_checkpoint}",
+                "data=dota",
                 f"data.root={root}",
                 "split=val",
                 "patch_size=192",
                 "gap=64",
-                "input_size=96",
                 f"paths.output_dir={out}",
-                "data.class_names=[plane,vehicle,ship,storage-tank,court]",
-                "data.num_classes=5",
             ],
         )
         result = run(cfg)
     assert result["images"] == 2
+    assert result["input_size"] == 96  # the checkpoint's, not data=dota's img_size 800
+    assert any("img_size=800" in n and "96" in n for n in result["notes"])
     assert 0.0 <= result["mAP"] <= 1.0
     assert "VOC07" in result["protocol"] or "11" in result["protocol"]
+    assert "labelTxt" in result["scored_from"]
     task1 = sorted(p.name for p in (out / "Task1").iterdir())
     assert task1 == sorted(f"Task1_{c}.txt" for c in ["plane", "vehicle", "ship", "storage-tank", "court"])
     assert (out / "Task1.zip").is_file()
+
+
+def test_eval_checkpoint_alone_uses_its_test_split(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    """`eval.py ckpt_path=CKPT` with nothing else: the stored synthetic datamodule, its held-out test split
+    (2 images here, as trained), its input size, the DOTA protocol on in-memory ground truth."""
+    from gghl.cli.eval import run
+
+    out = tmp_path / "eval"
+    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
+        result = run(compose("eval", overrides=[f"ckpt_path={tiny_checkpoint}", f"paths.output_dir={out}"]))
+    assert result["split"] == "test" and result["images"] == 2 and result["input_size"] == 96
+    assert result["data"]["_target_"].endswith("SyntheticDataModule") and result["data"]["test_size"] == 2
+    assert result["notes"] == []
+    assert 0.0 <= result["mAP"] <= 1.0 and result["scored_from"].startswith("in-memory")
+    assert (out / "Task1" / "Task1_plane.txt").is_file()
 
 
 def test_eval_coco_end_to_end(tiny_checkpoint: Path, tmp_path: Path) -> None:
