@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm
 
-from gghl.data.image_io import IMAGE_EXTENSIONS, ImageReadError, read_image
+from gghl.data.image_io import ImageReadError, read_image
 from gghl.data.output_names import output_names
 from gghl.data.tiling import Detections
 from gghl.export.draw import draw_detections, draw_label
@@ -48,14 +48,17 @@ class Predictor(Protocol):
 
 
 def list_images(path: str | Path) -> list[Path]:
-    """The image itself, or the images of a folder (sorted, by extension; not recursive)."""
+    """The image itself, or the images of a folder (sorted; any extension case, ``.PNG`` too; hidden files
+    ignored; not recursive: :func:`gghl.data.image_files.list_image_files`)."""
+    from gghl.data.image_files import describe_exts, list_image_files
+
     p = Path(path)
     if p.is_file():
         return [p]
     if p.is_dir():
-        found = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in IMAGE_EXTENSIONS)
+        found = list_image_files(p)
         if not found:
-            raise FileNotFoundError(f"{p}: no images ({', '.join(IMAGE_EXTENSIONS)}) in this folder")
+            raise FileNotFoundError(f"{p}: no images ({describe_exts()}) in this folder")
         return found
     raise FileNotFoundError(f"input not found: {p}")
 

@@ -92,11 +92,12 @@ def test_predict_skips_unreadable_and_keeps_colliding_names_apart(ckpt: Path, tm
     images = base / "images"
     first, second = sorted(images.glob("*.png"))
     Image.open(first).convert("RGB").save(images / f"{first.stem}.jpg", quality=95)  # same stem as a .png
+    (images / "UPPER.PNG").write_bytes(second.read_bytes())  # found whatever the extension's case
     broken = _write_broken(images)
     out = tmp_path / "pred"
     res = _cli("predict", [f"ckpt_path={ckpt}", f"input={images}", f"output={out}", "score_thresh=0.2"])
     names = [r["image"] for r in res["images"]]
-    assert sorted(names) == sorted([first.name, f"{first.stem}.jpg", second.stem])
+    assert sorted(names) == sorted([first.name, f"{first.stem}.jpg", second.stem, "UPPER"])
     assert {u["file"] for u in res["unreadable"]} == {str(p) for p in broken}
     drawn = sorted(p.name for p in (out / "images").iterdir())
     assert drawn == sorted(f"{n}.png" for n in names)  # a.png.png and a.jpg.png: neither overwritten
