@@ -151,3 +151,26 @@ def test_output_name_rule() -> None:
         check_output_names([""])
     check_output_names(["P0001", "P0002"])
     assert output_names(["d/ä.png"]) == ["ä"]  # any other character is kept
+
+
+def test_eval_coco_skips_unreadable_images(ckpt: Path, tmp_path: Path, capsys) -> None:
+    """COCO path: a truncated image is skipped and listed; the stats are over the images read (its ground
+    truth is left out of the annotation file scored, written next to the detections)."""
+    import json
+
+    from gghl.data.synthetic import SyntheticOrientedDataset
+    from gghl.data.synthetic_export import write_synthetic_coco
+
+    root = tmp_path / "coco"
+    ann = root / "annotations" / "instances_val2017.json"
+    ann.parent.mkdir(parents=True)
+    write_synthetic_coco(SyntheticOrientedDataset(3, img_size=128, seed=5), root / "val2017", ann)
+    victim = sorted((root / "val2017").glob("*.png"))[0]
+    victim.write_bytes(victim.read_bytes()[:200])
+    res = _cli("eval", [f"ckpt_path={ckpt}", "data=coco", f"data.root={root}", "data.num_workers=0",
+                        "data.batch_size=2", "split=val", f"paths.output_dir={tmp_path / 'eval'}"])
+    assert res["images"] == 2 and [u["file"] for u in res["unreadable"]] == [str(victim)]
+    assert len(res["stats"]) == 12
+    scored = json.loads((tmp_path / "eval" / "annotations_evaluated.json").read_text())
+    assert len(scored["images"]) == 2 and victim.name not in {im["file_name"] for im in scored["images"]}
+    assert "unreadable images skipped: 1" in capsys.readouterr().out
