@@ -5,12 +5,14 @@
 ``images/<name>__<rate>__<x>___<y>.png``, ``labelTxt/`` and ``split_config.json``. Re-running the same
 command only writes what is missing. Presets (mmrotate's split configs): ``--preset ss`` = size 1024,
 gap 200, rate 1.0; ``--preset ms`` = size 1024, gap 500, rates 0.5 1.0 1.5. Explicit flags override them.
-Rules and their sources: ``gghl/data/dota_split.py``.
+Rules and their sources: ``gghl/data/dota_split.py``. Image extensions are matched in any case
+(``P0001.PNG``). A data error prints one line ``error: ...`` (exit 1); ``GGHL_DEBUG=1`` shows the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 PRESETS = {"ss": dict(size=1024, gap=200, rates=[1.0]), "ms": dict(size=1024, gap=500, rates=[0.5, 1.0, 1.5])}
@@ -49,7 +51,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Split, print the totals. A data error (missing or empty folder, malformed label line with its
+    file:line, unreadable image) prints one line ``error: ...`` and returns 1 (``GGHL_DEBUG=1``: traceback)."""
     args = parse_args(argv)
+    try:
+        return _run(args)
+    except (OSError, ValueError) as e:  # FileNotFoundError, ImageReadError, DotaFormatError
+        if os.environ.get("GGHL_DEBUG", "") not in ("", "0"):
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     from gghl.data.dota_split import split_dataset
 
     totals = split_dataset(

@@ -23,8 +23,8 @@ def _norm(exts: Sequence[str]) -> tuple[str, ...]:
 
 
 def describe_exts(exts: Sequence[str] = IMAGE_EXTENSIONS) -> str:
-    """``"*.png, *.jpg, ... (any case)"`` for messages that say what was looked for."""
-    return ", ".join(f"*{e}" for e in _norm(exts)) + " (any case)"
+    """``"*.png, *.jpg, ..., any case"`` for messages that say what was looked for."""
+    return ", ".join(f"*{e}" for e in _norm(exts)) + ", any case"
 
 
 def list_files(folder: str | os.PathLike, exts: Sequence[str]) -> list[Path]:
