@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from gghl.assigners._checks import check_gt_lists
 from gghl.losses.hbb_ops import aligned_box_iou
 
 CANDIDATE_MODES = ("prev+future", "all", "none")
@@ -41,6 +42,7 @@ def pad_gts(
     gt_boxes: Sequence[Tensor], gt_labels: Sequence[Tensor], device: torch.device
 ) -> tuple[Tensor, Tensor]:
     """Pad per-image GTs: -> boxes ``[B, max(M,1), 4]`` fp32 and labels ``[B, max(M,1)]`` int64 (pad 0)."""
+    check_gt_lists(gt_boxes, gt_labels)
     b = len(gt_boxes)
     m = max([int(g.shape[0]) for g in gt_boxes] + [1])
     box = torch.zeros((b, m, 4), dtype=torch.float32, device=device)

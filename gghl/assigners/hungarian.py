@@ -22,6 +22,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
+from gghl.assigners._checks import check_gt_lists
 from gghl.losses.hbb_ops import generalized_box_iou
 
 # Large but far from float32 overflow: LSA subtracts dual variables, so finfo.max would lose precision.
@@ -122,6 +123,7 @@ def hungarian_match(
         ``[N]`` int64 on ``cls_logits.device``: GT index per query, -1 for background. With ``M > N`` every
         query is matched and the remaining GTs stay unmatched; ``M == 0`` gives all -1.
     """
+    check_gt_lists([gt_boxes], [gt_labels])
     n = cls_logits.shape[0]
     if gt_boxes.shape[0] == 0:
         return torch.full((n,), -1, dtype=torch.long, device=cls_logits.device)
@@ -156,7 +158,11 @@ def hungarian_match_stages(
     Returns:
         ``[S, B, N]`` int64 on the predictions' device (GT index or -1).
     """
+    if cls_logits.dim() != 4 or boxes_xyxy.shape != (*cls_logits.shape[:3], 4):
+        raise ValueError(f"cls_logits must be [S, B, N, C] and boxes_xyxy [S, B, N, 4], got "
+                         f"{tuple(cls_logits.shape)} and {tuple(boxes_xyxy.shape)}")
     s, b, n, _ = cls_logits.shape
+    check_gt_lists(gt_boxes, gt_labels, b)
     dev = cls_logits.device
     counts = [int(g.shape[0]) for g in gt_boxes]  # shapes are host metadata: no sync
     m_max = max(counts, default=0)

@@ -20,6 +20,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gghl.assigners._checks import check_gt_lists
 from gghl.assigners.cross_stage import cross_stage_targets, one_to_one_targets, pad_gts
 from gghl.assigners.hungarian import hungarian_match_stages
 from gghl.losses.hbb_ops import aligned_generalized_box_iou
@@ -167,6 +168,10 @@ class SetCriterion(nn.Module):
         Returns:
             ``loss`` (sum over stages and terms), ``s{i}.loss_cls|loss_bbox|loss_iou`` and ``num_pos``.
         """
+        if cls_logits.dim() != 4 or boxes_xyxy.shape != (*cls_logits.shape[:3], 4):
+            raise ValueError(f"cls_logits must be [S, B, N, C] and boxes_xyxy [S, B, N, 4], got "
+                             f"{tuple(cls_logits.shape)} and {tuple(boxes_xyxy.shape)}")
+        check_gt_lists(gt_boxes, gt_labels, cls_logits.shape[1])
         if matches is None:
             matches = hungarian_match_stages(
                 cls_logits.detach(), boxes_xyxy.detach(), gt_boxes, gt_labels, img_wh, *self.costs

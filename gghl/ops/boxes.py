@@ -6,13 +6,18 @@ import torch
 from torch import Tensor
 
 from gghl.ops import _library, _reference
+from gghl.ops._checks import check_flag, check_rows, check_same_device
 
 
-def _check(x: Tensor, k: int, name: str) -> None:
-    if x.dim() != 2 or x.shape[1] != k:
-        raise ValueError(f"{name} must have shape [N, {k}], got {tuple(x.shape)}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got {x.dtype}")
+def _check_pair(x1: object, x2: object, k: int, names: tuple[str, str], aligned: object) -> bool:
+    """Shapes, dtypes and devices of the two inputs of an IoU op; returns ``aligned`` as a bool."""
+    t1, t2 = check_rows(x1, k, names[0]), check_rows(x2, k, names[1])
+    # The C++ kernel reads raw pointers: a tensor on another device would be read as host memory.
+    check_same_device((names[0], t1), (names[1], t2))
+    al = check_flag(aligned, "aligned")
+    if al and t1.shape[0] != t2.shape[0]:
+        raise ValueError(f"aligned=True needs N == M, got {names[0]} {tuple(t1.shape)} and {names[1]} {tuple(t2.shape)}")
+    return al
 
 
 def _common_dtype(a: Tensor, b: Tensor) -> torch.dtype:
@@ -27,17 +32,19 @@ def box_iou_rotated(boxes1: Tensor, boxes2: Tensor, aligned: bool = False) -> Te
     Args:
         boxes1: ``[N, 5]`` ``(cx, cy, w, h, a)``: pixels and radians, any angle (``a`` and
             ``a + k*pi`` are the same box), any ``w``/``h`` order; float32 or float64, CPU or CUDA.
-        boxes2: ``[M, 5]`` same format, dtype and device.
+        boxes2: ``[M, 5]`` same format and device (dtypes are promoted).
         aligned: if True, ``N == M`` and only the IoU of ``boxes1[i]`` with ``boxes2[i]`` is computed.
 
     Returns:
         ``[N, M]`` IoU (``[N]`` when aligned) in the promoted dtype.  Zero-area boxes give 0.
         Differentiable (through the pure-torch reference) when an input requires grad.
+
+    Raises:
+        TypeError: an input is not a floating-point tensor, or ``aligned`` is not a bool.
+        ValueError: a shape is not ``[*, 5]``, the inputs are on different devices, or ``aligned`` with
+            ``N != M``; the message names the argument.
     """
-    _check(boxes1, 5, "boxes1")
-    _check(boxes2, 5, "boxes2")
-    if aligned and boxes1.shape[0] != boxes2.shape[0]:
-        raise ValueError(f"aligned=True needs N == M, got {boxes1.shape[0]} and {boxes2.shape[0]}")
+    aligned = _check_pair(boxes1, boxes2, 5, ("boxes1", "boxes2"), aligned)
     out_dtype = torch.promote_types(boxes1.dtype, boxes2.dtype)
     dt = _common_dtype(boxes1, boxes2)
     b1, b2 = boxes1.to(dt), boxes2.to(dt)
@@ -57,11 +64,11 @@ def poly_iou(polys1: Tensor, polys2: Tensor, aligned: bool = False) -> Tensor:
 
     Returns:
         ``[N, M]`` (or ``[N]``) IoU; non-convex (e.g. self-intersecting) inputs are not supported.
+
+    Raises:
+        TypeError / ValueError: as :func:`box_iou_rotated` (shape ``[*, 8]``).
     """
-    _check(polys1, 8, "polys1")
-    _check(polys2, 8, "polys2")
-    if aligned and polys1.shape[0] != polys2.shape[0]:
-        raise ValueError(f"aligned=True needs N == M, got {polys1.shape[0]} and {polys2.shape[0]}")
+    aligned = _check_pair(polys1, polys2, 8, ("polys1", "polys2"), aligned)
     out_dtype = torch.promote_types(polys1.dtype, polys2.dtype)
     dt = _common_dtype(polys1, polys2)
     p1, p2 = polys1.to(dt), polys2.to(dt)

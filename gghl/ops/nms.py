@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from gghl.ops._checks import check_rows, check_same_device, check_threshold, check_vector
 from gghl.ops._library import batched_nms_rotated_op
 
 
@@ -31,21 +32,31 @@ def batched_nms_rotated(boxes: Tensor, scores: Tensor, idxs: Tensor | None, iou_
     part of the suppression rule itself.
 
     Args:
-        boxes: ``[N, 5]`` oriented boxes.
-        scores: ``[N]``.
-        idxs: ``[N]`` integer category of each box (``None`` behaves as one category).
-        iou_threshold: suppress when IoU ``>`` threshold.
+        boxes: ``[N, 5]`` oriented boxes (real dtype; other than float32/float64 computed in float32).
+        scores: ``[N]`` real scores, same device.
+        idxs: ``[N]`` integer category of each box, same device (``None`` behaves as one category).
+        iou_threshold: suppress when IoU ``>`` threshold; a finite real number.
 
     Returns:
         ``[K]`` int64 indices of kept boxes in decreasing score order (ties: lower index first).
+
+    Raises:
+        TypeError: an argument of the wrong type or dtype (float ``idxs``, bool ``scores``, a string
+            threshold). ValueError: wrong shapes (``scores``/``idxs`` length not ``N``), tensors on
+            different devices, or a NaN/inf threshold. Messages name the argument.
     """
-    if boxes.dim() != 2 or boxes.shape[1] != 5:
-        raise ValueError(f"boxes must have shape [N, 5], got {tuple(boxes.shape)}")
-    if scores.shape != boxes.shape[:1]:
-        raise ValueError(f"scores must have shape [{boxes.shape[0]}], got {tuple(scores.shape)}")
-    if boxes.shape[0] == 0:
+    boxes = check_rows(boxes, 5, "boxes", floating=False)
+    n = boxes.shape[0]
+    scores = check_vector(scores, n, "scores", of="boxes")
+    on_device = [("scores", scores)]
+    if idxs is not None:
+        idxs = check_vector(idxs, n, "idxs", of="boxes", integer=True)
+        on_device.append(("idxs", idxs))
+    check_same_device(("boxes", boxes), *on_device)
+    thr = check_threshold(iou_threshold, "iou_threshold")
+    if n == 0:
         return torch.zeros(0, dtype=torch.int64, device=boxes.device)
     b = boxes.detach()
     if b.dtype not in (torch.float32, torch.float64):
         b = b.float()
-    return batched_nms_rotated_op(b, scores.detach(), None if idxs is None else idxs.detach(), float(iou_threshold))
+    return batched_nms_rotated_op(b, scores.detach(), None if idxs is None else idxs.detach(), thr)

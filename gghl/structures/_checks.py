@@ -14,3 +14,11 @@ def check_last_dim(x: Tensor, k: int, name: str) -> None:
         raise ValueError(f"{name} must have shape [..., {k}], got {tuple(x.shape)}")
     if not x.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor, got {x.dtype}")
+
+
+def check_same_device(first: tuple[str, Tensor], *others: tuple[str, Tensor]) -> None:
+    """``ValueError`` naming every argument and its device unless all share ``first``'s device."""
+    dev = first[1].device
+    if any(t.device != dev for _, t in others):
+        where = ", ".join(f"{n} on {t.device}" for n, t in (first, *others))
+        raise ValueError(f"tensors must be on one device, got {where}; move them with .to(device)")

@@ -24,7 +24,7 @@ import math
 import torch
 from torch import Tensor
 
-from gghl.structures._checks import check_last_dim
+from gghl.structures._checks import check_last_dim, check_same_device
 from gghl.structures.obb import wrap_angle
 
 __all__ = ["min_area_rect", "poly_to_obb"]
@@ -55,6 +55,9 @@ def min_area_rect(points: Tensor, valid: Tensor | None = None) -> Tensor:
     pts = points.reshape(-1, k, 2)
     n = pts.shape[0]
     if valid is not None:
+        if not isinstance(valid, torch.Tensor):
+            raise TypeError(f"valid must be a bool tensor or None, got {type(valid).__name__}")
+        check_same_device(("points", points), ("valid", valid))
         if valid.shape != points.shape[:-1]:
             raise ValueError(f"valid must have shape {tuple(points.shape[:-1])}, got {tuple(valid.shape)}")
         vmask = valid.reshape(-1, k).to(torch.bool)

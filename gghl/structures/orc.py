@@ -18,6 +18,8 @@ import math
 import torch
 from torch import Tensor
 
+from gghl.structures._checks import check_last_dim, check_same_device
+
 __all__ = [
     "orc_order",
     "poly_hbb",
@@ -124,6 +126,11 @@ def orc_ratios(ordered: Tensor) -> Tensor:
 
 def orc_to_poly(hbb: Tensor, s: Tensor) -> Tensor:
     """Polygon ``[..., 8]`` from HBB ``[..., 4]`` xyxy and ratios ``[..., 4]`` (spec §1.5)."""
+    check_last_dim(hbb, 4, "hbb")
+    check_last_dim(s, 4, "s")
+    check_same_device(("hbb", hbb), ("s", s))
+    if hbb.shape != s.shape:
+        raise ValueError(f"hbb and s must have the same shape, got {tuple(hbb.shape)} and {tuple(s.shape)}")
     xmin, ymin, xmax, ymax = hbb.unbind(-1)
     w, h = xmax - xmin, ymax - ymin
     s1, s2, s3, s4 = s.unbind(-1)
