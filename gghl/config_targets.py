@@ -1,23 +1,29 @@
 """Which ``_target_`` a config may instantiate, and config errors that name the key and the file.
 
-Library-level (no ``gghl.cli`` import) because checkpoints carry configs too: rebuilding a model from an
-untrusted checkpoint (:func:`gghl.tasks.checkpoint_config.build_task_from_checkpoint`) must pass the same
-allow-list as a command line, or ``weights_only=True`` loading would be undone by ``_target_: os.system``.
-The entry points re-export these names from ``gghl.cli._config``.
+One list (:data:`gghl.target_allowlist.ALLOWED_TARGETS`, exact names, no prefixes) and one comparison
+(:func:`target_problem`, a string test: nothing is imported to decide) serve both kinds of config:
+
+* command-line configs (:func:`check_targets`): the user may opt out for his own configs
+  (``--config-dir`` / ``+allow_external_targets=true``);
+* a checkpoint's stored config (:func:`check_untrusted_config`): plain data, no interpolation, every target
+  on the list; no opt-in, ``allow_pickle`` included.
+
+Library-level (no ``gghl.cli`` import) because checkpoints carry configs too. The entry points re-export
+these names from ``gghl.cli._config``.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
-import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from gghl.target_allowlist import ALLOWED_TARGETS
 
 log = logging.getLogger(__name__)
 
@@ -25,19 +31,22 @@ log = logging.getLogger(__name__)
 CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "configs")
 
 # --------------------------------------------------------------------------- `_target_` allow-list
-#: Packages whose callables a config from our own tree may instantiate.
-DEFAULT_ALLOWED_PREFIXES: tuple[str, ...] = ("gghl.", "torch.", "torchvision.", "lightning.", "timm.")
-#: Modules inside the allowed packages that load or run foreign code (pickles, hub repos, C++ sources):
-#: never reachable through ``_target_`` without the explicit opt-in.
+#: Kept for imports only: the packages :data:`ALLOWED_TARGETS` draws names from. The check is by exact
+#: name, never by prefix.
+DEFAULT_ALLOWED_PREFIXES: tuple[str, ...] = ("gghl.", "torch.", "lightning.", "timm.")
+#: Modules that load or run foreign code (pickles, hub repos, C++ sources); no allowed name lives in them
+#: (a test checks it).
 DENIED_MODULES: tuple[str, ...] = (
     "torch.hub",
     "torch.serialization",
     "torch.package",
     "torch.utils.cpp_extension",
+    "torch.utils.collect_env",
     "torch.jit._serialization",
     "torch.distributed.rpc",
 )
-_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+#: Deepest nesting accepted in a checkpoint's stored config (ours are < 10 levels deep).
+MAX_STORED_DEPTH = 64
 
 
 class ConfigError(ValueError):
@@ -108,66 +117,66 @@ def config_file_for(key: str, hydra_cfg: DictConfig | None = None) -> str | None
     return None
 
 
-def _walk_targets(node: Any, path: str) -> list[tuple[str, Any]]:
-    """``(key path of the _target_, raw value)`` for every ``_target_`` in a plain container tree."""
-    found: list[tuple[str, Any]] = []
+def _walk(node: Any, path: str, depth: int = 0) -> Iterator[tuple[str, Any, Any, int]]:
+    """``(key path, key, value, depth)`` of every dict entry and list item under ``node`` (plain containers),
+    parents before children; list items have ``key=None``. Key paths look like ``model.cbs[0]._target_``."""
     if isinstance(node, dict):
         for k, v in node.items():
             sub = f"{path}.{k}" if path else str(k)
-            if k == "_target_":
-                found.append((sub, v))
-            else:
-                found.extend(_walk_targets(v, sub))
-    elif isinstance(node, list):
+            yield sub, k, v, depth + 1
+            yield from _walk(v, sub, depth + 1)
+    elif isinstance(node, (list, tuple)):
         for i, v in enumerate(node):
-            found.extend(_walk_targets(v, f"{path}[{i}]" if path else f"[{i}]"))
-    return found
+            sub = f"{path}[{i}]" if path else f"[{i}]"
+            yield sub, None, v, depth + 1
+            yield from _walk(v, sub, depth + 1)
 
 
-def _denied(module: str) -> bool:
-    return any(module == d or module.startswith(d + ".") for d in DENIED_MODULES)
+def _walk_targets(node: Any, path: str) -> list[tuple[str, Any]]:
+    """``(key path of the _target_, raw value)`` for every ``_target_`` in a plain container tree."""
+    return [(p, v) for p, k, v, _ in _walk(node, path) if k == "_target_"]
 
 
-def _check_one(key: str, target: Any, prefixes: Sequence[str], file: str | None) -> None:
-    if not isinstance(target, str) or not _DOTTED.match(target) or "__" in target:
-        raise ConfigError(key, f"_target_ must be a dotted import path without dunders, got {target!r}", file)
-    roots = tuple(p.rstrip(".") for p in prefixes)
-    if not any(target == r or target.startswith(r + ".") for r in roots):
-        raise ConfigError(
-            key,
-            f"_target_ {target!r} is outside the allowed packages {list(prefixes)}; pass your own config "
-            "with --config-dir/--config-path or set allow_external_targets=true to instantiate it",
-            file,
-        )
-    # A prefix alone is not enough: `torch.os.system` starts with "torch." but is os.system. Resolve the
-    # path (imports only, nothing is called) and check where the object was really defined.
-    from hydra._internal.utils import _locate
+def target_problem(target: Any, allowed: frozenset[str] | set[str] = ALLOWED_TARGETS) -> str | None:
+    """Why ``target`` may not be instantiated, or ``None`` when it is an allowed name.
 
-    try:
-        obj = _locate(target)
-    except Exception as e:  # ImportError, AttributeError...: a typo in the config, name the key
-        raise ConfigError(key, f"cannot import _target_ {target!r} ({type(e).__name__}: {e})", file) from e
-    module = obj.__name__ if inspect.ismodule(obj) else getattr(obj, "__module__", None)
-    if not isinstance(module, str) or not any(module == r or module.startswith(r + ".") for r in roots):
-        raise ConfigError(
-            key,
-            f"_target_ {target!r} resolves to an object from module {module!r}, outside {list(prefixes)}",
-            file,
-        )
-    if _denied(module) or _denied(target):
-        raise ConfigError(key, f"_target_ {target!r} loads or runs foreign code ({module}); refused", file)
+    A pure string comparison with :data:`gghl.target_allowlist.ALLOWED_TARGETS`: nothing is imported to decide
+    (importing a module runs its code)."""
+    if not isinstance(target, str):
+        return f"_target_ must be a string naming a class or function, got {type(target).__name__}"
+    if target not in allowed:
+        shown = target if len(target) <= 120 else target[:117] + "..."
+        return f"_target_ {shown!r} is not in the allow-list of instantiable names (gghl.target_allowlist)"
+    return None
+
+
+def _resolved_containers(cfg: DictConfig, raw: Any) -> list[tuple[str, Any]]:
+    """``(key path, plain container)`` for every interpolated string of ``raw`` (the unresolved tree of
+    ``cfg``) that resolves to a dict or list (``${oc.create:...}``, ``${other.node}``): their ``_target_``s
+    exist only after resolution. Strings that do not resolve yet are skipped (instantiation names them)."""
+    out = []
+    for path, _, value, _ in _walk(raw, ""):
+        if isinstance(value, str) and "${" in value:
+            try:
+                node = OmegaConf.select(cfg, path, throw_on_missing=True)
+            except Exception:  # a missing value or a resolver error: not a target source
+                continue
+            if isinstance(node, (DictConfig, ListConfig)):
+                out.append((path, OmegaConf.to_container(node, resolve=False)))
+    return out
 
 
 def check_targets(
     cfg: DictConfig | Mapping[str, Any],
-    allowed_prefixes: Sequence[str] = DEFAULT_ALLOWED_PREFIXES,
+    allowed: frozenset[str] | set[str] = ALLOWED_TARGETS,
     allow_external: bool | None = None,
 ) -> list[str]:
-    """Refuse ``_target_`` values outside our packages before anything is instantiated.
+    """Refuse ``_target_`` values outside :data:`ALLOWED_TARGETS` before anything is instantiated.
 
-    Every ``_target_`` in ``cfg`` (a composed Hydra config or a plain dict, e.g. the config stored in a
-    checkpoint) must be a dotted path starting with one of ``allowed_prefixes`` that resolves to an object
-    defined in those packages, and not in :data:`DENIED_MODULES` (pickle/hub/C++ loaders).
+    For command-line configs (composed Hydra configs); a checkpoint's stored config goes through
+    :func:`check_untrusted_config`, which has no opt-in. Every ``_target_`` in ``cfg`` - nested, in lists,
+    in ``_args_``, and inside nodes an interpolation creates (``${oc.create:...}``) - must be one of the
+    ``allowed`` names, compared as strings (nothing is imported to decide).
 
     Opt-in (checks skipped, a warning lists the external targets): ``allow_external=True``; or, when
     ``allow_external`` is ``None``, the config's top-level ``allow_external_targets: true``
@@ -195,6 +204,9 @@ def check_targets(
             log.warning("config from user folder(s) %s: _target_ allow-list not enforced", user_src)
             allow_external = True
     targets = _walk_targets(raw, "")
+    if isinstance(cfg, DictConfig):
+        for path, node in _resolved_containers(cfg, raw):
+            targets += _walk_targets(node, path)
     checked = []
     for key, value in targets:
         if isinstance(value, str) and "${" in value and isinstance(cfg, DictConfig):
@@ -204,13 +216,72 @@ def check_targets(
                 raise ConfigError(
                     key, f"cannot resolve _target_ ({type(e).__name__}: {e})", config_file_for(key, hc)
                 ) from e
-        if allow_external:
-            roots = tuple(p.rstrip(".") for p in allowed_prefixes)
-            if not (isinstance(value, str) and value.startswith(tuple(r + "." for r in roots))):
-                log.warning("instantiating external _target_ %r at %s (opted in)", value, key)
-        else:
-            _check_one(key, value, allowed_prefixes, config_file_for(key, hc))
+        problem = target_problem(value, allowed)
+        if problem and allow_external:
+            log.warning("instantiating external _target_ %r at %s (opted in)", value, key)
+        elif problem:
+            raise ConfigError(
+                key,
+                f"{problem}; to instantiate your own classes pass your config folder with --config-dir, or "
+                "set +allow_external_targets=true",
+                config_file_for(key, hc),
+            )
         checked.append(key)
+    return checked
+
+
+class UnsafeConfigError(ConfigError):
+    """A checkpoint's stored config names something it may not instantiate, or is not plain data."""
+
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def check_untrusted_config(
+    config: Any, source: str, allowed: frozenset[str] | set[str] = ALLOWED_TARGETS
+) -> list[str]:
+    """Check a config that came from a file (a checkpoint's ``gghl_config``) before anything is instantiated.
+
+    The rule, closed by construction: the tree is plain data (dicts with string keys, lists, str / int / float /
+    bool / None; at most :data:`MAX_STORED_DEPTH` levels), no string holds an OmegaConf interpolation (``${``:
+    a resolver such as ``oc.create`` / ``oc.decode`` would build nodes - targets included - after this check,
+    ``oc.env`` would read the environment; gghl stores configs resolved, so a real checkpoint has none), and
+    every ``_target_`` anywhere (nested, in lists, ``_args_``, ``_partial_`` nodes) is one of ``allowed``,
+    compared as a string. No opt-in lifts it (``allow_pickle`` only decides how the file is unpickled).
+
+    Args:
+        config: the stored config (``{"model": ..., "data": ...}``).
+        source: named in errors, e.g. ``"checkpoint runs/last.ckpt"``.
+
+    Returns:
+        key paths of the ``_target_`` entries (all allowed).
+
+    Raises:
+        UnsafeConfigError: a :class:`ConfigError` naming the key path and ``source``.
+    """
+
+    def refuse(key: str, message: str) -> UnsafeConfigError:
+        return UnsafeConfigError(key or "<root>", f"{message}; refused before anything is imported", source)
+
+    if not isinstance(config, dict):
+        raise refuse("", f"the stored config must be a mapping, got {type(config).__name__}")
+    checked = []
+    for path, key, value, depth in _walk(config, ""):
+        if depth > MAX_STORED_DEPTH:
+            raise refuse(path, f"nested deeper than {MAX_STORED_DEPTH} levels")
+        if key is not None and not isinstance(key, str):
+            raise refuse(path, f"keys must be strings, got {type(key).__name__} {key!r:.40}")
+        if isinstance(key, str) and "${" in key:
+            raise refuse(path, "an interpolation in a key")
+        if not isinstance(value, (dict, list, tuple, *_PLAIN)):
+            raise refuse(path, f"holds a {type(value).__name__}; a stored config is plain data only")
+        if isinstance(value, str) and "${" in value:
+            raise refuse(path, f"holds an interpolation {value[:60]!r}; stored configs are resolved")
+        if key == "_target_":
+            problem = target_problem(value, allowed)
+            if problem:
+                raise refuse(path, problem)
+            checked.append(path)
     return checked
 
 
