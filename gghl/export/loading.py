@@ -1,13 +1,13 @@
-"""Rebuild a trained task from its checkpoint and wrap it for export or prediction.
+"""Wrap a task rebuilt from its checkpoint for export or prediction.
 
-A checkpoint written by ``scripts/train.py`` carries its resolved model/data config
-(``gghl.tasks.checkpoint_config``); nothing else is needed. ``check_config`` lets the caller (the CLIs pass
-``gghl.cli._config.check_targets``) refuse foreign ``_target_`` values *before* anything is instantiated.
+Reading and checking the checkpoint is :func:`gghl.tasks.checkpoint.restore_task`, the loader of every
+command (not a file, wrong kind, refused ``_target_``, weights that do not fit: one-line errors naming the
+file); this module adds what export and predict need: class names, input size, the export wrapper.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,8 +15,10 @@ from typing import Any
 from torch import nn
 
 from gghl.export.modules import ClassifierExportModule, GGHLExportModule, QueryExportModule
+from gghl.tasks.model_kinds import KINDS, model_kind
 
-KINDS = ("gghl", "query", "classifier")
+__all__ = ["KINDS", "LoadedModel", "classifier_normalization", "export_module", "load_task", "model_kind"]
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -30,59 +32,47 @@ class LoadedModel:
     class_names: list[str]
     img_size: int | None  # the training input side (data config), if known
     config: dict[str, Any] = field(default_factory=dict)  # the checkpoint's {"model": ..., "data": ...}
-
-
-def model_kind(task: nn.Module) -> str:
-    """``gghl`` | ``query`` | ``classifier`` for a task instance; ``TypeError`` for anything else."""
-    from gghl.tasks.classification import ClassificationTask
-    from gghl.tasks.gghl_detection import GGHLDetectionTask
-    from gghl.tasks.query_detection import QueryDetectionTask
-
-    if isinstance(task, GGHLDetectionTask):
-        return "gghl"
-    if isinstance(task, QueryDetectionTask):
-        return "query"
-    if isinstance(task, ClassificationTask):
-        return "classifier"
-    raise TypeError(
-        f"cannot export a {type(task).__name__}; supported: GGHL, query detector, classifier tasks"
-    )
+    path: str = ""  # the checkpoint file
 
 
 def load_task(
     ckpt_path: str | Path,
     allow_pickle: bool = False,
     check_config: Callable[[Mapping[str, Any]], Any] | None = None,
+    expected_kind: str | Iterable[str] | None = None,
 ) -> LoadedModel:
-    """Load ``ckpt_path`` (``weights_only`` unless ``allow_pickle``), check its config, rebuild the task (eval).
+    """Load ``ckpt_path`` through :func:`gghl.tasks.checkpoint.restore_task` and describe it for export.
+
+    Args:
+        ckpt_path: a gghl checkpoint.
+        allow_pickle: unpickle classes (trusted files only); the stored config's ``_target_`` check stays.
+        check_config: an extra check of the stored ``{"model", "data"}`` config, called after the built-in
+            allow-list check and before anything is instantiated (kept for callers that passed
+            ``check_targets``; it can only add refusals).
+        expected_kind: ``"gghl"`` / ``"query"`` / ``"classifier"`` or several; ``None`` = any of them.
 
     Raises:
-        FileNotFoundError / RuntimeError: missing or unreadable checkpoint (the message names the file).
-        KeyError: the checkpoint has no stored config (not written by gghl's train entry point).
+        FileNotFoundError, :class:`gghl.tasks.checkpoint.CheckpointError` subclasses (not a checkpoint, pickled,
+        kind, build, weights), :class:`gghl.config_targets.UnsafeConfigError` - one line each.
     """
-    import hydra
+    from gghl.tasks.checkpoint import restore_task
 
-    from gghl.tasks.checkpoint_config import CONFIG_KEY, load_checkpoint
-
-    ckpt = load_checkpoint(ckpt_path, allow_pickle)
-    config = ckpt.get(CONFIG_KEY)
-    if not isinstance(config, Mapping) or "model" not in config:
-        raise KeyError(
-            f"{ckpt_path}: no '{CONFIG_KEY}' entry; it was not written by gghl's train entry point"
-        )
-    if check_config is not None:
-        check_config({"model": config["model"], "data": config.get("data", {})})
-    task = hydra.utils.instantiate(config["model"], _convert_="all")
-    task.load_state_dict(ckpt["state_dict"])
-    task.eval()
-    kind = model_kind(task)
+    restored = restore_task(ckpt_path, allow_pickle, expected_kind, check_config=check_config)
+    task, config = restored.task, restored.config
     data = dict(config.get("data") or {})
     names = data.get("class_names") or getattr(task, "class_names", None)
     if not names:
         n = int(getattr(task, "num_classes", 0) or data.get("num_classes") or 0)
         names = [str(i) for i in range(n)]
     size = data.get("img_size") or data.get("image_size")
-    return LoadedModel(task, kind, [str(c) for c in names], int(size) if size else None, dict(config))
+    return LoadedModel(
+        task,
+        restored.kind,
+        [str(c) for c in names],
+        int(size) if size else None,
+        dict(config),
+        str(ckpt_path),
+    )
 
 
 def classifier_normalization(data_cfg: Mapping[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...]]:

@@ -15,6 +15,7 @@ import torch
 
 from gghl.callbacks.atomic_checkpoint import SAVE_DELAY_ENV, AtomicCheckpointIO, atomic_torch_save
 from gghl.cli.train import run
+from gghl.tasks.checkpoint import NotACheckpointError, PickledCheckpointError
 from gghl.tasks.checkpoint_config import load_checkpoint
 
 from ._train_helpers import TINY, compose_train
@@ -102,10 +103,10 @@ def test_truncated_or_pickled_checkpoint_gives_clear_error(tmp_path: Path) -> No
     torch.save({"state_dict": {"w": torch.ones(1000)}}, good)
     bad = tmp_path / "bad.ckpt"
     bad.write_bytes(good.read_bytes()[:500])
-    with pytest.raises(RuntimeError, match=r"bad\.ckpt: not a readable torch checkpoint"):
+    with pytest.raises(NotACheckpointError, match=r"bad\.ckpt: not a checkpoint"):
         AtomicCheckpointIO().load_checkpoint(bad)
     pickled = tmp_path / "pickled.ckpt"
     torch.save({"obj": Path("x")}, pickled)  # a pickled class: refused unless allow_pickle
-    with pytest.raises(RuntimeError, match="allow_pickle=true"):
+    with pytest.raises(PickledCheckpointError, match="allow_pickle=true"):
         AtomicCheckpointIO().load_checkpoint(pickled)
     assert AtomicCheckpointIO(allow_pickle=True).load_checkpoint(pickled)["obj"] == Path("x")

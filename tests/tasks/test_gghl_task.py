@@ -50,7 +50,8 @@ def test_non_finite_loss_is_skipped_then_stops(tmp_path: Path) -> None:
 
 def test_checkpoint_carries_model_config_and_loads_weights_only(tmp_path: Path) -> None:
     task = _task()
-    cfg = {"model": {"_target_": "x"}, "data": {"class_names": ["a"]}}
+    # load_checkpoint holds the stored config to the _target_ allow-list: a real name
+    cfg = {"model": {"_target_": "gghl.tasks.gghl_detection.GGHLDetectionTask"}, "data": {"class_names": ["a"]}}
     trainer = L.Trainer(max_epochs=1, limit_train_batches=1, limit_val_batches=0, accelerator="cpu", logger=False,
                         enable_progress_bar=False, callbacks=[ConfigInCheckpoint(cfg)], default_root_dir=tmp_path)
     trainer.fit(task, datamodule=_datamodule())
