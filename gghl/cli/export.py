@@ -38,7 +38,11 @@ def _run(cfg: DictConfig) -> dict[str, Any]:
             "format", f"must be one of {sorted(SUFFIX)}, got {cfg.format!r}", "configs/export.yaml"
         )
     # The checkpoint's stored config is checked against the same allow-list before it is instantiated.
-    loaded = load_task(cfg.ckpt_path, allow_pickle=cfg.allow_pickle, check_config=check_targets)
+    # nms=true puts GGHL's rotated NMS into the graph: a checkpoint of another kind is refused in one line.
+    expected = "gghl" if cfg.nms else None
+    loaded = load_task(
+        cfg.ckpt_path, allow_pickle=cfg.allow_pickle, check_config=check_targets, expected_kind=expected
+    )
     out_dir = Path(cfg.paths.output_dir)
     output = Path(cfg.output) if cfg.output else out_dir / f"{Path(cfg.ckpt_path).stem}{SUFFIX[cfg.format]}"
     path, report = export_checkpoint(

@@ -116,6 +116,14 @@ def _run(cfg: DictConfig) -> dict[str, float]:
     from gghl.tasks.checkpoint_config import ConfigInCheckpoint
 
     start = time.time()
+    early = None  # a checkpoint file given by path fails here, before anything is built (one line)
+    if cfg.get("ckpt_path") not in (None, "", "last"):
+        from gghl.tasks.checkpoint import check_resume_file
+        from gghl.tasks.model_kinds import kind_of_target
+
+        early = check_resume_file(
+            str(cfg.ckpt_path), kind_of_target(cfg.model.get("_target_")), bool(cfg.get("allow_pickle", False))
+        )
     L.seed_everything(cfg.seed, workers=True)
     datamodule = hydra.utils.instantiate(cfg.data)
     inject_data_info(cfg, datamodule)
@@ -136,7 +144,8 @@ def _run(cfg: DictConfig) -> dict[str, float]:
     if ckpt_path:  # not a checkpoint / refused target / another model kind / weights that do not fit: one line
         from gghl.tasks.checkpoint import check_resume
 
-        check_resume(ckpt_path, model, allow_pickle=bool(cfg.get("allow_pickle", False)))
+        check_resume(ckpt_path, model, allow_pickle=bool(cfg.get("allow_pickle", False)), ckpt=early)
+        early = None
 
     metrics: dict[str, float] = {}
     if cfg.get("train", True):

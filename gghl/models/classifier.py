@@ -41,7 +41,7 @@ class SmallCNN(nn.Module):
 def _load_local(model: nn.Module, path: str) -> None:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"checkpoint_path not found: {path}")
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = torch.load(path, map_location="cpu", weights_only=True)  # a weights file never runs code
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     if isinstance(state, dict) and any(k.startswith("net.") for k in state):

@@ -110,7 +110,8 @@ class ClassificationTask(L.LightningModule):
             ckpt = self.distill_cfg.get("teacher_ckpt")
             if not ckpt:
                 raise ValueError("assign=distill needs distill.teacher_ckpt")
-            self._teacher.append(load_eval_net(ckpt))
+            # Read at the first training step, not here: rebuilding a trained student (eval/export/predict)
+            # needs only its own checkpoint, and the teacher file may be gone by then.
         self.mixup = None
         if mixup:
             from timm.data import Mixup
@@ -183,6 +184,8 @@ class ClassificationTask(L.LightningModule):
             train_logits = logit_adjustment(logits, self.log_prior_c, self.hparams.logit_adjust_tau)
         weight = self.class_weight if self.hparams.class_balance_beta is not None else None
         if self.assign == "distill":
+            if not self._teacher:
+                self._teacher.append(load_eval_net(self.distill_cfg["teacher_ckpt"]))
             teacher = self._teacher[0].to(x.device)
             with torch.no_grad():
                 t_logits = teacher(x)
@@ -263,7 +266,9 @@ def _plain(cfg: Any) -> Any:
 
 def load_eval_net(ckpt_path: str) -> nn.Module:
     """Frozen eval-mode net (EMA weights when the run kept them) from a ClassificationTask checkpoint."""
-    task = ClassificationTask.load_from_checkpoint(ckpt_path, map_location="cpu")
+    from gghl.tasks.checkpoint import restore_task  # the one loader: allow-list, kind, weights checks
+
+    task = restore_task(ckpt_path, expected_kind="classifier").task
     net = copy.deepcopy(task.eval_net()).eval()
     for p in net.parameters():
         p.requires_grad_(False)
