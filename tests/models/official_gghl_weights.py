@@ -49,3 +49,25 @@ def official_weights(keys: list[list[Any]], seed_offset: int = 0, dtype: torch.d
 
 def official_input(batch: int, size: int, input_seed: int) -> Tensor:
     return torch.rand(batch, 3, size, size, generator=torch.Generator().manual_seed(input_seed))
+
+
+def light_official_state(keys: list[list[Any]], seed: int = 0) -> dict[str, Tensor]:
+    """The official key list with every float entry a view of ONE random storage (the largest entry's size),
+    so that a saved file is ~19 MB instead of 275 MB (torch.save writes a shared storage once). For tests of
+    layouts and configs, not of numbers."""
+    largest = max(math.prod(shape) for _, shape, _ in keys)
+    base = torch.rand(largest, generator=torch.Generator().manual_seed(seed))
+    return {
+        key: base[: math.prod(shape)].view(shape) if dt == "float32" else torch.zeros(shape, dtype=getattr(torch, dt))
+        for key, shape, dt in keys
+    }
+
+
+def official_training_checkpoint(state: dict[str, Tensor], epoch: int = 150, best_map: float = 0.7695) -> dict[str, Any]:
+    """The official train_GGHL.py ``last.pt`` layout: DataParallel ``module.`` keys, SGD state, NumPy best_mAP."""
+    return {
+        "epoch": epoch,
+        "best_mAP": np.float64(best_map),
+        "model": {f"module.{k}": v for k, v in state.items()},
+        "optimizer": {"state": {}, "param_groups": [{"lr": 2e-4, "momentum": 0.9, "nesterov": True, "params": []}]},
+    }
