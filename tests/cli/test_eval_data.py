@@ -72,3 +72,19 @@ def test_eval_yaml_lists_every_data_key() -> None:
         keys = set(yaml.safe_load(path.read_text()) or {}) - {"_target_", "defaults"}
         assert keys <= set(placeholders), (path.name, sorted(keys - set(placeholders)))
     assert set(placeholders.values()) == {"???"}
+
+
+def test_data_and_split_errors_name_the_key() -> None:
+    from gghl.cli._config import ConfigError
+    from gghl.cli.eval import _datamodule, _detection_split
+
+    with pytest.raises(ConfigError, match=r"config key data.*DotaDataModule.*train_size"):
+        _datamodule({"_target_": "gghl.data.detection_datamodule.DotaDataModule", "root": "/nowhere",
+                     "train_size": 4})
+    dm = _datamodule({**STORED, "test_size": 0, "img_size": 64})
+    with pytest.raises(ConfigError, match=r"config key split.*no 'test' split"):
+        _detection_split(dm, "test")
+    with pytest.raises(ConfigError, match=r"config key split.*got 'val2017'"):
+        _detection_split(dm, "val2017")  # a folder name: only for DOTA/COCO layouts
+    raw, key = _detection_split(dm, "val")
+    assert key == "val" and len(raw) == 64
