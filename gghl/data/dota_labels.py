@@ -33,7 +33,7 @@ from gghl.data.dota_text import (
     DotaFormatError,
     check_line,
     iter_lines,
-    parse_coordinate,
+    parse_coordinates,
     parse_finite,
     parse_int,
     tokens,
@@ -60,11 +60,15 @@ class DotaObject:
     line_no: int = 0
 
     def __post_init__(self) -> None:
-        poly = tuple(float(v) for v in np.asarray(self.polygon, dtype=np.float64).reshape(-1))
+        if type(self.difficult) is not int:
+            object.__setattr__(self, "difficult", int(self.difficult))
+        poly = self.polygon
+        if type(poly) is tuple and len(poly) == 8 and all(type(v) is float for v in poly):
+            return  # already normalised (the reader's case: no numpy round trip per object)
+        poly = tuple(float(v) for v in np.asarray(poly, dtype=np.float64).reshape(-1))
         if len(poly) != 8:
             raise ValueError(f"a DOTA polygon has 8 coordinates, got {len(poly)}")
         object.__setattr__(self, "polygon", poly)
-        object.__setattr__(self, "difficult", int(self.difficult))
 
     def poly_array(self) -> np.ndarray:
         """``float64 [8]`` copy of the polygon."""
@@ -98,7 +102,7 @@ def _parse_gsd(value: str) -> float | None:
 def _parse_object(toks: list[str], line_no: int) -> DotaObject:
     if len(toks) not in (9, 10):
         raise ValueError(f"expected 9 or 10 tokens (8 coordinates, class, [difficult]), got {len(toks)}")
-    coords = tuple(parse_coordinate(t) for t in toks[:8])
+    coords = parse_coordinates(toks[:8])
     difficult = parse_int(toks[9], "difficult flag") if len(toks) == 10 else 0
     return DotaObject(polygon=coords, class_name=toks[8], difficult=difficult, line_no=line_no)
 
@@ -129,7 +133,7 @@ def read_dota_labels(path: str | Path, on_error: str = "raise") -> DotaLabelFile
         try:
             if problem is not None:
                 raise ValueError(problem)
-            m = _HEADER.fullmatch(line)
+            m = _HEADER.fullmatch(line) if ":" in line else None
             if m is not None:
                 key, value = m.group(1).lower(), m.group(2).strip(" \t")
                 if key not in HEADER_KEYS:

@@ -40,6 +40,7 @@ __all__ = [
     "check_line",
     "iter_lines",
     "parse_coordinate",
+    "parse_coordinates",
     "parse_finite",
     "parse_int",
     "read_imageset",
@@ -59,6 +60,7 @@ MAX_ABS_COORD: float = 1e6
 
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _INT = re.compile(r"[+-]?[0-9]{1,10}")
+_NUMBER_CHARS = re.compile(r"[0-9+\-.eE]*")
 # ASCII characters that may not appear inside a line: controls except tab (a \r here is a lone CR).
 _BAD_ASCII = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _BAD_CATEGORIES = ("Cc", "Cf", "Cs", "Zl", "Zp", "Zs")
@@ -176,6 +178,22 @@ def parse_coordinate(tok: str, what: str = "coordinate") -> float:
     if abs(v) > MAX_ABS_COORD:
         raise ValueError(f"{what} {tok!r} is outside +-{_BOUND} px (MAX_ABS_COORD)")
     return v
+
+
+def parse_coordinates(toks: Sequence[str]) -> tuple[float, ...]:
+    """:func:`parse_coordinate` of every token, fast for well-formed ones; raises ``ValueError(reason)``.
+
+    Fast check: the tokens only use the characters ``0-9 + - . e E`` and ``float`` reads them: that is
+    exactly the number syntax above (``float``'s decimal grammar; letters, ``_`` and non-ASCII digits are
+    excluded by the character set), then the bound. Anything else goes token by token for the message.
+    """
+    try:
+        vals = tuple(map(float, toks))
+    except ValueError:
+        vals = ()
+    if vals and _NUMBER_CHARS.fullmatch("".join(toks)) and all(-MAX_ABS_COORD <= v <= MAX_ABS_COORD for v in vals):
+        return vals
+    return tuple(parse_coordinate(t) for t in toks)
 
 
 def parse_int(tok: str, what: str) -> int:

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gghl.data.coco import CocoDetection
 from gghl.data.collate import detection_collate, make_sample
@@ -22,7 +24,7 @@ from gghl.data.dota_labels import DotaFormatError, DotaObject, read_dota_labels,
 from gghl.data.dota_merge import merge_task1_files, read_task1, write_task1
 from gghl.data.dota_split import read_labels, split_dataset
 from gghl.data.dota_task1 import read_task1_rows
-from gghl.data.dota_text import MAX_ABS_COORD, read_imageset
+from gghl.data.dota_text import MAX_ABS_COORD, parse_coordinate, parse_coordinates, read_imageset
 from gghl.data.image_files import find_image, list_image_files
 from gghl.data.image_io import write_png
 from gghl.evaluation import DOTAFormatError
@@ -213,6 +215,25 @@ def test_number_bound_and_accepted_syntax(tmp_path: Path) -> None:
     _, targets = detection_collate([sample])
     obb = targets[0]["obb"]
     assert torch.isfinite(obb).all() and torch.allclose(obb[0, 2:4], torch.tensor([10.0, 10.0]), atol=0.1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="0123456789+-.eE_xni f１", max_size=8), min_size=1, max_size=8))
+def test_fast_coordinate_check_equals_the_token_rule(toks: list[str]) -> None:
+    # parse_coordinates takes a character-set shortcut; it must accept exactly what parse_coordinate does.
+    def one(t: str) -> float | None:
+        try:
+            return parse_coordinate(t)
+        except ValueError:
+            return None
+
+    want = [one(t) for t in toks]
+    try:
+        got = list(parse_coordinates(toks))
+    except ValueError:
+        assert None in want
+    else:
+        assert got == want
 
 
 @pytest.mark.parametrize(("token", "reason"), [("1.0", "not an integer"), ("12345678901", "not an integer"),
