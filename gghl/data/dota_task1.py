@@ -25,7 +25,7 @@ from gghl.data.dota_text import (
     MAX_ABS_COORD,
     DotaFormatError,
     check_line,
-    parse_coordinate,
+    parse_coordinates,
     parse_finite,
     read_text,
     split_lines,
@@ -106,7 +106,7 @@ def _slow(path: Path, lines: list[str]) -> Task1Rows:
             if len(toks) != 10:
                 raise ValueError(f"expected 10 tokens (imgname score x1 y1 ... x4 y4), got {len(toks)}")
             score = parse_finite(toks[1], "score")
-            coords = [parse_coordinate(t) for t in toks[2:]]
+            coords = list(parse_coordinates(toks[2:]))
         except ValueError as e:
             raise DotaFormatError(path, line_no, str(e), line) from None
         images.append(toks[0])
