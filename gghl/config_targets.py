@@ -117,9 +117,13 @@ def config_file_for(key: str, hydra_cfg: DictConfig | None = None) -> str | None
     return None
 
 
+#: The ``key`` :func:`_walk` gives list items (a dict key can be anything, ``None`` included).
+LIST_ITEM = object()
+
+
 def _walk(node: Any, path: str, depth: int = 0) -> Iterator[tuple[str, Any, Any, int]]:
     """``(key path, key, value, depth)`` of every dict entry and list item under ``node`` (plain containers),
-    parents before children; list items have ``key=None``. Key paths look like ``model.cbs[0]._target_``."""
+    parents before children; list items have ``key=LIST_ITEM``. Key paths look like ``model.cbs[0]._target_``."""
     if isinstance(node, dict):
         for k, v in node.items():
             sub = f"{path}.{k}" if path else str(k)
@@ -128,7 +132,7 @@ def _walk(node: Any, path: str, depth: int = 0) -> Iterator[tuple[str, Any, Any,
     elif isinstance(node, (list, tuple)):
         for i, v in enumerate(node):
             sub = f"{path}[{i}]" if path else f"[{i}]"
-            yield sub, None, v, depth + 1
+            yield sub, LIST_ITEM, v, depth + 1
             yield from _walk(v, sub, depth + 1)
 
 
@@ -269,7 +273,7 @@ def check_untrusted_config(
     for path, key, value, depth in _walk(config, ""):
         if depth > MAX_STORED_DEPTH:
             raise refuse(path, f"nested deeper than {MAX_STORED_DEPTH} levels")
-        if key is not None and not isinstance(key, str):
+        if key is not LIST_ITEM and not isinstance(key, str):
             raise refuse(path, f"keys must be strings, got {type(key).__name__} {key!r:.40}")
         if isinstance(key, str) and "${" in key:
             raise refuse(path, "an interpolation in a key")

@@ -46,6 +46,8 @@ _LEGACY_MAGIC = bytes.fromhex("8a0a6cfc9c46f9206aa85019")
 _PICKLED_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
 #: Keys of a stored model config that would make rebuilding read something besides the checkpoint.
 _OUTSIDE_READS = {"pretrained": False, "checkpoint_path": None}
+#: Elements a rebuilt model may hold beyond the checkpoint's tensors (non-persistent buffers, metric states).
+MAX_EXTRA_ELEMENTS = 1 << 26
 
 
 class CheckpointError(ValueError):
@@ -206,6 +208,8 @@ def check_kind(
     if kind not in kinds:
         model = (config or {}).get("model")
         target = model.get("_target_") if isinstance(model, Mapping) else None
+        if isinstance(model, Mapping) and target is None:
+            raise CheckpointKindError(path, f"the stored model config ({CONFIG_KEY}.model) has no _target_")
         raise CheckpointKindError(
             path,
             f"checkpoint holds {describe(kind, target)}; this command expects {describe_expected(kinds)}",
@@ -232,9 +236,10 @@ def _examples(keys: list[str], n: int = 3) -> str:
 
 
 def check_weights(
-    path: str | Path, state_dict: Any, model: nn.Module, what: str = "the model"
+    path: str | Path, state_dict: Any, model: nn.Module, what: str = "the model", values: bool = True
 ) -> dict[str, Any]:
-    """Compare a checkpoint's ``state_dict`` with ``model``'s; returns it when every key, shape and value fits.
+    """Compare a checkpoint's ``state_dict`` with ``model``'s; returns it when every key, shape and (``values``)
+    value fits.
 
     Raises:
         CheckpointWeightsError: one line with the counts of missing / unexpected / differently shaped entries
@@ -261,10 +266,38 @@ def check_weights(
             path,
             f"weights do not fit {what}: " + ", ".join(p for p in parts if p) + f" of {len(own)} entries",
         )
-    bad = [k for k, v in state_dict.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    bad = [
+        k
+        for k, v in state_dict.items()
+        if values and v.is_floating_point() and not bool(torch.isfinite(v).all())
+    ]
     if bad:
         raise CheckpointWeightsError(path, f"{len(bad)} weight tensors hold NaN or inf ({_examples(bad)})")
     return state_dict
+
+
+def _check_on_meta(path: str | Path, model_cfg: dict[str, Any], state_dict: Any, what: str) -> None:
+    """Build the model on the ``meta`` device first (no memory, no initialisation) and compare it with the
+    weights: a crafted or mismatched config (``num_classes: 100000000``) is refused before it allocates
+    anything, and the real build can then hold no more than the checkpoint's own tensors plus
+    :data:`MAX_EXTRA_ELEMENTS` (non-persistent buffers). A config that does not build on ``meta`` is left to
+    the real build, which reports its own error."""
+    import hydra
+
+    try:
+        with torch.device("meta"):
+            meta = hydra.utils.instantiate(model_cfg, _convert_="all")
+    except Exception:  # noqa: BLE001 - the real build below names the problem
+        return
+    if not isinstance(meta, nn.Module):
+        return
+    check_weights(path, state_dict, meta, what, values=False)
+    total = sum(t.numel() for t in (*meta.parameters(), *meta.buffers()))
+    stored = sum(v.numel() for v in state_dict.values())
+    if total > stored + MAX_EXTRA_ELEMENTS:
+        raise CheckpointWeightsError(
+            path, f"the stored config builds {what} of {total:,} elements, the checkpoint holds {stored:,}"
+        )
 
 
 @dataclass
@@ -311,8 +344,10 @@ def restore_task(
         check_config({"model": config.get("model", {}), "data": config.get("data", {})})
     kind = check_kind(path, config, expected_kind)
     target = config["model"]["_target_"]
+    model_cfg = _for_rebuild(config["model"])
+    _check_on_meta(path, model_cfg, ckpt.get("state_dict"), describe(kind, target))
     try:
-        task = hydra.utils.instantiate(_for_rebuild(config["model"]), _convert_="all")
+        task = hydra.utils.instantiate(model_cfg, _convert_="all")
     except Exception as err:  # noqa: BLE001 - a stored config of another version / a crafted one
         text = " ".join(ln.strip() for ln in str(err).splitlines() if ln.strip())
         raise CheckpointBuildError(

@@ -119,6 +119,7 @@ EVIL: dict[str, tuple[Callable[[dict, Path], None], str]] = {
     ),
     "data_target": (lambda c, m: c["data"].update(_target_=f"{PROBE}.boom"), "data._target_"),
     "non_plain_value": (lambda c, m: _net(c).update(weights=torch.zeros(2)), "model.net.weights"),
+    "non_string_key": (lambda c, m: _net(c).update({None: 1}), "model.net.None"),
 }
 
 
@@ -240,6 +241,17 @@ def test_every_command_refuses_every_foreign_target(
         msg = _one_line(info.value, path)
         assert EVIL[case][1] in msg, (case, msg)
         _assert_not_imported(probe)
+
+
+def test_lightning_loads_check_the_stored_config_too(base: dict, tmp_path: Path, probe: Path) -> None:
+    """Resume and ``trainer.test(ckpt_path=...)`` read through AtomicCheckpointIO: same check."""
+    from gghl.callbacks import AtomicCheckpointIO
+
+    path = _evil(base, "probe_target", tmp_path / "evil.ckpt", probe)
+    for io in (AtomicCheckpointIO(), AtomicCheckpointIO(allow_pickle=True)):
+        with pytest.raises(UnsafeConfigError, match=r"model\.net\._target_"):
+            io.load_checkpoint(path)
+    _assert_not_imported(probe)
 
 
 def test_allow_pickle_still_checks_a_pickled_config(tmp_path: Path, base: dict, probe: Path) -> None:
@@ -399,6 +411,18 @@ def test_non_finite_weights_are_refused(tmp_path: Path, base: dict) -> None:
     torch.save(ckpt, path)
     with pytest.raises(CheckpointWeightsError, match=f"1 weight tensors hold NaN or inf \\({key}\\)"):
         restore_task(path)
+
+
+def test_crafted_sizes_are_refused_before_allocating(tmp_path: Path, ckpts: dict[str, Path]) -> None:
+    """The model is built on the meta device first: ``num_classes: 10**9`` never allocates 4 GB."""
+    ckpt = torch.load(ckpts["classifier"], weights_only=True)
+    ckpt[CONFIG_KEY]["model"]["num_classes"] = 10**9
+    path = tmp_path / "huge.ckpt"
+    torch.save(ckpt, path)
+    with pytest.raises(CheckpointWeightsError) as info:
+        restore_task(path)
+    msg = _one_line(info.value, path)
+    assert "of another shape" in msg and "[1000000000]" in msg
 
 
 def test_plain_state_dict_is_not_a_gghl_checkpoint(tmp_path: Path, base: dict) -> None:
