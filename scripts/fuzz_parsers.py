@@ -359,6 +359,12 @@ TARGETS: dict[str, tuple[Callable, tuple[type[BaseException], ...]]] = {
     "dota_imageset": (_imageset, (DotaFormatError,)),
     "dota_write_read": (_write_read, (ValueError,)),
 }
+# Checkpoint loader (gghl.tasks.checkpoint.restore_task) on byte/config/state-dict mutations of a real tiny
+# checkpoint: restores, or CheckpointError / UnsafeConfigError in one line naming the file (checkpoint_fuzz).
+from gghl.tasks.checkpoint_fuzz import DOCUMENTED_ERRORS as CHECKPOINT_ERRORS  # noqa: E402
+from gghl.tasks.checkpoint_fuzz import make_input as checkpoint_input  # noqa: E402
+
+TARGETS["checkpoint"] = (checkpoint_input, CHECKPOINT_ERRORS)
 
 
 def fuzz(
