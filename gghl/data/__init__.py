@@ -1,23 +1,31 @@
 """gghl.data: detection datasets (DOTA, COCO, synthetic), the sample/batch format, DataModules.
 
 The one sample/batch format is documented in ``gghl.data.collate`` (and ``gghl/data/README.md``).
-DataModules (``SyntheticDataModule``, ``DotaDataModule``, ``CocoDataModule``) are imported lazily
-so that ``import gghl.data`` does not pull in Lightning.
+Every public name is imported lazily (on first attribute access), so that importing one submodule
+(``gghl.data.dota_text``, ``gghl.data.image_files``) does not pull in torch or Lightning.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from gghl.data.coco import CocoDetection
-from gghl.data.collate import detection_collate, make_sample
-from gghl.data.dota import DotaDataset
-from gghl.data.dota_classes import DOTA_V1_0, DOTA_V1_5, DOTA_V2_0, dota_classes
-from gghl.data.dota_labels import DotaFormatError, read_dota_labels, write_dota_labels
-from gghl.data.image_io import ImageReadError, read_image
-from gghl.data.synthetic import SyntheticGenerator, SyntheticOrientedDataset, synthetic_class_names
-
 _LAZY = {
+    "CocoDetection": "gghl.data.coco",
+    "detection_collate": "gghl.data.collate",
+    "make_sample": "gghl.data.collate",
+    "DotaDataset": "gghl.data.dota",
+    "DOTA_V1_0": "gghl.data.dota_classes",
+    "DOTA_V1_5": "gghl.data.dota_classes",
+    "DOTA_V2_0": "gghl.data.dota_classes",
+    "dota_classes": "gghl.data.dota_classes",
+    "DotaFormatError": "gghl.data.dota_labels",
+    "read_dota_labels": "gghl.data.dota_labels",
+    "write_dota_labels": "gghl.data.dota_labels",
+    "ImageReadError": "gghl.data.image_io",
+    "read_image": "gghl.data.image_io",
+    "SyntheticGenerator": "gghl.data.synthetic",
+    "SyntheticOrientedDataset": "gghl.data.synthetic",
+    "synthetic_class_names": "gghl.data.synthetic",
     "DetectionDataModule": "gghl.data.detection_datamodule",
     "SyntheticDataModule": "gghl.data.detection_datamodule",
     "DotaDataModule": "gghl.data.detection_datamodule",
@@ -37,22 +45,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'gghl.data' has no attribute {name!r}")
 
 
-__all__ = [
-    "CocoDetection",
-    "DotaDataset",
-    "DotaFormatError",
-    "ImageReadError",
-    "SyntheticGenerator",
-    "SyntheticOrientedDataset",
-    "DOTA_V1_0",
-    "DOTA_V1_5",
-    "DOTA_V2_0",
-    "detection_collate",
-    "dota_classes",
-    "make_sample",
-    "read_dota_labels",
-    "read_image",
-    "synthetic_class_names",
-    "write_dota_labels",
-    *_LAZY,
-]
+__all__ = sorted(_LAZY)
