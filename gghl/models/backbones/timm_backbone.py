@@ -85,9 +85,43 @@ class TimmBackbone(nn.Module):
                     break
         if not isinstance(state, dict):
             raise ValueError(f"{path}: expected a state dict of tensors, got {type(state).__name__}")
-        missing, _unexpected = self.body.load_state_dict(state, strict=False)
-        if len(missing) == len(self.body.state_dict()):
+        own = self.body.state_dict()
+        matched = _match_feature_keys(list(own), state)
+        if not matched:
             raise ValueError(f"no weight in {path} matches the backbone (wrong model or key prefix?)")
+        # Every weight must come from the file (BN's num_batches_tracked may be absent from older files): a
+        # partial load would silently train from a half-random backbone.
+        missing = [k for k in own if k not in matched and not k.endswith("num_batches_tracked")]
+        if missing:
+            raise ValueError(
+                f"{path}: {len(missing)} of {len(own)} backbone weights are not in the file (e.g. {missing[:3]}); "
+                "is it a checkpoint of another model?"
+            )
+        wrong = [f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in matched.items() if v.shape != own[k].shape]
+        if wrong:
+            raise ValueError(f"{path}: {len(wrong)} backbone weights have another shape (file vs model): {wrong[:3]}")
+        self.body.load_state_dict(matched, strict=False)
 
     def forward(self, x: Tensor) -> list[Tensor]:
         return list(self.body(x))
+
+
+def _match_feature_keys(keys: list[str], state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The file's tensor for each key of the ``features_only`` body.
+
+    timm's feature wrapper flattens the top modules: the full model's ``stem.conv1.conv.weight`` (CSPNet /
+    Darknet) is ``stem_conv1.conv.weight`` in the body, ``stages.0...`` is ``stages_0...``. A key is looked up as
+    is, else with one ``_`` of its first component read as the ``.`` it replaced.
+    """
+    out: dict[str, Tensor] = {}
+    for key in keys:
+        if key in state:
+            out[key] = state[key]
+            continue
+        first, dot, rest = key.partition(".")
+        for i, ch in enumerate(first):
+            if ch == "_" and (cand := f"{first[:i]}.{first[i + 1:]}{dot}{rest}") in state:
+                out[key] = state[cand]
+                break
+    return out
+

@@ -13,8 +13,10 @@ from gghl.models.convert.gghl_official import (
     convert_official_gghl,
     convert_to_official_gghl,
     load_official_file,
+    official_key_map,
     official_state_dict,
 )
+from gghl.models.convert.stageinteractor_official import official_stageinteractor
 
 __all__ = [
     "OfficialCheckpointError",
@@ -22,6 +24,8 @@ __all__ = [
     "convert_to_official_gghl",
     "load_darknet_weights",
     "load_official_file",
+    "official_key_map",
+    "official_stageinteractor",
     "official_state_dict",
     "weights_file_format",
 ]

@@ -40,6 +40,7 @@ __all__ = [
     "convert_official_gghl",
     "convert_to_official_gghl",
     "load_official_file",
+    "official_key_map",
     "official_state_dict",
 ]
 
@@ -117,6 +118,11 @@ def _key_table(num_classes: int) -> tuple[dict[str, str], dict[str, torch.Size]]
             raise RuntimeError(f"no unique official name for {ours!r} (got {official!r})")
         table[official] = ours
     return table, shapes
+
+
+def official_key_map(num_classes: int = 15) -> dict[str, str]:
+    """``{official key: our key}`` of the paper model with ``num_classes`` classes, in our model's order."""
+    return dict(_key_table(num_classes)[0])
 
 
 def official_state_dict(obj: Mapping[str, Any], source: str = "state dict") -> dict[str, Tensor]:
