@@ -47,6 +47,9 @@ DENIED_MODULES: tuple[str, ...] = (
 )
 #: Deepest nesting accepted in a checkpoint's stored config (ours are < 10 levels deep).
 MAX_STORED_DEPTH = 64
+#: Prefixes of model names that make timm fetch a config from a server or a folder (``timm.create_model``):
+#: refused in stored configs, which must rebuild from the checkpoint alone.
+EXTERNAL_MODEL_SOURCES: tuple[str, ...] = ("hf-hub:", "hf_hub:", "local-dir:")
 
 
 class ConfigError(ValueError):
@@ -249,8 +252,9 @@ def check_untrusted_config(
     The rule, closed by construction: the tree is plain data (dicts with string keys, lists, str / int / float /
     bool / None; at most :data:`MAX_STORED_DEPTH` levels), no string holds an OmegaConf interpolation (``${``:
     a resolver such as ``oc.create`` / ``oc.decode`` would build nodes - targets included - after this check,
-    ``oc.env`` would read the environment; gghl stores configs resolved, so a real checkpoint has none), and
-    every ``_target_`` anywhere (nested, in lists, ``_args_``, ``_partial_`` nodes) is one of ``allowed``,
+    ``oc.env`` would read the environment; gghl stores configs resolved, so a real checkpoint has none), no
+    string names an external model source (:data:`EXTERNAL_MODEL_SOURCES`: timm would fetch a config from a
+    server), and every ``_target_`` anywhere (nested, in lists, ``_args_``, ``_partial_`` nodes) is one of ``allowed``,
     compared as a string. No opt-in lifts it (``allow_pickle`` only decides how the file is unpickled).
 
     Args:
@@ -281,6 +285,11 @@ def check_untrusted_config(
             raise refuse(path, f"holds a {type(value).__name__}; a stored config is plain data only")
         if isinstance(value, str) and "${" in value:
             raise refuse(path, f"holds an interpolation {value[:60]!r}; stored configs are resolved")
+        if isinstance(value, str) and value.strip().lower().startswith(EXTERNAL_MODEL_SOURCES):
+            raise refuse(
+                path,
+                f"names an external model source {value[:60]!r}; a checkpoint must rebuild from itself alone",
+            )
         if key == "_target_":
             problem = target_problem(value, allowed)
             if problem:

@@ -7,9 +7,11 @@
   A process killed at any moment leaves either the previous complete ``last.ckpt`` or the new one, never
   a truncated file. (Lightning's own ``_atomic_save`` goes through an fsspec transaction whose temporary
   file lives in the system temp folder, so its final move can be a non-atomic copy across file systems.)
-* load: ``torch.load(weights_only=True)`` on every path (resume, ``trainer.test(ckpt_path=...)``), so an
-  untrusted checkpoint cannot run code; ``allow_pickle=True`` is the explicit opt-in for old files that
-  pickled classes.
+* load: through the one checkpoint loader (:func:`gghl.tasks.checkpoint_config.load_checkpoint`) on every
+  path (resume, ``trainer.test(ckpt_path=...)``): "not a checkpoint" for files that are not torch files,
+  ``torch.load(weights_only=True)`` so an untrusted checkpoint cannot run code (``allow_pickle=True`` is the
+  explicit opt-in for old files that pickled classes), and the stored config held to the ``_target_``
+  allow-list whatever ``allow_pickle`` says.
 
 ``GGHL_CKPT_SAVE_DELAY_S`` (seconds, tests only) sleeps between writing the temporary file and the rename,
 so a test can kill the process while a save is in flight.

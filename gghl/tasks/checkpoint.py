@@ -79,8 +79,12 @@ class CheckpointWeightsError(CheckpointError):
 
 
 # ------------------------------------------------------------------------------------------ 1. read
-def _sniff(path: Path) -> None:
-    """Raise :class:`NotACheckpointError` unless ``path`` has the structure of a torch.save file."""
+def check_torch_file(path: str | Path) -> None:
+    """Raise :class:`NotACheckpointError` unless ``path`` has the structure of a ``torch.save`` file (zip with
+    ``data.pkl``, or the legacy format's magic number); reads only the header and the zip directory. For every
+    reader of ``.pt``/``.ckpt`` files, before ``torch.load`` (whose message for random bytes suggests
+    ``weights_only=False``)."""
+    path = Path(path)
     if path.is_dir():
         raise NotACheckpointError(path, "not a checkpoint: a directory")
     size = path.stat().st_size
@@ -88,12 +92,14 @@ def _sniff(path: Path) -> None:
         raise NotACheckpointError(path, "not a checkpoint: the file is empty")
     with open(path, "rb") as f:
         head = f.read(16)
-    if zipfile.is_zipfile(path):
-        try:
+    names = None
+    try:  # is_zipfile itself raises BadZipFile for some corrupt directories ("span multiple disks")
+        if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as z:
                 names = z.namelist()
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
-            raise NotACheckpointError(path, f"not a checkpoint: unreadable zip archive ({err})") from err
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as err:
+        raise NotACheckpointError(path, f"not a checkpoint: unreadable zip archive ({err})") from err
+    if names is not None:
         if not any(n.endswith("/data.pkl") or n == "data.pkl" for n in names):
             raise NotACheckpointError(
                 path, f"not a checkpoint: a zip archive without torch's data.pkl ({len(names)} entries)"
@@ -125,7 +131,9 @@ def read_checkpoint(
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    _sniff(path)  # before torch.load: a non-torch file is never unpickled, not even with allow_pickle
+    check_torch_file(
+        path
+    )  # before torch.load: a non-torch file is never unpickled, not even with allow_pickle
     try:
         obj = torch.load(path, map_location=map_location, weights_only=not allow_pickle)
     except Exception as err:  # noqa: BLE001 - every failure of a corrupt file ends in one of our two errors
@@ -189,6 +197,20 @@ def hparams_config(ckpt: Mapping[str, Any], path: str | Path, kind: str) -> dict
     config = {"model": {"_target_": TASK_TARGETS[kind], **hparams}}
     check_untrusted_config(config, f"checkpoint {path} (hyper_parameters)")
     return config
+
+
+def refuse_gghl_checkpoint(ckpt: Mapping[str, Any], path: str | Path, expected: str) -> None:
+    """For readers of foreign weights (``gghl-convert``): a gghl checkpoint (it has ``gghl_config``) given where
+    ``expected`` (e.g. ``"official GGHL weights"``) belongs is named in one line by its kind."""
+    if isinstance(ckpt, Mapping) and CONFIG_KEY in ckpt:
+        config = ckpt[CONFIG_KEY] if isinstance(ckpt[CONFIG_KEY], Mapping) else {}
+        model = config.get("model") if isinstance(config.get("model"), Mapping) else {}
+        target = model.get("_target_")
+        raise CheckpointKindError(
+            path,
+            f"checkpoint holds {describe(kind_of_target(target), target)}, already a gghl checkpoint; "
+            f"this command expects {expected}",
+        )
 
 
 def checkpoint_kind(config: Mapping[str, Any] | None) -> str | None:

@@ -120,6 +120,10 @@ EVIL: dict[str, tuple[Callable[[dict, Path], None], str]] = {
     "data_target": (lambda c, m: c["data"].update(_target_=f"{PROBE}.boom"), "data._target_"),
     "non_plain_value": (lambda c, m: _net(c).update(weights=torch.zeros(2)), "model.net.weights"),
     "non_string_key": (lambda c, m: _net(c).update({None: 1}), "model.net.None"),
+    "hub_model_name": (
+        lambda c, m: _net(c).update(backbone="hf-hub:timm/resnet10t.a1_in1k"),
+        "model.net.backbone",
+    ),
 }
 
 
@@ -284,7 +288,14 @@ def test_rebuild_reads_nothing_but_the_checkpoint(tmp_path: Path, base: dict) ->
 # --------------------------------------------------------------------------------- not a checkpoint
 def _not_checkpoints(tmp: Path, good: Path) -> dict[str, Path]:
     raw = good.read_bytes()
+    multi_disk = bytearray(
+        raw
+    )  # zip64 locator claiming 2 disks: zipfile.is_zipfile itself raises (fuzz find)
+    loc = multi_disk.rfind(b"PK\x06\x07")
+    assert loc > 0
+    multi_disk[loc + 16 : loc + 20] = (2).to_bytes(4, "little")
     files = {
+        "multi_disk_zip": bytes(multi_disk),
         "empty": b"",
         "random": os.urandom(4096),
         "text": b"hello, this is not a checkpoint\n",
@@ -432,6 +443,18 @@ def test_plain_state_dict_is_not_a_gghl_checkpoint(tmp_path: Path, base: dict) -
         run_eval(path, tmp_path, False)
     msg = _one_line(info.value, path)
     assert "no 'gghl_config' entry" in msg and "gghl-convert" in msg
+
+
+def test_converter_helper_names_a_gghl_checkpoint_by_kind(base: dict, ckpts: dict[str, Path]) -> None:
+    from gghl.tasks.checkpoint import refuse_gghl_checkpoint
+
+    with pytest.raises(CheckpointKindError) as info:
+        refuse_gghl_checkpoint(base, ckpts["gghl"], "official GGHL weights")
+    assert str(info.value).endswith(
+        "checkpoint holds a GGHL detector (gghl.tasks.gghl_detection.GGHLDetectionTask), already a gghl "
+        "checkpoint; this command expects official GGHL weights"
+    )
+    refuse_gghl_checkpoint(base["state_dict"], ckpts["gghl"], "official GGHL weights")  # foreign weights pass
 
 
 def test_distillation_teacher_goes_through_the_loader(ckpts: dict[str, Path]) -> None:
