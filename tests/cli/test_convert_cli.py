@@ -103,8 +103,12 @@ def test_unreadable_or_pickled_official_files_name_the_file(tmp_path: Path) -> N
         build_gghl_official_checkpoint(bad)
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint")
-    with pytest.raises(OfficialCheckpointError, match="junk.pt: could not be read"):
+    with pytest.raises(OfficialCheckpointError, match="junk.pt: not a torch checkpoint file"):
         build_gghl_official_checkpoint(junk)
+    darknet = tmp_path / "darknet53.conv.74"
+    darknet.write_bytes(bytes(12) + bytes(8) + bytes(4 * 10))  # header v0.0 + ten float zeros
+    with pytest.raises(OfficialCheckpointError, match="darknet53.conv.74: not a torch checkpoint file \\(Darknet binary"):
+        build_gghl_official_checkpoint(darknet)
     plain = tmp_path / "plain.pt"
     torch.save({"a.weight": torch.zeros(2)}, plain)
     with pytest.raises(OfficialCheckpointError, match="missing the official class conv"):

@@ -240,9 +240,18 @@ def load_official_file(path: str | Path) -> dict[str, Any]:
     """
     import numpy as np
 
+    from gghl.models.convert.formats import weights_file_format
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"official checkpoint not found: {path}")
+    with path.open("rb") as f:
+        head = f.read(4)
+    if head != b"PK\x03\x04" and head[:1] != b"\x80":  # torch's zip archive or its legacy pickle format
+        kind = weights_file_format(path) if path.stat().st_size >= 20 else "torch"
+        hint = {"darknet": " (Darknet binary weights: use model.net.checkpoint_path=FILE for a backbone)",
+                "safetensors": " (a safetensors file)"}.get(kind, "")
+        raise OfficialCheckpointError(f"{path}: not a torch checkpoint file{hint}; official GGHL weights are .pt files")
     scalar = np._core.multiarray.scalar if hasattr(np, "_core") else np.core.multiarray.scalar
     allowed = [
         (scalar, "numpy.core.multiarray.scalar"),
