@@ -144,3 +144,26 @@ def test_convert_then_eval_and_export_end_to_end(tmp_path: Path) -> None:
     assert "mAP50=" in out and "images=2" in out
     out = run(str(ROOT / "scripts/export.py"), f"ckpt_path={dst}", "format=onnx", "img_size=256", f"output={tmp_path / 'm.onnx'}")
     assert "kept_same=True" in out
+
+
+@pytest.mark.parametrize("numpy_module", [b"numpy._core.multiarray", b"numpy.core.multiarray"], ids=["numpy2", "numpy1"])
+def test_numpy_scalars_of_official_checkpoints_load_weights_only(tmp_path: Path, numpy_module: bytes) -> None:
+    """The official script stores best_mAP as a NumPy scalar; files written under NumPy 1 name its module
+    ``numpy.core.multiarray`` (rewritten here in the pickle of a file saved under NumPy 2)."""
+    import zipfile
+
+    import numpy as np
+
+    from gghl.models.convert import load_official_file
+
+    src = tmp_path / "np.pt"
+    torch.save({"best_mAP": np.float64(0.5), "model": {"a": torch.zeros(2)}}, src)
+    with zipfile.ZipFile(src) as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    pkl = next(n for n in files if n.endswith("data.pkl"))
+    files[pkl] = files[pkl].replace(b"numpy._core.multiarray", numpy_module)
+    out = tmp_path / "np_named.pt"
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
+        for n, data in files.items():
+            z.writestr(n, data)
+    assert float(load_official_file(out)["best_mAP"]) == 0.5
