@@ -89,6 +89,7 @@ def evaluate_oriented(
     if len(raw) == 0:
         raise ValueError(f"{type(raw).__name__}: the split has no images to evaluate")
     known = dataset_image_ids(raw)
+    sources = known[1] if known is not None else None
     if known is not None:
         check_output_names(*known)
     out = Path(out_dir)
@@ -100,7 +101,7 @@ def evaluate_oriented(
         try:
             sample = raw.load_raw(i)
         except ImageReadError as err:  # counted and listed; the other images are still evaluated
-            unreadable.append({"file": err.path, "reason": err.reason})
+            unreadable.append({"file": err.path or str(sources[i] if sources else i), "reason": err.reason})
             continue
         name = str(sample["image_id"])
         if known is None:

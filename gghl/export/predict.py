@@ -139,7 +139,7 @@ def predict_images(
         try:
             array = read_image(path)
         except ImageReadError as err:  # counted and listed; the other images still get their outputs
-            unreadable.append({"file": str(path), "reason": err.reason})
+            unreadable.append({"file": str(path), "reason": err.reason})  # too large (pixel limit) included
             continue
         image = to_tensor(array)
         rec: dict[str, Any] = {"image": name, "file": str(path), "height": array.shape[0], "width": array.shape[1]}
