@@ -173,6 +173,10 @@ def test_timm_weight_file_of_another_model_is_refused(tmp_path: Path) -> None:
     torch.save({k: v for k, v in state.items() if not k.startswith("stem.conv1.")}, partial)
     with pytest.raises(ValueError, match=r"partial.pth: 3 of \d+ backbone weights are not in the file .*stem_conv1"):
         TimmBackbone("test_nfnet", checkpoint_path=str(partial))
+    shaped = tmp_path / "shaped.pth"
+    torch.save({**state, "stem.conv1.weight": torch.zeros(1, 1, 1, 1)}, shaped)
+    with pytest.raises(ValueError, match=r"shaped.pth: 1 backbone weights have another shape .*stem_conv1.weight \(1, 1, 1, 1\) vs"):
+        TimmBackbone("test_nfnet", checkpoint_path=str(shaped))
     other = tmp_path / "other.pth"
     torch.save(timm.create_model("test_resnet").state_dict(), other)
     with pytest.raises(ValueError, match="no weight in .*other.pth matches the backbone"):
