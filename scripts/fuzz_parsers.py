@@ -22,6 +22,9 @@ Targets and their documented errors:
   dota_imageset     gghl.data.dota_text.read_imageset: unique, non-empty, one-token names DotaFormatError
   dota_write_read   write_dota_labels / write_task1 with hostile values either refuse (ValueError) or
                     write files that read back to the same values                   ValueError
+  image_reader      gghl.data.image_io.read_image / read_image_size on mutated PNG/JPEG/BMP/TIFF files
+                    (lying width/height, flips, truncation; lying extensions) under a 4 Mpx limit:
+                    RGB uint8 of the header's size, or (gghl.data.image_fuzz)       ImageReadError
 Mutations: token replace/insert/delete (NaN, inf, 1e308, 1e6+, garbage, empty), line duplication/
 truncation, tabs and space runs, BOM (start or inside), CR / CRLF / lone-CR line ends, odd Unicode line
 separators and spaces (\x0b \x0c \x1c-\x1e \x85 U+2028 U+2029 NBSP U+3000 ZWSP), header lines
@@ -365,6 +368,11 @@ from gghl.tasks.checkpoint_fuzz import DOCUMENTED_ERRORS as CHECKPOINT_ERRORS  #
 from gghl.tasks.checkpoint_fuzz import make_input as checkpoint_input  # noqa: E402
 
 TARGETS["checkpoint"] = (checkpoint_input, CHECKPOINT_ERRORS)
+# Image reader on lying / broken image headers; never decodes more than 4 Mpx (gghl.data.image_fuzz).
+from gghl.data.image_fuzz import DOCUMENTED_ERRORS as IMAGE_ERRORS  # noqa: E402
+from gghl.data.image_fuzz import make_input as image_input  # noqa: E402
+
+TARGETS["image_reader"] = (image_input, IMAGE_ERRORS)
 
 
 def fuzz(
