@@ -218,3 +218,18 @@ def test_tiled_inference_multi_rate_batches_map_back() -> None:
     assert len(merged.scores) == 3 and merged.scores.tolist() == [1.5, 1.5, 1.5]  # best-rate copy of each
     for g in gt:
         assert ((merged.polys - g).abs().amax(1) < 1e-4).any()
+
+
+def test_one_window_keeps_the_model_detections_and_several_windows_are_merged() -> None:
+    # Two same-class boxes overlapping with IoU 1/3 (> the 0.1 merge threshold) from every window.
+    boxes = torch.tensor([[20.0, 20.0, 20.0, 10.0, 0.0], [25.0, 20.0, 20.0, 10.0, 0.0]], dtype=torch.float64)
+    polys, scores, labels = obb_to_poly(boxes), torch.tensor([0.6, 0.9], dtype=torch.float64), torch.zeros(2, dtype=torch.int64)
+
+    def detect(tiles: Tensor) -> list[Detections]:
+        return [Detections(polys, scores, labels) for _ in range(tiles.shape[0])]
+
+    one = tiled_inference(torch.zeros(3, 64, 64), detect, size=64, gap=12, iou_thr=0.1)
+    assert one.scores.tolist() == [0.9, 0.6]  # a single window: sorted, nothing suppressed
+    several = tiled_inference(torch.zeros(3, 64, 100), detect, size=64, gap=12, iou_thr=0.1)
+    # windows at x = 0 and 36: each window's 0.6 box overlaps a 0.9 box and is merged away
+    assert several.scores.tolist() == [0.9, 0.9]
