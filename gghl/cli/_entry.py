@@ -157,10 +157,10 @@ def suggest_key(config_name: str, argv: Sequence[str], config_dir: str = CONFIG_
     finally:
         GlobalHydra.instance().clear()
     for key in keys:
-        if OmegaConf.select(cfg, key, default="__missing__") != "__missing__":
-            continue
         parent_path, _, leaf = key.rpartition(".")
-        parent = OmegaConf.select(cfg, parent_path) if parent_path else cfg
+        parent = OmegaConf.select(cfg, parent_path, throw_on_missing=False) if parent_path else cfg
+        if isinstance(parent, DictConfig) and leaf in parent:  # present, even when its value is ??? (missing)
+            continue
         if not isinstance(parent, DictConfig):
             return f"unknown key {key!r}: {parent_path!r} is not a config section"
         close = difflib.get_close_matches(leaf, [str(k) for k in parent.keys()], n=1, cutoff=0.6)
