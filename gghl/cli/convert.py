@@ -63,6 +63,9 @@ def _run(cfg: DictConfig) -> dict[str, Any]:
     src, dst = Path(str(cfg.src)), Path(str(cfg.dst))
     if not src.is_file():
         raise FileNotFoundError(f"src does not exist: {src}")
+    from gghl.tasks.checkpoint import check_torch_file
+
+    check_torch_file(src)  # random bytes, other archives: one line naming the file, before torch.load
     if dst.exists() and not cfg.overwrite:
         raise ConfigError("dst", f"{dst} exists; pass overwrite=true to replace it", "configs/convert.yaml")
     # Only the builder's inputs are resolved (paths.* needs a running Hydra job; the builder never reads it).

@@ -91,6 +91,8 @@ def test_cli_writes_a_weights_only_checkpoint(official_file: Path, tmp_path: Pat
     assert {"root", "splits", "on_error"} <= set(ckpt["gghl_config"]["data"])
     with pytest.raises(ConfigError, match="exists; pass overwrite=true"):
         _convert(tmp_path, f"src={official_file}", f"dst={dst}")
+    with pytest.raises(OfficialCheckpointError, match="gghl_dota.ckpt: already a gghl checkpoint"):
+        _convert(tmp_path, f"src={dst}", f"dst={tmp_path / 'again.ckpt'}")
     with pytest.raises(ConfigError, match="unknown format 'nope'"):
         _convert(tmp_path, f"src={official_file}", f"dst={tmp_path / 'x.ckpt'}", "format=nope")
     assert not (tmp_path / "x.ckpt").exists()

@@ -131,6 +131,11 @@ def official_state_dict(obj: Mapping[str, Any], source: str = "state dict") -> d
     prefix of ``DataParallel`` / DDP."""
     if not isinstance(obj, Mapping):
         raise OfficialCheckpointError(f"{source}: expected a dict of tensors, got {type(obj).__name__}")
+    if "gghl_config" in obj:
+        raise OfficialCheckpointError(
+            f"{source}: already a gghl checkpoint (eval / export / predict take it as it is); the converter "
+            "reads official GGHL weights"
+        )
     if "model" in obj and isinstance(obj["model"], Mapping):
         obj = obj["model"]
     state = dict(obj)
