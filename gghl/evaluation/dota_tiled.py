@@ -106,7 +106,7 @@ def evaluate_oriented(
         name = str(sample["image_id"])
         if known is None:
             check_output_names([name])
-        dets[name] = detect_image(model, sample["image"], settings)
+        dets[name] = detect_image(model, sample["image"], settings, name)
         gts[name] = {"polygons": sample["polygons"], "labels": sample["labels"], "difficult": sample["difficult"]}
     elapsed = time.time() - start
     task1_dir = out / "Task1"

@@ -154,7 +154,7 @@ def predict_images(
                 best = rec["top"][0]
                 draw_label(array, f"{best['class']} {best['prob']:.2f}").save(out / "images" / f"{name}.png")
         else:
-            d = _detect_image(model, image, settings)
+            d = _detect_image(model, image, settings, name)
             dets_by_image[name] = d
             rec["detections"] = _det_records(d, classes)
             if draw:

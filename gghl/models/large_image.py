@@ -9,6 +9,7 @@ image, checkpoint and :class:`TileSettings`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,8 +18,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from gghl.data.dota_text import MAX_ABS_COORD
 from gghl.data.tiling import Detections, tiled_inference
 
+log = logging.getLogger(__name__)
 #: Fill of tile pixels beyond the image border (mid grey, as the letterbox of the data pipeline).
 PAD_VALUE = 0.5
 
@@ -85,24 +88,46 @@ class TileSettings:
         return size, size // 5 if self.gap is None else int(self.gap)
 
 
-def detect_image(model: Any, image: Tensor, settings: TileSettings | None = None) -> Detections:
+def detect_image(model: Any, image: Tensor, settings: TileSettings | None = None, name: str = "") -> Detections:
     """Detections of one image ``[3, H, W]`` in ``[0,1]``, in original pixels, by decreasing score.
 
     The image is cut into :meth:`TileSettings.window` windows (one window, padded at the right/bottom with
     :data:`PAD_VALUE`, when it is smaller), each window resized to ``model.img_size`` when the patch differs,
     predicted in batches, mapped back and merged by class-wise rotated NMS (``merge_iou_thr``).
 
+    Detections with a non-finite score or coordinate, or a coordinate beyond ``+-MAX_ABS_COORD`` px (what a
+    diverged or untrained model produces; no DOTA file can hold them), are dropped with a warning naming the
+    image and the count, so that the other detections are still written and scored.
+
     Args:
         model: has ``img_size`` and ``predict_batch(images [B,3,S,S]) -> list[dict]`` (see
             :func:`tile_detector`); its ``predict_batch`` moves the batch to its own device.
+        name: the image's name for the warning.
     """
     s = settings or TileSettings()
     size, gap = s.window(int(model.img_size))
     detect = tile_detector(model, size, int(model.img_size), "cpu")
-    return tiled_inference(
-        image, detect, size=size, gap=gap, rates=list(s.rates), pad_value=PAD_VALUE,
+    dropped = [0, 0]  # [dropped, seen]: filtered per window, before the merge NMS sees a NaN or an inf
+
+    def detect_finite(tiles: Tensor) -> list[Detections]:
+        out = []
+        for d in detect(tiles):
+            ok = torch.isfinite(d.scores) & (d.polys.abs() <= MAX_ABS_COORD).all(dim=-1)  # NaN fails both
+            dropped[0] += int((~ok).sum())
+            dropped[1] += len(ok)
+            out.append(d if bool(ok.all()) else Detections(d.polys[ok], d.scores[ok], d.labels[ok]))
+        return out
+
+    dets = tiled_inference(
+        image, detect_finite, size=size, gap=gap, rates=list(s.rates), pad_value=PAD_VALUE,
         batch_size=s.batch_size, iou_thr=s.merge_iou_thr,
     )
+    if dropped[0]:
+        log.warning(
+            "%s: %d of %d detections dropped: non-finite or beyond +-%g px (diverged or untrained model?)",
+            name or "image", dropped[0], dropped[1], MAX_ABS_COORD,
+        )
+    return dets
 
 
 __all__: Sequence[str] = ["PAD_VALUE", "TileSettings", "detect_image", "tile_detector"]
