@@ -105,12 +105,12 @@ class FileImageDataset(Dataset):
         return len(self.paths)
 
     def load(self, i: int) -> Image.Image:
-        """The untransformed RGB image ``i`` (for picture grids in audits)."""
-        try:
-            with Image.open(self.paths[i]) as im:
-                return im.convert("RGB")
-        except (OSError, ValueError) as e:
-            raise OSError(f"cannot read image {self.paths[i]!r}: {e}") from e
+        """The untransformed RGB image ``i`` (for picture grids in audits), read by the one image reader
+        (:func:`gghl.data.image_io.read_image`: pixel limit, every mode to RGB, ``ImageReadError`` naming the
+        file)."""
+        from gghl.data.image_io import read_image
+
+        return Image.fromarray(read_image(self.paths[i]))
 
     def __getitem__(self, i: int) -> dict[str, Tensor]:
         img = self.transform(self.load(i))
