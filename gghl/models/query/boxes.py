@@ -44,8 +44,10 @@ def refine_xyzr(xyzr: Tensor, delta: Tensor, scale_xy_by_wh: bool = True) -> Ten
 
 
 def whole_image_xyzr(img_wh: Tensor, num_queries: int) -> Tensor:
-    """Initial boxes covering the whole image: ``img_wh [B, 2]`` -> ``[B, N, 4]`` (not learnable)."""
-    w, h = img_wh[:, 0].float(), img_wh[:, 1].float()
+    """Initial boxes covering the whole image: ``img_wh [B, 2]`` -> ``[B, N, 4]`` (not learnable; float32, or
+    float64 for a float64 ``img_wh``)."""
+    dtype = torch.promote_types(img_wh.dtype, torch.float32)
+    w, h = img_wh[:, 0].to(dtype), img_wh[:, 1].to(dtype)
     xyzr = torch.stack([w / 2, h / 2, 0.5 * torch.log2(w * h), torch.log2(h / w)], -1)
     return xyzr[:, None, :].expand(-1, num_queries, -1).contiguous()
 

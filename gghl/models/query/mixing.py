@@ -49,19 +49,21 @@ class ReuseAdapter(nn.Module):
             nn.init.zeros_(m.weight)
             nn.init.zeros_(m.bias)
 
-    def forward(self, h: Tensor, r: Tensor, q: Tensor, m_old: Tensor, m_own: Tensor) -> Tensor:
-        """``h, r [B,N,G,P*K,Cg]``, ``q [B,N,D]``, kernels ``[B,N,G,Cg,Cg]`` -> ``[B,N,G,P*K,Cg]``."""
+    def forward(self, h: Tensor, r: Tensor, q: Tensor, m_old: Tensor, m_own: Tensor) -> tuple[Tensor, Tensor]:
+        """``h, r [B,N,G,P*K,Cg]``, ``q [B,N,D]``, kernels ``[B,N,G,Cg,Cg]`` -> ``(out, pre)``, both
+        ``[B,N,G,P*K,Cg]``: ``pre = axis(h) + subbox(h) + r`` is the next adapter's residual ``r`` (official
+        ``feat_res``: the sum before the kernel, not ``out``)."""
         b, n = q.shape[:2]
         g, p, k, cg = self.shape
         h5 = h.view(b, n, g, p, k, cg)
         along_p = self.axis(h5.transpose(3, 4).reshape(b, n, g, k, p * cg)).view(b, n, g, k, p, cg).transpose(3, 4)
         along_k = self.subbox(h5.reshape(b, n, g, p, k * cg)).view(b, n, g, p, k, cg)
-        h = (along_p + along_k).reshape(b, n, g, p * k, cg) + r
+        pre = (along_p + along_k).reshape(b, n, g, p * k, cg) + r
         g1 = torch.sigmoid(self.gate_in(q)).view(b, n, g, cg, 1)
         g2 = torch.sigmoid(self.gate_out(q)).view(b, n, g, 1, cg)
         mixed = (m_old * g1 + m_own * (1 - g1)) * g2 + m_own * (1 - g2)
         beta = self.beta(q).view(b, n, g, 1, cg)
-        return _ln_relu(h @ mixed + beta)
+        return _ln_relu(pre @ mixed + beta), pre
 
 
 class AdaptiveMixing(nn.Module):
@@ -128,10 +130,9 @@ class AdaptiveMixing(nn.Module):
         if self.num_reused > 0:
             if len(prev) != self.num_reused:
                 raise ValueError(f"stage expects {self.num_reused} earlier kernels, got {len(prev)}")
-            r = x
+            r = x  # the first adapter's residual is the raw sampled features
             for adapter, old in zip(self.adapters, prev):  # oldest first
-                h = adapter(h, r, q, old.M, m_own)
-                r = h
+                h, r = adapter(h, r, q, old.M, m_own)
             s_prev = prev[-1].S[..., : self.gen_rows, :]  # first rows = the previous stage's own S
             u1 = torch.sigmoid(self.s_gate_rows(q)).view(b, n, g, self.gen_rows, 1)
             u2 = torch.sigmoid(self.s_gate_points(q)).view(b, n, g, 1, pk)

@@ -54,9 +54,9 @@ class DecoderStage(nn.Module):
         self.ffn = nn.Sequential(nn.Linear(dim, ffn_dim), nn.ReLU(inplace=True), nn.Dropout(dropout),
                                  nn.Linear(ffn_dim, dim), nn.Dropout(dropout))
         self.ffn_norm = nn.LayerNorm(dim)
-        self.cls_branch = nn.Sequential(nn.Linear(dim, dim, bias=False), nn.LayerNorm(dim), nn.ReLU(inplace=True),
+        self.cls_branch = nn.Sequential(nn.Linear(dim, dim), nn.LayerNorm(dim), nn.ReLU(inplace=True),
                                         nn.Linear(dim, num_classes))
-        self.reg_branch = nn.Sequential(nn.Linear(dim, dim, bias=False), nn.LayerNorm(dim), nn.ReLU(inplace=True),
+        self.reg_branch = nn.Sequential(nn.Linear(dim, dim), nn.LayerNorm(dim), nn.ReLU(inplace=True),
                                         nn.Linear(dim, 4))
         self.reset_parameters()
 
@@ -90,5 +90,8 @@ class DecoderStage(nn.Module):
         q = self.mix_norm(q + mixed)
         q = self.ffn_norm(q + self.ffn(q))
         logits = self.cls_branch(q)
-        xyzr_new = refine_xyzr(xyzr, self.reg_branch(q).float(), self.scale_xy_by_wh)
+        delta = self.reg_branch(q)
+        # boxes in at least float32 (bf16 / fp16 autocast would round pixel coordinates), float64 stays
+        delta = delta.to(torch.promote_types(delta.dtype, torch.float32))
+        xyzr_new = refine_xyzr(xyzr, delta, self.scale_xy_by_wh)
         return q, logits, xyzr_new, xyzr_to_xyxy(xyzr_new), kernels
