@@ -28,6 +28,7 @@ Then: gghl-eval ckpt_path=gghl_dota.ckpt data=dota data.root=/data/dota split=va
 #: format name -> import path of ``builder(src, options) -> checkpoint dict``.
 FORMATS: dict[str, str] = {
     "gghl_official": "gghl.models.convert.gghl_checkpoint.build_gghl_official_checkpoint",
+    "stageinteractor_official": "gghl.models.convert.stageinteractor_official.build_stageinteractor_official_checkpoint",
 }
 
 Builder = Callable[[Path, Mapping[str, Any]], dict[str, Any]]
