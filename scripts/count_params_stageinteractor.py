@@ -1,9 +1,12 @@
 #!/usr/bin/env python
-"""Parameter count of the dynamic-mixing modules, paper configuration (spec/stageinteractor.md §1.c table).
+"""Parameter counts of the StageInteractor paper model (spec/stageinteractor.md §1.c table, issue 18).
 
-D=256, G=4, K=8, P0=8 then P=4, R=128, 6 stages, 80 classes. Our modules omit the released code's
-``subbox_score_list`` (a softmax over a size-1 axis: constant 1, no gradient; 32,896 parameters per reused
-kernel); the table's numbers are reproduced by adding them back.
+1. Dynamic-mixing modules per stage: D=256, G=4, K=8, P0=8 then P=4, R=128, 6 stages, 80 classes. Our modules
+   omit the released code's ``subbox_score_list`` (a softmax over a size-1 axis: constant 1; 32,896 parameters
+   per reused kernel); adding them back gives the spec's table.
+2. The whole network (ResNet-50, ChannelMapping neck, 100 queries, 6 stages; built on the meta device):
+   ours = the official 137,277,256 (``configs/stageinteractor/stageinteractor_r50_1x_coco.py``) minus those
+   dead layers (10 reused kernels x 32,896 = 328,960), i.e. 136,948,296.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from gghl.models.query.mixing import AdaptiveMixing
 SPEC_M = {0: 21.22, 1: 17.01, 2: 15.56, 5: 17.24}  # per-stage mixing params (M) from the spec's table
 SPEC_TOTAL = {"stageinteractor": 103.82, "adamixer": 100.86}
 DEAD_PER_REUSED = 32_896
+OFFICIAL_TOTAL = 137_277_256  # official state_dict() parameters (tests/data/official_stageinteractor/keys.json)
 
 
 def mixing_counts(reuse: bool, num_stages: int = 6, dim: int = 256, groups: int = 4, points: int = 8,
@@ -30,6 +34,15 @@ def mixing_counts(reuse: bool, num_stages: int = 6, dim: int = 256, groups: int 
     return counts
 
 
+def paper_model_count() -> tuple[int, int]:
+    """``(parameters, state-dict entries)`` of ``QueryDetector`` in the paper configuration."""
+    from gghl.models.query.detector import QueryDetector
+
+    with torch.device("meta"):
+        model = QueryDetector(80, backbone="resnet50", num_queries=100, num_stages=6)
+    return sum(p.numel() for p in model.parameters()), len(model.state_dict())
+
+
 def main() -> None:
     for name, reuse in (("stageinteractor", True), ("adamixer", False)):
         counts = mixing_counts(reuse)
@@ -39,6 +52,11 @@ def main() -> None:
             spec = SPEC_M.get(s) if reuse else 16.81
             print(f"  stage {s}: {c / 1e6:7.3f}M | {(c + d) / 1e6:7.3f}M | {spec if spec else '-'}")
         print(f"  total  : {sum(counts) / 1e6:7.3f}M | {(sum(counts) + sum(dead)) / 1e6:7.3f}M | {SPEC_TOTAL[name]}M")
+    params, entries = paper_model_count()
+    dead = DEAD_PER_REUSED * sum(max(s - 1, 0) for s in range(6))
+    print(f"paper model (R-50, 100 queries, 6 stages, 80 classes): ours {params:,} parameters, {entries} entries; "
+          f"official {OFFICIAL_TOTAL:,} = ours + {dead:,} (dead subbox_score_list)"
+          f"{'' if params + dead == OFFICIAL_TOTAL else '  MISMATCH'}")
 
 
 if __name__ == "__main__":
