@@ -96,7 +96,7 @@ def _run(cfg: DictConfig) -> dict[str, Any]:
     print(f"converted {src} ({cfg.format}) -> {dst}: {result['entries']} entries, {result['parameters']:,} parameters")
     print(
         f"classes={model.get('num_classes')} img_size={ckpt['gghl_config'].get('data', {}).get('img_size')} "
-        f"score_thresh={post.get('score_thresh')} nms_thresh={post.get('nms_thresh')} max_det={post.get('max_det')}"
+        f"score_thresh={post.get('score_thresh')} nms_thresh={post.get('nms_thresh')} max_det={post.get('max_det', model.get('max_det'))}"
     )
     return result
 
