@@ -187,3 +187,11 @@ def test_paper_network_float64_other_seed_size_batch() -> None:
     for b, ours in enumerate(_our_dets(outs, 100)):
         theirs = ref[f"dets_img{b}"]
         _assert_dets_equal(ours, theirs)
+
+
+def test_half_precision_file_gives_a_float32_model(small_state: dict[str, torch.Tensor]) -> None:
+    half = {k: v.half() if v.is_floating_point() else v for k, v in small_state.items()}
+    model = official_stageinteractor(half, num_classes=7)
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    with torch.no_grad():
+        assert model(torch.rand(1, 3, 64, 64))["cls_logits"].dtype == torch.float32

@@ -302,6 +302,9 @@ def official_stageinteractor(state_dict: Mapping[str, Any], num_classes: int = 8
             f"{source}: the weights have {arch['num_classes']} classes (fc_cls) but num_classes={num_classes}"
         )
     converted, _ = convert_official_stageinteractor(state, groups=arch["groups"], source=source)
+    # assign=True keeps the given tensors: make them float32 CPU tensors like a freshly built model's
+    converted = {k: v.detach().to("cpu", torch.float32) if v.is_floating_point() else v.detach().cpu()
+                 for k, v in converted.items()}
     config = detector_config(arch)
     with torch.device("meta"):  # no random init of ~137 M parameters: every one is assigned below
         model = QueryDetector(num_classes=arch["num_classes"], **config)
