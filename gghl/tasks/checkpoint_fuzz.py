@@ -69,7 +69,11 @@ def _nodes(obj: Any, path: tuple = ()) -> list[tuple]:
 
 def _mutate_tree(rng: random.Random, tree: dict) -> None:
     """Delete, replace or nest one node of ``tree`` (in place)."""
-    path = rng.choice([p for p in _nodes(tree) if p])
+    paths = [p for p in _nodes(tree) if p]
+    if not paths:  # an earlier mutation emptied it
+        tree[rng.choice(["model", "data", "x"])] = copy.deepcopy(rng.choice(_WEIRD))
+        return
+    path = rng.choice(paths)
     parent = tree
     for k in path[:-1]:
         parent = parent[k]

@@ -294,8 +294,15 @@ def _not_checkpoints(tmp: Path, good: Path) -> dict[str, Path]:
     loc = multi_disk.rfind(b"PK\x06\x07")
     assert loc > 0
     multi_disk[loc + 16 : loc + 20] = (2).to_bytes(4, "little")
+    future_zip = bytearray(
+        raw
+    )  # central directory entry needing zip version 6.4: NotImplementedError (fuzz find)
+    cen = future_zip.find(b"PK\x01\x02")
+    assert cen > 0
+    future_zip[cen + 6 : cen + 8] = (64).to_bytes(2, "little")
     files = {
         "multi_disk_zip": bytes(multi_disk),
+        "future_zip_version": bytes(future_zip),
         "empty": b"",
         "random": os.urandom(4096),
         "text": b"hello, this is not a checkpoint\n",
