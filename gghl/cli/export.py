@@ -29,7 +29,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
 
 def _run(cfg: DictConfig) -> dict[str, Any]:
-    from gghl.cli._config import ConfigError, check_targets
+    from gghl.cli._config import ConfigError
     from gghl.export import export_checkpoint, load_task
     from gghl.export.pipeline import SUFFIX
 
@@ -37,12 +37,10 @@ def _run(cfg: DictConfig) -> dict[str, Any]:
         raise ConfigError(
             "format", f"must be one of {sorted(SUFFIX)}, got {cfg.format!r}", "configs/export.yaml"
         )
-    # The checkpoint's stored config is checked against the same allow-list before it is instantiated.
-    # nms=true puts GGHL's rotated NMS into the graph: a checkpoint of another kind is refused in one line.
-    expected = "gghl" if cfg.nms else None
-    loaded = load_task(
-        cfg.ckpt_path, allow_pickle=cfg.allow_pickle, check_config=check_targets, expected_kind=expected
-    )
+    # The loader holds the checkpoint's stored config to the _target_ allow-list before anything is imported
+    # (allow_pickle does not lift it). nms=true puts GGHL's rotated NMS into the graph: a checkpoint of
+    # another kind is refused in one line.
+    loaded = load_task(cfg.ckpt_path, allow_pickle=cfg.allow_pickle, expected_kind="gghl" if cfg.nms else None)
     out_dir = Path(cfg.paths.output_dir)
     output = Path(cfg.output) if cfg.output else out_dir / f"{Path(cfg.ckpt_path).stem}{SUFFIX[cfg.format]}"
     path, report = export_checkpoint(
