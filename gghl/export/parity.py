@@ -4,7 +4,9 @@ Two levels, both required:
 
 1. raw outputs: the export wrapper run in PyTorch vs the exported graph, max abs difference of scores <= ``tol``
    and of boxes (GGHL polygons of the valid candidates, query boxes; in pixels) <= ``tol`` x the image side,
-   i.e. ``tol`` in normalised coordinates (classifier logits: <= ``tol``);
+   i.e. ``tol`` in normalised coordinates (classifier logits: <= ``tol``); the query detector's top-K rows are
+   paired per image by label and nearest values before comparing (:func:`paired_row_diff`), because two
+   scores one float32 ulp apart swap ranks between runtimes;
    With ``nms=true`` (GGHL) the raw outputs are the graph's kept detections (padded, score ``-1``), so
    level 1 already compares the in-graph NMS with the same NMS run by the wrapper in PyTorch;
 2. kept detections: the checkpoint's own inference path (:class:`~gghl.export.checkpoint_model.CheckpointModel`)
@@ -99,6 +101,32 @@ def _max_abs(a: Tensor, b: Tensor) -> float:
     return float((a.double() - b.double()).abs().max())
 
 
+def paired_row_diff(ref: dict[str, Tensor], exp: dict[str, Tensor], tol: float, box_tol: float) -> tuple[float, float]:
+    """``(max |score diff|, max |box diff|)`` of two ranked query outputs (``scores [B, K]``, ``boxes [B, K, 4]``,
+    ``labels [B, K]``), each reference row paired with the closest free exported row of the same label and image
+    (closeness in units of ``tol`` / ``box_tol``). Rank order is ignored: the same top-K with two near-equal
+    scores swapped compares equal. ``inf`` for other shapes or a row without a partner of its label.
+    """
+    rs, es, rb, eb = ref["scores"].double(), exp["scores"].double(), ref["boxes"].double(), exp["boxes"].double()
+    if rs.shape != es.shape or rb.shape != eb.shape:
+        return float("inf"), float("inf")
+    d_s = d_b = 0.0
+    for i in range(rs.shape[0]):
+        cost = torch.maximum((rs[i][:, None] - es[i][None]).abs() / tol,
+                             (rb[i][:, None] - eb[i][None]).abs().amax(-1) / box_tol)
+        cost[ref["labels"][i].long()[:, None] != exp["labels"][i].long()[None]] = float("inf")
+        used = torch.zeros(cost.shape[1], dtype=torch.bool)
+        for k in range(cost.shape[0]):
+            row = cost[k].masked_fill(used, float("inf"))
+            j = int(row.argmin())
+            if not torch.isfinite(row[j]):  # the label sets differ
+                return float("inf"), float("inf")
+            used[j] = True
+            d_s = max(d_s, float((rs[i, k] - es[i, j]).abs()))
+            d_b = max(d_b, float((rb[i, k] - eb[i, j]).abs().max()))
+    return d_s, d_b
+
+
 def match_detections(
     ref: dict[str, Tensor], exp: dict[str, Tensor], tol: float, box_tol: float | None = None
 ) -> tuple[bool, float]:
@@ -144,13 +172,15 @@ def check_parity(
     exp_raw = exported.run(images)
     sk, bk = SCORE_KEY[kind], BOX_KEY[kind]
     d_scores = _max_abs(ref_raw[sk], exp_raw[sk])
-    if kind == "gghl":  # polygons of invalid candidates (score -1) may be inf/NaN on both sides
+    box_scale = 1.0 if kind == "classifier" else float(images.shape[-1])
+    if kind == "query":
+        d_scores, d_boxes = paired_row_diff(ref_raw, exp_raw, tol, tol * box_scale)
+    elif kind == "gghl":  # polygons of invalid candidates (score -1) may be inf/NaN on both sides
         valid = ref_raw["scores"] > -1
         same_valid = bool(torch.equal(valid, exp_raw["scores"] > -1))
         d_boxes = _max_abs(ref_raw[bk][valid], exp_raw[bk][valid]) if same_valid else float("inf")
     else:
         d_boxes = _max_abs(ref_raw[bk], exp_raw[bk])
-    box_scale = 1.0 if kind == "classifier" else float(images.shape[-1])
     ref_pred = reference.predict_batch(images)
     exp_pred = exported.predict_batch(images)
     same, n_ref, n_exp, d_kept = True, 0, 0, 0.0
