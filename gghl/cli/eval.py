@@ -84,12 +84,12 @@ def _protocol(kind: str, datamodule: Any) -> str:
 
 
 def _run(cfg: DictConfig) -> dict[str, Any]:
-    from gghl.cli._config import ConfigError, check_targets
+    from gghl.cli._config import ConfigError
     from gghl.cli.eval_data import given_data, resolve_eval_data
     from gghl.export import CheckpointModel, load_task
     from gghl.models.large_image import TileSettings
 
-    loaded = load_task(cfg.ckpt_path, allow_pickle=cfg.allow_pickle, check_config=check_targets)
+    loaded = load_task(cfg.ckpt_path, allow_pickle=cfg.allow_pickle)
     input_size = int(cfg.input_size) if cfg.input_size else loaded.img_size
     if not input_size:
         raise ConfigError("input_size", f"{cfg.ckpt_path} stores no img_size/image_size; pass input_size=N")

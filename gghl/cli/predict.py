@@ -30,7 +30,7 @@ def _device(name: str) -> str:
 
 def load_predictor(cfg: DictConfig) -> Any:
     """A ``CheckpointModel`` (``ckpt_path``) or an ``ExportedModel`` (``model_path``): exactly one is given."""
-    from gghl.cli._config import ConfigError, check_targets
+    from gghl.cli._config import ConfigError
     from gghl.export import CheckpointModel, ExportedModel, load_task
 
     if bool(cfg.ckpt_path) == bool(cfg.model_path):
@@ -40,7 +40,7 @@ def load_predictor(cfg: DictConfig) -> Any:
     if cfg.model_path:
         model = ExportedModel(cfg.model_path)
     else:
-        loaded = load_task(cfg.ckpt_path, allow_pickle=cfg.allow_pickle, check_config=check_targets)
+        loaded = load_task(cfg.ckpt_path, allow_pickle=cfg.allow_pickle)
         model = CheckpointModel(loaded, img_size=cfg.img_size, device=_device(cfg.device))
     if cfg.score_thresh is not None:
         model.score_thresh = float(cfg.score_thresh)
