@@ -166,6 +166,9 @@ def predict_images(
     if model.kind == "classifier":
         (out / "predictions.json").write_text(json.dumps(result, indent=1))
     else:
-        write_task1(dets_by_image, out / "Task1", classes)
+        # DOTA Task1 files are named by class; a class name with whitespace (COCO's "traffic light") has no
+        # Task1 file name, so such models get detections.json only.
+        if all(c and len(c.split()) == 1 for c in classes):
+            write_task1(dets_by_image, out / "Task1", classes)
         (out / "detections.json").write_text(json.dumps(result, indent=1))
     return result

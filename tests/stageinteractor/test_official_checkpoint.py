@@ -106,7 +106,8 @@ def test_convert_then_eval_on_a_coco_folder(tmp_path: Path, capsys: pytest.Captu
 @pytest.mark.slow
 def test_converted_checkpoint_exports_with_parity_and_predicts(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     root = tmp_path / "coco"
-    names = _coco_folder(root)
+    _coco_folder(root)
+    names = [f"class {i}" for i in range(7)]  # whitespace like COCO's "traffic light": no Task1 file name
     ckpt = build_stageinteractor_official_checkpoint(_official_file(tmp_path / "official.pth"),
                                                      {"class_names": names, "img_size": 128})
     torch.save(ckpt, tmp_path / "si.ckpt")
@@ -116,3 +117,4 @@ def test_converted_checkpoint_exports_with_parity_and_predicts(tmp_path: Path, c
     _run("predict", [f"model_path={exported['path']}", f"input={root / 'val2017'}", f"paths.output_dir={tmp_path / 'pred'}"])
     pred = json.loads((tmp_path / "pred" / "detections.json").read_text())
     assert pred["kind"] == "query" and len(pred["images"]) == 3 and pred["class_names"] == names
+    assert all(len(im["detections"]) == 12 for im in pred["images"]) and not (tmp_path / "pred" / "Task1").exists()
