@@ -248,11 +248,13 @@ def draw_suspect(image, row: dict, path: Path, scale: int = 2) -> None:
 def write_outputs(rows: list[dict], records: list, audit, class_names: list[str], out_dir: Path, top: int) -> Path:
     import csv
 
+    import numpy as np
+
     from gghl.data.image_io import read_image
 
     lines = {i: line_numbers(r) for i, r in enumerate(records)}
     fields = ["rank", "image", "object", "line", "issue", "p", "quality", "given_class", "suggested_class", "iou",
-              "angle_error_deg", "fix", "box", "predicted_box", "pred_score"]
+              "angle_error_deg", "fix", "box", "predicted_box", "pred_score"]  # pred_score: of predicted_box
     csv_path = out_dir / "label_issues.csv"
     with open(csv_path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
@@ -261,7 +263,8 @@ def write_outputs(rows: list[dict], records: list, audit, class_names: list[str]
             obj = r["object"]
             w.writerow({**r, "image": records[r["image"]].image_id,
                         "line": lines[r["image"]][obj] if obj >= 0 and lines[r["image"]] else "",
-                        **{k: f"{r[k]:.4f}" for k in ("p", "quality", "iou", "angle_error_deg", "pred_score")}})
+                        **{k: f"{r[k]:.4f}" if np.isfinite(r[k]) else "" for k in
+                           ("p", "quality", "iou", "angle_error_deg", "pred_score")}})
     with open(out_dir / "image_quality.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["image", "quality", "annotations"])
@@ -269,6 +272,8 @@ def write_outputs(rows: list[dict], records: list, audit, class_names: list[str]
             w.writerow([records[i].image_id, f"{audit.image_quality[i]:.4f}", len(records[i].labels)])
     sus = out_dir / "suspects"
     sus.mkdir(exist_ok=True)
+    for old in sus.glob("rank_*.png"):  # a rerun into the same folder must not mix two rankings
+        old.unlink()
     for r in rows[:top]:
         img = read_image(records[r["image"]].image_path)
         draw_suspect(img, r, sus / f"rank_{r['rank']:03d}_{records[r['image']].image_id}_{r['issue']}.png")

@@ -38,16 +38,20 @@ def rank_issues(
     fix, box, predicted_box, pred_index, pred_score}`` most suspicious first.
 
     ``image`` is the image index, ``object`` the annotation index in that image (-1 for overlooked),
-    ``box`` / ``predicted_box`` corner strings; ``fix`` a sentence (relabel, replace or rotate the box,
+    ``box`` / ``predicted_box`` corner strings (the disagreeing detection: of the suggested class for a swap,
+    the matched one for a location issue, the detection itself for an overlooked object; none for spurious); ``fix`` a sentence (relabel, replace or rotate the box,
     delete it, add the missing box). ``annotations`` / ``predictions`` as for ``audit_detection_labels``.
     """
     names = list(class_names)
     rows: list[dict] = []
     for a in np.flatnonzero(audit.p_issue >= min_p):
         i, j = int(audit.ann_image[a]), int(audit.ann_object[a])
-        kind, lab, m = str(audit.issue[a]), int(audit.ann_label[a]), int(audit.match_pred[a])
+        kind, lab = str(audit.issue[a]), int(audit.ann_label[a])
+        # the disagreeing detection: of the suggested class for a swap, of the same class for a location issue
+        m = int(audit.other_pred[a]) if kind == "swapped" else int(audit.match_pred[a])
         box = _poly_text(np.asarray(annotations[i]["boxes"])[j])
         pbox = _poly_text(np.asarray(predictions[i]["boxes"])[m]) if m >= 0 else ""
+        pscore = float(np.asarray(predictions[i]["scores"])[m]) if m >= 0 else np.nan
         iou, turn = float(audit.match_iou[a]), float(audit.turn_deg[a])
         sug = int(audit.suggested_label[a])
         if kind == "swapped":
@@ -61,8 +65,8 @@ def rank_issues(
         rows.append({
             "image": i, "object": j, "issue": kind, "p": float(audit.p_issue[a]), "given_class": names[lab],
             "suggested_class": names[sug] if sug >= 0 else "", "iou": iou, "angle_error_deg": -turn,
-            "fix": fix, "box": box, "predicted_box": pbox if kind in ("badly_located", "rotated") else "",
-            "pred_index": m, "pred_score": float(audit.match_score[a]),
+            "fix": fix, "box": box, "predicted_box": pbox if kind != "spurious" else "",
+            "pred_index": m if kind != "spurious" else -1, "pred_score": pscore if kind != "spurious" else np.nan,
         })
     for i in np.unique(audit.pred_image[audit.p_overlooked >= min_p]):
         sel = np.flatnonzero((audit.pred_image == i) & (audit.p_overlooked >= min_p))

@@ -15,20 +15,26 @@ by ``P``). With ``cover(iou) = min(1, iou / match_iou)`` (a prediction covers an
 * **swapped** (per annotation ``l`` of class ``k``): with ``e_c = max_{m of class c} s_m cover(IoU(l, m))``
   the evidence for class ``c`` at the annotation's place, ``P = e_other * (1 - e_k)``, ``e_other`` the best
   other class (the suggested label): another class is seen there and the given one is not.
-* **badly located** (per annotation): the same-class detection ``m*`` maximising ``s_m IoU(l, m)``; the
-  overlap it misses relative to what clean annotations reach, ``P = s_m* (1 - IoU / iou_ref)``.
+* **badly located** (per annotation): the same-class detection ``m*`` maximising ``s_m IoU(l, m)``; how
+  unusual its overlap is for a correct annotation of the class, as a robust z-score
+  ``z = (iou_ref - IoU) / iou_scale``, ``P = s_m* tail(z)`` with ``tail(z) = 1 - exp(-(z - 1)_+^2 / 4)``
+  (0 within one robust standard deviation, 0.22 at two, 0.63 at three, 0.98 at five).
 * **rotated** (oriented data): the annotation turned to the angle of ``m*`` (long sides matched, squares
   both ways); ``iou_shape`` = IoU of the annotation with its turned self (the angle difference alone, free
   of the detection's centre and size errors), ``P_rot = s_m* (1 - iou_shape / shape_ref)``; the turn is
-  reported in degrees. An annotation is *rotated* rather than *badly located* when ``P_rot >= P_loc / 2``.
-* **spurious** (per annotation): no detection of any class supports it: ``P = 1 - support / support_ref``
-  with ``support = max_m s_m cover(IoU(l, m))``.
+  reported in degrees. A location issue is *rotated* rather than *badly located* when the turned annotation
+  (IoU ``iou_rot`` with the detection) wins back at least half of the overlap missing to ``iou_ref``.
+* **spurious** (per annotation): no detection of any class supports it: with
+  ``support = max_m s_m min(1, 2 IoU(l, m) / match_iou)`` (existence, not placement: a detection at half of
+  ``match_iou`` already says something is there), ``P = tail((support_ref - support) / support_scale)``.
 
-References are per class, medians over the dataset's annotations of the class (most annotations are
-right, so a median is what the model reaches on correct labels): ``iou_ref`` and ``shape_ref`` over
-annotations matched by a detection with score >= 0.5, ``support_ref`` over all; a class with fewer than
-``min_ref_count`` such annotations uses the median over all classes. They make the probabilities of hard
-classes (a weakly localised or often missed class) comparable with those of easy ones.
+References are per class, over the dataset's annotations of the class (most annotations are right, so a
+median is what the model reaches on correct labels and 1.4826 MAD its spread, at least 0.02 for IoUs and
+0.05 for supports):
+``iou_ref`` / ``iou_scale`` and ``shape_ref`` over annotations matched by a detection with score >= 0.5,
+``support_ref`` / ``support_scale`` over all; a class with fewer than ``min_ref_count`` such annotations
+uses the values over all classes. They make the probabilities of hard classes (a weakly localised or often
+missed class) comparable with those of easy ones, so one ranking serves all issue types.
 
 An annotation's issue is its largest ``P`` among swapped / location / spurious; an image's label quality
 is ``1 - max P`` over its annotations and its overlooked candidates (the worst object decides).
@@ -123,7 +129,7 @@ class ImageEvidence:
     """What the predictions say about one image's annotations (before dataset-level references).
 
     Per annotation ``[L]``: ``e_own`` / ``e_other`` evidence for the given / best other class,
-    ``other_label`` (-1 if none), ``support`` (any class), ``match`` index of the same-class detection
+    ``other_label`` (-1 if none) and ``other_match`` (the detection behind ``e_other``), ``support`` (any class), ``match`` index of the same-class detection
     ``m*`` (-1 if none), ``match_score``, ``match_iou``, ``iou_rot``, ``iou_shape`` and ``turn_deg`` (see
     ``_angle_fix``; NaN when axis-aligned or unmatched). Per prediction ``[M]``: ``uncovered`` = ``1 - max cover`` over annotations.
     """
@@ -131,6 +137,7 @@ class ImageEvidence:
     e_own: np.ndarray
     e_other: np.ndarray
     other_label: np.ndarray
+    other_match: np.ndarray
     support: np.ndarray
     match: np.ndarray
     match_score: np.ndarray
@@ -169,7 +176,13 @@ def image_evidence(
         other_label = np.where(e_other > 0, other_label, -1)
     else:
         other_label, e_other = np.full(L, -1), np.zeros(L)
-    support = weighted.max(1) if M else np.zeros(L)
+    # the detection behind e_other (the disagreeing one drawn next to a swapped annotation)
+    of_other = pred_labels[None, :] == other_label[:, None]
+    other_match = np.where(of_other, weighted, -1.0).argmax(1) if M else np.full(L, -1)
+    other_match = np.where((other_label >= 0) & (e_other > 0), other_match, -1)
+    # existence, not placement: a detection overlapping at half of match_iou already says "something is here"
+    # (a shifted or turned annotation of a detected object is a location issue, not a spurious one)
+    support = (np.minimum(1.0, 2.0 * iou / match_iou) * pred_scores[None, :]).max(1) if M else np.zeros(L)
     # same-class match m* = argmax s * IoU among overlapping detections of the class
     same = (pred_labels[None, :] == gt_labels[:, None]) & (iou > 0)
     key = np.where(same, iou * pred_scores[None, :], -1.0)
@@ -182,7 +195,7 @@ def image_evidence(
     if oriented and has.any():
         iou_rot[has], iou_shape[has], turn[has] = _angle_fix(gt_obb[has], pred_obb[match[has]])
     uncovered = 1.0 - (cover.max(0) if L else np.zeros(M))
-    return ImageEvidence(own, e_other, other_label, support, match, m_score, m_iou, iou_rot, iou_shape, turn, uncovered)
+    return ImageEvidence(own, e_other, other_label, other_match, support, match, m_score, m_iou, iou_rot, iou_shape, turn, uncovered)
 
 
 @dataclass
@@ -192,10 +205,11 @@ class DetectionAudit:
 
     ``ann_image`` / ``ann_object`` locate an annotation; ``p_swapped``, ``p_location`` (max of badly
     located and rotated), ``p_rotated``, ``p_spurious``; ``issue`` (one of ``ISSUE_TYPES`` per row, the
-    largest ``P``), ``p_issue``; ``suggested_label`` (-1 none), ``match_iou``, ``iou_rot``, ``turn_deg``,
+    largest ``P``; ``""`` when all are 0), ``p_issue``; ``suggested_label`` (-1 none) and ``other_pred`` (the
+    detection of that class, index into the image's predictions), ``match_iou``, ``iou_rot``, ``turn_deg``,
     ``match_pred`` (index into the image's predictions, -1 none) and its ``match_score``. ``pred_image`` / ``pred_index`` /
     ``pred_label`` / ``pred_score`` / ``p_overlooked`` for the predictions. ``image_quality`` ``[N]`` in
-    ``[0, 1]`` (low = likely mislabelled). ``iou_ref``, ``shape_ref``, ``support_ref`` ``[C]``: the per-class
+    ``[0, 1]`` (low = likely mislabelled). ``iou_ref``, ``iou_scale``, ``shape_ref``, ``support_ref``, ``support_scale`` ``[C]``: the per-class
     references (module docstring).
     """
 
@@ -210,6 +224,7 @@ class DetectionAudit:
     issue: np.ndarray
     p_issue: np.ndarray
     suggested_label: np.ndarray
+    other_pred: np.ndarray
     match_pred: np.ndarray
     match_score: np.ndarray
     match_iou: np.ndarray
@@ -223,8 +238,10 @@ class DetectionAudit:
     p_overlooked: np.ndarray
     image_quality: np.ndarray
     iou_ref: np.ndarray
+    iou_scale: np.ndarray
     shape_ref: np.ndarray
     support_ref: np.ndarray
+    support_scale: np.ndarray
     oriented: bool
     extras: dict = field(default_factory=dict)
 
@@ -322,6 +339,7 @@ def audit_detection_labels(
     ann_label = cat(lambda i, r: r[1], np.int64)
     e_own, e_other = cat(lambda i, r: r[4].e_own), cat(lambda i, r: r[4].e_other)
     other_label = cat(lambda i, r: r[4].other_label, np.int64)
+    other_match = cat(lambda i, r: r[4].other_match, np.int64)
     support = cat(lambda i, r: r[4].support)
     m_iou, m_score = cat(lambda i, r: r[4].match_iou), cat(lambda i, r: r[4].match_score)
     match = cat(lambda i, r: r[4].match, np.int64)
@@ -331,19 +349,24 @@ def audit_detection_labels(
     # dataset references per class: what clean annotations reach (medians: most annotations are right)
     has = match >= 0
     confident = has & (m_score >= 0.5)
-    iou_ref = _class_medians(m_iou, ann_label, confident, num_classes, min_ref_count)
+    iou_ref, iou_scale = _class_medians(m_iou, ann_label, confident, num_classes, min_ref_count, with_scale=True)
     shape_ref = _class_medians(iou_shape, ann_label, confident & np.isfinite(iou_shape), num_classes, min_ref_count)
-    support_ref = _class_medians(support, ann_label, np.ones(len(support), dtype=bool), num_classes, min_ref_count)
+    support_ref, support_scale = _class_medians(support, ann_label, np.ones(len(support), dtype=bool), num_classes,
+                                                min_ref_count, with_scale=True, min_scale=0.05)
 
     p_swap = e_other * (1.0 - e_own)
     miou0 = np.where(has, m_iou, 0.0)
-    p_loc = np.where(has, m_score * np.clip(1.0 - miou0 / np.maximum(iou_ref[ann_label], 1e-9), 0.0, 1.0), 0.0)
+    z = (iou_ref[ann_label] - miou0) / iou_scale[ann_label]  # robust z-score of the missing overlap
+    p_loc = np.where(has, m_score * _tail(z), 0.0)
     angle = has & np.isfinite(iou_shape)
     shape0 = np.where(angle, iou_shape, 1.0)
     p_rot = np.where(angle, m_score * np.clip(1.0 - shape0 / np.maximum(shape_ref[ann_label], 1e-9), 0.0, 1.0), 0.0)
-    p_spur = np.clip(1.0 - support / np.maximum(support_ref[ann_label], 1e-9), 0.0, 1.0)
+    p_spur = _tail((support_ref[ann_label] - support) / support_scale[ann_label])
     p_location = np.maximum(p_loc, p_rot)
-    loc_kind = np.where((p_rot >= 0.5 * p_loc) & (p_rot > 0), "rotated", "badly_located")
+    # rotated when turning the annotation to the detection's angle wins back at least half the missing overlap
+    gain = np.where(has & np.isfinite(iou_rot), np.nan_to_num(iou_rot) - miou0, 0.0)
+    deficit = np.maximum(iou_ref[ann_label] - miou0, 0.0)
+    loc_kind = np.where((gain > 0) & (gain >= 0.5 * deficit), "rotated", "badly_located")
     stacked = np.stack([p_swap, p_location, p_spur]) if len(ann_label) else np.zeros((3, 0))
     which = stacked.argmax(0)
     p_issue = stacked.max(0) if len(ann_label) else np.zeros(0)
@@ -363,20 +386,33 @@ def audit_detection_labels(
     return DetectionAudit(
         ann_image=ann_image, ann_object=ann_object, ann_label=ann_label, p_swapped=p_swap,
         p_badly_located=p_loc, p_rotated=p_rot, p_location=p_location, p_spurious=p_spur,
-        issue=issue, p_issue=p_issue, suggested_label=suggested, match_pred=match, match_score=m_score, match_iou=m_iou,
+        issue=issue, p_issue=p_issue, suggested_label=suggested, other_pred=other_match, match_pred=match, match_score=m_score, match_iou=m_iou,
         iou_rot=iou_rot, iou_shape=iou_shape, turn_deg=turn, pred_image=pred_image, pred_index=pred_index, pred_label=pred_label,
-        pred_score=pred_score, p_overlooked=p_over, image_quality=1.0 - worst, iou_ref=iou_ref,
-        shape_ref=shape_ref, support_ref=support_ref, oriented=oriented,
+        pred_score=pred_score, p_overlooked=p_over, image_quality=1.0 - worst, iou_ref=iou_ref, iou_scale=iou_scale,
+        shape_ref=shape_ref, support_ref=support_ref, support_scale=support_scale, oriented=oriented,
     )
 
 
-def _class_medians(values: np.ndarray, labels: np.ndarray, use: np.ndarray, num_classes: int, min_count: int) -> np.ndarray:
-    """``[C]`` median of ``values[use]`` per class; classes with fewer than ``min_count`` items get the
-    median over all classes, and 1.0 when nothing is usable at all."""
-    overall = float(np.median(values[use])) if use.any() else 1.0
-    out = np.full(num_classes, overall if overall > 0 else 1.0)
+def _tail(z: np.ndarray) -> np.ndarray:
+    """Robust z-score to ``[0, 1)``: ``1 - exp(-(z - 1)_+^2 / 4)`` (0 within one robust standard deviation,
+    0.22 at two, 0.63 at three, 0.98 at five)."""
+    return 1.0 - np.exp(-np.maximum(np.asarray(z, dtype=np.float64) - 1.0, 0.0) ** 2 / 4.0)
+
+
+def _class_medians(values: np.ndarray, labels: np.ndarray, use: np.ndarray, num_classes: int, min_count: int,
+                   with_scale: bool = False, min_scale: float = 0.02):
+    """``[C]`` median of ``values[use]`` per class (and with ``with_scale`` the robust standard deviation
+    ``1.4826 * MAD``, at least ``min_scale``); classes with fewer than ``min_count`` items get the values over
+    all classes, and a median of 1.0 when nothing is usable at all."""
+    def stats(x: np.ndarray) -> tuple[float, float]:
+        med = float(np.median(x))
+        return med, max(1.4826 * float(np.median(np.abs(x - med))), min_scale)
+
+    overall = stats(values[use]) if use.any() else (1.0, min_scale)
+    med = np.full(num_classes, overall[0] if overall[0] > 0 else 1.0)
+    scale = np.full(num_classes, overall[1])
     for c in range(num_classes):
         sel = use & (labels == c)
         if sel.sum() >= min_count and np.median(values[sel]) > 0:
-            out[c] = float(np.median(values[sel]))
-    return out
+            med[c], scale[c] = stats(values[sel])
+    return (med, scale) if with_scale else med

@@ -170,6 +170,9 @@ def test_rank_issues_rows_fixes_and_overlooked_dedup():
     assert all(x["p"] >= y["p"] for x, y in zip(rows, rows[1:]))
     by = {(r["image"], r["issue"]): r for r in rows}
     assert by[(8, "swapped")]["fix"] == "relabel car -> plane"
+    assert by[(8, "swapped")]["pred_score"] == pytest.approx(0.9)  # the disagreeing detection, drawn with it
+    assert by[(8, "swapped")]["predicted_box"] == by[(8, "swapped")]["box"]
+    assert by[(11, "spurious")]["predicted_box"] == ""
     assert by[(10, "rotated")]["fix"].startswith("rotate by -25.0 deg")
     assert by[(11, "spurious")]["object"] == 1
     over = [r for r in rows if r["issue"] == "overlooked"]
