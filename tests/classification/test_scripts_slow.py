@@ -31,6 +31,6 @@ def test_audit_labels_smoke(tmp_path):
 @pytest.mark.slow
 def test_bench_label_quality_beats_cleanlab():
     pytest.importorskip("cleanlab")
-    out = subprocess.run([sys.executable, "scripts/bench_label_quality.py", "--seeds", "2"], cwd=ROOT,
+    out = subprocess.run([sys.executable, "scripts/bench_label_quality.py", "--digits", "--seeds", "2"], cwd=ROOT,
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
