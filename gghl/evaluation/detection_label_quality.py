@@ -203,8 +203,8 @@ class DetectionAudit:
     """Result of :func:`audit_detection_labels`. Annotation rows ``[A]`` (all images, image order, then
     object order), prediction rows ``[D]``, image rows ``[N]``.
 
-    ``ann_image`` / ``ann_object`` locate an annotation; ``p_swapped``, ``p_location`` (max of badly
-    located and rotated), ``p_rotated``, ``p_spurious``; ``issue`` (one of ``ISSUE_TYPES`` per row, the
+    ``ann_image`` / ``ann_object`` locate an annotation; ``p_swapped``, ``p_badly_located``, ``p_rotated``,
+    ``p_location`` (the larger of those two), ``p_spurious``; ``issue`` (one of ``ISSUE_TYPES`` per row, the
     largest ``P``; ``""`` when all are 0), ``p_issue``; ``suggested_label`` (-1 none) and ``other_pred`` (the
     detection of that class, index into the image's predictions), ``match_iou``, ``iou_rot``, ``turn_deg``,
     ``match_pred`` (index into the image's predictions, -1 none) and its ``match_score``. ``pred_image`` / ``pred_index`` /
