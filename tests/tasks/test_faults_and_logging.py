@@ -122,3 +122,9 @@ def test_wandb_logger_runs_offline_without_key(tmp_path: Path, monkeypatch: pyte
     runs = list(tmp_path.glob("wandb/offline-run-*"))
     assert runs, "no offline wandb run written"
     assert list(runs[0].glob("files/media/images/val_images*.png"))
+
+
+def test_last_ckpt_is_written_without_a_validation_loop(tmp_path: Path) -> None:
+    # val_size=0 with check_val_every_n_epoch > 1: Lightning's default would save only at validation end, never
+    run(compose_train(tmp_path, *RUN, "data.val_size=0", "trainer.check_val_every_n_epoch=4", "logger=none"))
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
