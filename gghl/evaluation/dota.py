@@ -18,7 +18,7 @@ Where we define what the devkit leaves undefined (each also in the function docs
     are errors; GT of other classes and missing per-class result files are counted in the result
     (``"num_gt_other_classes"``, ``"missing_det_files"``) and printed by the command line.
 
-Run ``python -m gghl.evaluation.dota --help`` for the command line.
+Run ``gghl-dota-eval --help`` for the command line.
 """
 
 from __future__ import annotations

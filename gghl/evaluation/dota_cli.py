@@ -1,4 +1,4 @@
-"""Command line for DOTA Task1 evaluation: ``python -m gghl.evaluation.dota --help``."""
+"""Command line for DOTA Task1 evaluation: ``gghl-dota-eval --help`` (also ``python -m gghl.evaluation.dota_cli``)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ __all__ = ["build_parser", "format_table", "main"]
 def build_parser() -> argparse.ArgumentParser:
     """Argument parser of the ``gghl.evaluation.dota`` command."""
     p = argparse.ArgumentParser(
-        prog="python -m gghl.evaluation.dota",
+        prog="gghl-dota-eval",
         description="DOTA Task1 mAP. Default = official DOTA v1.0 protocol: VOC07 11-point AP "
         "(devkit grid), IoU > 0.5, argmax-only matching, difficult objects ignored.",
         epilog="A data error (malformed line, missing file or folder) prints one line 'error: ...' and exits "
