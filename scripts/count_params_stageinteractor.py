@@ -1,9 +1,9 @@
 #!/usr/bin/env python
-"""Parameter counts of the StageInteractor paper model (spec/stageinteractor.md §1.c table, issue 18).
+"""Parameter counts of the StageInteractor paper model (against the paper's table and the official network).
 
 1. Dynamic-mixing modules per stage: D=256, G=4, K=8, P0=8 then P=4, R=128, 6 stages, 80 classes. Our modules
    omit the released code's ``subbox_score_list`` (a softmax over a size-1 axis: constant 1; 32,896 parameters
-   per reused kernel); adding them back gives the spec's table.
+   per reused kernel); adding them back gives the paper's table.
 2. The whole network (ResNet-50, ChannelMapping neck, 100 queries, 6 stages; built on the meta device):
    ours = the official 137,277,256 (``configs/stageinteractor/stageinteractor_r50_1x_coco.py``) minus those
    dead layers (10 reused kernels x 32,896 = 328,960), i.e. 136,948,296.
@@ -11,9 +11,14 @@
 
 from __future__ import annotations
 
-import torch
+import argparse
 
-from gghl.models.query.mixing import AdaptiveMixing
+if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
+
+import torch  # noqa: E402
+
+from gghl.models.query.mixing import AdaptiveMixing  # noqa: E402
 
 SPEC_M = {0: 21.22, 1: 17.01, 2: 15.56, 5: 17.24}  # per-stage mixing params (M) from the spec's table
 SPEC_TOTAL = {"stageinteractor": 103.82, "adamixer": 100.86}

@@ -24,7 +24,7 @@ Targets and their documented errors:
                     write files that read back to the same values                   ValueError
   image_reader      gghl.data.image_io.read_image / read_image_size on mutated PNG/JPEG/BMP/TIFF files
                     (lying width/height, flips, truncation; lying extensions) under a 4 Mpx limit:
-                    RGB uint8 of the header's size, or (gghl.data.image_fuzz)       ImageReadError
+                    RGB uint8 of the header's size, or (gghl.testing.image_fuzz)       ImageReadError
 Mutations: token replace/insert/delete (NaN, inf, 1e308, 1e6+, garbage, empty), line duplication/
 truncation, tabs and space runs, BOM (start or inside), CR / CRLF / lone-CR line ends, odd Unicode line
 separators and spaces (\x0b \x0c \x1c-\x1e \x85 U+2028 U+2029 NBSP U+3000 ZWSP), header lines
@@ -47,6 +47,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--max-seconds", type=float, default=60.0)
+    ap.add_argument("--max-examples", type=int, default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--targets", default=None, help="comma-separated subset of the targets listed above")
+    return ap
+
+
+if __name__ == "__main__":
+    build_parser().parse_args()  # answers --help before torch is imported
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -364,13 +377,13 @@ TARGETS: dict[str, tuple[Callable, tuple[type[BaseException], ...]]] = {
 }
 # Checkpoint loader (gghl.tasks.checkpoint.restore_task) on byte/config/state-dict mutations of a real tiny
 # checkpoint: restores, or CheckpointError / UnsafeConfigError in one line naming the file (checkpoint_fuzz).
-from gghl.tasks.checkpoint_fuzz import DOCUMENTED_ERRORS as CHECKPOINT_ERRORS  # noqa: E402
-from gghl.tasks.checkpoint_fuzz import make_input as checkpoint_input  # noqa: E402
+from gghl.testing.checkpoint_fuzz import DOCUMENTED_ERRORS as CHECKPOINT_ERRORS  # noqa: E402
+from gghl.testing.checkpoint_fuzz import make_input as checkpoint_input  # noqa: E402
 
 TARGETS["checkpoint"] = (checkpoint_input, CHECKPOINT_ERRORS)
-# Image reader on lying / broken image headers; never decodes more than 4 Mpx (gghl.data.image_fuzz).
-from gghl.data.image_fuzz import DOCUMENTED_ERRORS as IMAGE_ERRORS  # noqa: E402
-from gghl.data.image_fuzz import make_input as image_input  # noqa: E402
+# Image reader on lying / broken image headers; never decodes more than 4 Mpx (gghl.testing.image_fuzz).
+from gghl.testing.image_fuzz import DOCUMENTED_ERRORS as IMAGE_ERRORS  # noqa: E402
+from gghl.testing.image_fuzz import make_input as image_input  # noqa: E402
 
 TARGETS["image_reader"] = (image_input, IMAGE_ERRORS)
 
@@ -409,11 +422,7 @@ def fuzz(
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--max-seconds", type=float, default=60.0)
-    ap.add_argument("--max-examples", type=int, default=None)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--targets", default=None, help=f"comma-separated subset of: {', '.join(TARGETS)}")
+    ap = build_parser()
     args = ap.parse_args(argv)
     names = list(TARGETS) if args.targets is None else [t.strip() for t in args.targets.split(",") if t.strip()]
     unknown = [t for t in names if t not in TARGETS]
