@@ -25,6 +25,10 @@ Targets and their documented errors:
   image_reader      gghl.data.image_io.read_image / read_image_size on mutated PNG/JPEG/BMP/TIFF files
                     (lying width/height, flips, truncation; lying extensions) under a 4 Mpx limit:
                     RGB uint8 of the header's size, or (gghl.testing.image_fuzz)       ImageReadError
+  checkpoint        gghl.tasks.checkpoint.restore_task on byte flips, truncation, random bytes, hostile
+                    stored configs (_target_ outside the allow-list, nested, _partial_, _args_) and
+                    state-dict damage of a real tiny checkpoint (gghl.testing.checkpoint_fuzz)
+                                                                CheckpointError, UnsafeConfigError
 Mutations: token replace/insert/delete (NaN, inf, 1e308, 1e6+, garbage, empty), line duplication/
 truncation, tabs and space runs, BOM (start or inside), CR / CRLF / lone-CR line ends, odd Unicode line
 separators and spaces (\x0b \x0c \x1c-\x1e \x85 U+2028 U+2029 NBSP U+3000 ZWSP), header lines
