@@ -1,2 +1,3 @@
 """gghl: label-assignment-first detection and classification."""
+
 __version__ = "0.1.0"

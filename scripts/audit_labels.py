@@ -58,27 +58,46 @@ def out_of_fold_probs(cfg, dm, split: str, folds: int) -> np.ndarray:
     train_ds = dm.datasets[split] if split == "train" else dm.make_dataset(split, data, train=True)
     eval_ds = dm.make_dataset(split, data, train=False)
     counts = np.bincount(labels, minlength=dm.num_classes)
-    splitter = (StratifiedKFold(folds, shuffle=True, random_state=cfg.seed) if counts[counts > 0].min() >= folds
-                else KFold(folds, shuffle=True, random_state=cfg.seed))
+    splitter = (
+        StratifiedKFold(folds, shuffle=True, random_state=cfg.seed)
+        if counts[counts > 0].min() >= folds
+        else KFold(folds, shuffle=True, random_state=cfg.seed)
+    )
     oof = np.full((len(labels), dm.num_classes), np.nan)
     for k, (tr, ho) in enumerate(splitter.split(np.zeros(len(labels)), labels)):
         t = time.time()
         fold_counts = np.bincount(labels[tr], minlength=dm.num_classes).tolist()
         model = hydra.utils.instantiate(cfg.model, class_counts=fold_counts)
-        trainer = hydra.utils.instantiate(cfg.trainer, logger=False, callbacks=[], enable_checkpointing=False,
-                                          enable_progress_bar=False, enable_model_summary=False,
-                                          limit_val_batches=0, default_root_dir=None)
-        loader = DataLoader(Subset(train_ds, tr), batch_size=dm.batch_size, shuffle=True,
-                            num_workers=dm.num_workers, drop_last=len(tr) > dm.batch_size)
+        trainer = hydra.utils.instantiate(
+            cfg.trainer,
+            logger=False,
+            callbacks=[],
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            limit_val_batches=0,
+            default_root_dir=None,
+        )
+        loader = DataLoader(
+            Subset(train_ds, tr),
+            batch_size=dm.batch_size,
+            shuffle=True,
+            num_workers=dm.num_workers,
+            drop_last=len(tr) > dm.batch_size,
+        )
         trainer.fit(model, train_dataloaders=loader)
-        outs = trainer.predict(model, DataLoader(Subset(eval_ds, ho), batch_size=dm.batch_size,
-                                                 num_workers=dm.num_workers))
+        outs = trainer.predict(
+            model, DataLoader(Subset(eval_ds, ho), batch_size=dm.batch_size, num_workers=dm.num_workers)
+        )
         probs = torch.cat([o["probs"] for o in outs]).double().numpy()
         idx = torch.cat([o["index"] for o in outs]).numpy()
         oof[idx] = probs
         acc = (probs.argmax(1) == labels[idx]).mean()
-        print(f"fold {k + 1}/{folds}: {len(tr)} train, {len(ho)} held out, acc vs given labels {acc:.3f}, "
-              f"{time.time() - t:.0f}s", flush=True)
+        print(
+            f"fold {k + 1}/{folds}: {len(tr)} train, {len(ho)} held out, acc vs given labels {acc:.3f}, "
+            f"{time.time() - t:.0f}s",
+            flush=True,
+        )
     assert not np.isnan(oof).any()
     return oof
 
@@ -114,7 +133,9 @@ def picture_grid(ds, rows: list[dict], path: str, size: int = 96, cols: int = 8)
     for k, r in enumerate(rows):
         x, y = (k % cols) * size, (k // cols) * (size + cap)
         grid.paste(tile(ds, int(r["index"]), size), (x, y))
-        draw.text((x + 2, y + size + 1), f"#{r['index']} {r['given_label']}->{r['suggested_label']}", fill="black")
+        draw.text(
+            (x + 2, y + size + 1), f"#{r['index']} {r['given_label']}->{r['suggested_label']}", fill="black"
+        )
         draw.text((x + 2, y + size + 13), f"q={float(r['quality_score']):.2f}", fill="gray")
     grid.save(path)
 
@@ -138,7 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     if split not in dm.splits:
         raise SystemExit(f"unknown split {split!r}; have {list(dm.splits)}")
     data = dm.splits[split]
-    out_dir = opts["out_dir"] or os.path.join("logs", "audit", str(cfg.task_name), time.strftime("%Y-%m-%d_%H-%M-%S"))
+    out_dir = opts["out_dir"] or os.path.join(
+        "logs", "audit", str(cfg.task_name), time.strftime("%Y-%m-%d_%H-%M-%S")
+    )
     os.makedirs(out_dir, exist_ok=True)
 
     probs = out_of_fold_probs(cfg, dm, split, opts["folds"])
@@ -151,9 +174,16 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for rank, i in enumerate(order, start=1):
         sug = int(probs[i].argmax())
-        row = {"rank": rank, "index": int(i), "source": names[i], "given_label": cls[labels[i]],
-               "suggested_label": cls[sug], "quality_score": f"{scores[i]:.5f}",
-               "p_given": f"{probs[i, labels[i]]:.5f}", "p_suggested": f"{probs[i, sug]:.5f}"}
+        row = {
+            "rank": rank,
+            "index": int(i),
+            "source": names[i],
+            "given_label": cls[labels[i]],
+            "suggested_label": cls[sug],
+            "quality_score": f"{scores[i]:.5f}",
+            "p_given": f"{probs[i, labels[i]]:.5f}",
+            "p_suggested": f"{probs[i, sug]:.5f}",
+        }
         if known:
             row.update(true_label=cls[data.true_labels[i]], flipped=bool(data.flipped[i]))
         rows.append(row)
@@ -165,7 +195,9 @@ def main(argv: list[str] | None = None) -> int:
         w.writerows(rows)
     extra = {"flipped": data.flipped, "true_labels": data.true_labels} if known else {}
     np.savez(os.path.join(out_dir, "oof.npz"), labels=labels, pred_probs=probs, **extra)
-    picture_grid(dm.make_dataset(split, data, train=False), rows[: opts["top"]], os.path.join(out_dir, "suspects.png"))
+    picture_grid(
+        dm.make_dataset(split, data, train=False), rows[: opts["top"]], os.path.join(out_dir, "suspects.png")
+    )
 
     print(f"\n==== label audit ({split}, {len(labels)} items, {opts['folds']} folds) ====")
     print(f"out-of-fold acc vs given labels={(probs.argmax(1) == labels).mean():.4f}")
@@ -173,8 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     if known and data.flipped.any():
         tp = int((issues & data.flipped).sum())
         p, r = tp / max(issues.sum(), 1), tp / data.flipped.sum()
-        print(f"vs injected flips ({int(data.flipped.sum())}): precision={p:.4f} recall={r:.4f} "
-              f"F1={2 * p * r / max(p + r, 1e-12):.4f}")
+        print(
+            f"vs injected flips ({int(data.flipped.sum())}): precision={p:.4f} recall={r:.4f} "
+            f"F1={2 * p * r / max(p + r, 1e-12):.4f}"
+        )
     return 0
 
 

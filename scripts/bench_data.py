@@ -83,8 +83,10 @@ def main() -> None:
         g.render(0, i)
         wall.append(time.perf_counter() - t)
         cpu.append(time.process_time() - c)
-    print(f"render {args.size}px 20 objects: median {1e3 * statistics.median(wall):.1f} ms wall, "
-          f"{1e3 * statistics.median(cpu):.1f} ms CPU, best {1e3 * min(wall):.1f} ms")
+    print(
+        f"render {args.size}px 20 objects: median {1e3 * statistics.median(wall):.1f} ms wall, "
+        f"{1e3 * statistics.median(cpu):.1f} ms CPU, best {1e3 * min(wall):.1f} ms"
+    )
 
     try:
         ReferenceMaps(5)
@@ -101,13 +103,22 @@ def main() -> None:
         write_synthetic_dota(syn, tmp, "train")
         print(f"wrote {args.images} DOTA-layout images ({args.size}px) in {time.perf_counter() - t:.1f} s")
         makers = {
-            "synthetic": lambda tt: SyntheticDataModule(train_size=args.images, val_size=0, test_size=0,
-                                                        target_transform=tt, **common),
-            "dota": lambda tt: DotaDataModule(tmp, version=None, class_names=syn.class_names, splits={"train": "train"},
-                                              target_transform=tt, **common),
+            "synthetic": lambda tt: SyntheticDataModule(
+                train_size=args.images, val_size=0, test_size=0, target_transform=tt, **common
+            ),
+            "dota": lambda tt: DotaDataModule(
+                tmp,
+                version=None,
+                class_names=syn.class_names,
+                splits={"train": "train"},
+                target_transform=tt,
+                **common,
+            ),
         }
-        print(f"{'loader':<10} {'targets':<8} {'images/s':>9} {'first batch s':>14}  ({args.workers} workers, "
-              f"batch {args.batch}, {args.size}px, {torch.get_num_threads()} torch thread)")
+        print(
+            f"{'loader':<10} {'targets':<8} {'images/s':>9} {'first batch s':>14}  ({args.workers} workers, "
+            f"batch {args.batch}, {args.size}px, {torch.get_num_threads()} torch thread)"
+        )
         for name, make in makers.items():
             for on in (False, True):
                 if on and not have_assigner:

@@ -58,17 +58,27 @@ def prepare(root: Path, images: int, size: int, rate: float, seed: int) -> dict:
     write_synthetic_dota(ds, root / "clean", "train")
     recs = DotaDataset(root / "clean", "train", class_names=CLASSES).records
     anns = [{"polygons": r.polygons, "labels": r.labels, "difficult": r.difficult} for r in recs]
-    noisy, errors = inject_detection_errors(anns, [(size, size)] * len(recs), len(CLASSES), rate=rate, seed=seed)
+    noisy, errors = inject_detection_errors(
+        anns, [(size, size)] * len(recs), len(CLASSES), rate=rate, seed=seed
+    )
     base = root / "noisy" / "train"
     (base / "images").mkdir(parents=True, exist_ok=True)
     for r, a in zip(recs, noisy):
         link = base / "images" / r.image_path.name
         if not link.exists():
             link.symlink_to(r.image_path.resolve())
-        write_dota_labels(base / "labelTxt" / f"{r.image_id}.txt", a["polygons"], [CLASSES[k] for k in a["labels"]],
-                          a["difficult"].astype(int), image_source="synthetic")
-    truth = {"image_ids": [r.image_id for r in recs], "errors": [e.to_json() for e in errors],
-             "params": {"images": images, "size": size, "rate": rate, "seed": seed}}
+        write_dota_labels(
+            base / "labelTxt" / f"{r.image_id}.txt",
+            a["polygons"],
+            [CLASSES[k] for k in a["labels"]],
+            a["difficult"].astype(int),
+            image_source="synthetic",
+        )
+    truth = {
+        "image_ids": [r.image_id for r in recs],
+        "errors": [e.to_json() for e in errors],
+        "params": {"images": images, "size": size, "rate": rate, "seed": seed},
+    }
     truth_path.write_text(json.dumps(truth))
     return truth
 
@@ -88,7 +98,9 @@ def simulated_detections(clean_root: Path, seed: int = 0, angle_sd: float = 3.0)
 
     rng = np.random.default_rng(seed)
     recs = DotaDataset(clean_root, "train", class_names=CLASSES).records
-    shapes = np.concatenate([poly_to_obb(torch.from_numpy(r.polygons)).numpy() for r in recs if len(r.labels)])
+    shapes = np.concatenate(
+        [poly_to_obb(torch.from_numpy(r.polygons)).numpy() for r in recs if len(r.labels)]
+    )
     k = len(CLASSES)
     out = {}
     for r in recs:
@@ -116,12 +128,17 @@ def simulated_detections(clean_root: Path, seed: int = 0, angle_sd: float = 3.0)
             dets.append((d, int(rng.integers(k)), rng.uniform(0.05, 0.45)))
         boxes = np.asarray([d[0] for d in dets], dtype=np.float64).reshape(-1, 5)  # (box, label, score)
         polys = obb_to_poly(torch.from_numpy(boxes)).numpy()
-        out[r.image_id] = {"polygons": polys.round(3).tolist(), "scores": [round(float(d[2]), 5) for d in dets],
-                           "labels": [int(d[1]) for d in dets]}
+        out[r.image_id] = {
+            "polygons": polys.round(3).tolist(),
+            "scores": [round(float(d[2]), 5) for d in dets],
+            "labels": [int(d[1]) for d in dets],
+        }
     return out
 
 
-def recall_at_precision(scores: np.ndarray, positive_ids: np.ndarray, n_pos: int, precision: float = 0.9) -> float:
+def recall_at_precision(
+    scores: np.ndarray, positive_ids: np.ndarray, n_pos: int, precision: float = 0.9
+) -> float:
     """Walk candidates by ``scores`` descending (suspicion); ``positive_ids[i]`` = id of the true error the
     candidate finds (-1 none; an id counts once). Largest recall with precision >= ``precision``."""
     order = np.argsort(-scores, kind="stable")
@@ -180,15 +197,22 @@ def cleanlab_scores(anns: list[dict], preds: list[dict], high: float = 0.95, low
     predictions = []
     for p in preds:
         b = hbb(p["boxes"])
-        predictions.append([np.concatenate([b[p["labels"] == k], p["scores"][p["labels"] == k, None]], 1)
-                            for k in range(len(CLASSES))])
+        predictions.append(
+            [
+                np.concatenate([b[p["labels"] == k], p["scores"][p["labels"] == k, None]], 1)
+                for k in range(len(CLASSES))
+            ]
+        )
     aux = rank._get_valid_inputs_for_compute_scores(rank.ALPHA, labels, predictions)
     out = {
-        "overlooked": rank.compute_overlooked_box_scores(high_probability_threshold=high, auxiliary_inputs=aux),
+        "overlooked": rank.compute_overlooked_box_scores(
+            high_probability_threshold=high, auxiliary_inputs=aux
+        ),
         "badloc": rank.compute_badloc_box_scores(low_probability_threshold=low, auxiliary_inputs=aux),
         "swap": rank.compute_swap_box_scores(high_probability_threshold=high, auxiliary_inputs=aux),
-        "image": rank._get_subtype_label_quality_scores(labels, predictions, low_probability_threshold=low,
-                                                         high_probability_threshold=high),
+        "image": rank._get_subtype_label_quality_scores(
+            labels, predictions, low_probability_threshold=low, high_probability_threshold=high
+        ),
     }
     # per-prediction order of `predictions` is class-major: map back to the original detection order
     remap = []
@@ -215,28 +239,53 @@ def evaluate(truth: dict, noisy_root: Path, audit_dir: Path) -> None:
     if oof_file.is_file():
         oof = json.loads(oof_file.read_text())
     else:  # a run still going: the folds done so far
-        oof = {k: v for f in sorted(audit_dir.glob("folds/fold*/oof.json")) for k, v in json.loads(f.read_text()).items()}
+        oof = {
+            k: v
+            for f in sorted(audit_dir.glob("folds/fold*/oof.json"))
+            for k, v in json.loads(f.read_text()).items()
+        }
     keep = [i for i, r in enumerate(recs) if r.image_id in oof]
     if len(keep) < len(recs):
         print(f"evaluating the {len(keep)} of {len(recs)} images that have out-of-fold detections")
     new_index = {old: new for new, old in enumerate(keep)}
     recs = [recs[i] for i in keep]
-    truth = {**truth, "image_ids": [r.image_id for r in recs],
-             "errors": [{**e, "image": new_index[e["image"]]} for e in truth["errors"] if e["image"] in new_index]}
+    truth = {
+        **truth,
+        "image_ids": [r.image_id for r in recs],
+        "errors": [{**e, "image": new_index[e["image"]]} for e in truth["errors"] if e["image"] in new_index],
+    }
     anns = [{"boxes": r.polygons, "labels": r.labels} for r in recs]
-    preds = [{"boxes": np.asarray(oof[r.image_id]["polygons"], dtype=np.float64).reshape(-1, 8),
-              "scores": np.asarray(oof[r.image_id]["scores"], dtype=np.float64),
-              "labels": np.asarray(oof[r.image_id]["labels"], dtype=np.int64)} for r in recs]
+    preds = [
+        {
+            "boxes": np.asarray(oof[r.image_id]["polygons"], dtype=np.float64).reshape(-1, 8),
+            "scores": np.asarray(oof[r.image_id]["scores"], dtype=np.float64),
+            "labels": np.asarray(oof[r.image_id]["labels"], dtype=np.int64),
+        }
+        for r in recs
+    ]
     errors = truth["errors"]
 
     # detector quality on the clean truth (what the out-of-fold models can see)
-    clean = {r.image_id: r for r in DotaDataset(noisy_root.parent / "clean", "train", class_names=CLASSES).records}
-    gts = {r.image_id: {"polygons": clean[r.image_id].polygons, "labels": clean[r.image_id].labels,
-                        "difficult": clean[r.image_id].difficult} for r in recs}
-    dets = {r.image_id: {"polygons": p["boxes"], "scores": p["scores"], "labels": p["labels"]} for r, p in zip(recs, preds)}
+    clean = {
+        r.image_id: r for r in DotaDataset(noisy_root.parent / "clean", "train", class_names=CLASSES).records
+    }
+    gts = {
+        r.image_id: {
+            "polygons": clean[r.image_id].polygons,
+            "labels": clean[r.image_id].labels,
+            "difficult": clean[r.image_id].difficult,
+        }
+        for r in recs
+    }
+    dets = {
+        r.image_id: {"polygons": p["boxes"], "scores": p["scores"], "labels": p["labels"]}
+        for r, p in zip(recs, preds)
+    }
     m = evaluate_polygons(gts, dets, CLASSES)
-    print(f"out-of-fold detections vs clean truth: mAP50={m['mAP']:.4f} (DOTA VOC07) "
-          f"{sum(len(p['scores']) for p in preds)} detections")
+    print(
+        f"out-of-fold detections vs clean truth: mAP50={m['mAP']:.4f} (DOTA VOC07) "
+        f"{sum(len(p['scores']) for p in preds)} detections"
+    )
 
     t = time.perf_counter()
     ours = audit_detection_labels(anns, preds, len(CLASSES))
@@ -270,41 +319,78 @@ def evaluate(truth: dict, noisy_root: Path, audit_dir: Path) -> None:
             sel = (ann_kind == "") | (ann_kind == kind)
             pos = np.where(ann_kind[sel] == kind, np.arange(sel.sum()), -1)
             n = int((ann_kind == kind).sum())
-            out[kind] = (recall_at_precision(scores[kind][sel], pos, n), average_precision(scores[kind][sel], pos, n))
-        out["overlooked"] = (recall_at_precision(scores["overlooked"], pos_id, len(dropped)),
-                             average_precision(scores["overlooked"], pos_id, len(dropped)))
+            out[kind] = (
+                recall_at_precision(scores[kind][sel], pos, n),
+                average_precision(scores[kind][sel], pos, n),
+            )
+        out["overlooked"] = (
+            recall_at_precision(scores["overlooked"], pos_id, len(dropped)),
+            average_precision(scores["overlooked"], pos_id, len(dropped)),
+        )
         return out
 
     def cl_types(c: dict) -> dict[str, np.ndarray]:
         badloc, swap = 1 - np.concatenate(c["badloc"]), 1 - np.concatenate(c["swap"])
-        return {"swapped": swap, "badly_located": badloc, "rotated": badloc, "spurious": np.maximum(swap, badloc),
-                "overlooked": 1 - np.concatenate(c["overlooked"])}
+        return {
+            "swapped": swap,
+            "badly_located": badloc,
+            "rotated": badloc,
+            "spurious": np.maximum(swap, badloc),
+            "overlooked": 1 - np.concatenate(c["overlooked"]),
+        }
 
     # each type ranked by its own score (a CSV row carries the larger of the two location scores)
-    res_ours = per_type({"swapped": ours.p_swapped, "badly_located": ours.p_badly_located, "rotated": ours.p_rotated,
-                         "spurious": ours.p_spurious, "overlooked": ours.p_overlooked})
-    rot_alone = per_type({**{k: ours.p_location for k in ("swapped", "badly_located", "spurious")},
-                          "rotated": ours.p_location, "overlooked": ours.p_overlooked})["rotated"]
+    res_ours = per_type(
+        {
+            "swapped": ours.p_swapped,
+            "badly_located": ours.p_badly_located,
+            "rotated": ours.p_rotated,
+            "spurious": ours.p_spurious,
+            "overlooked": ours.p_overlooked,
+        }
+    )
+    rot_alone = per_type(
+        {
+            **{k: ours.p_location for k in ("swapped", "badly_located", "spurious")},
+            "rotated": ours.p_location,
+            "overlooked": ours.p_overlooked,
+        }
+    )["rotated"]
     res_cl, res_cls = per_type(cl_types(cl)), per_type(cl_types(cl_scaled))
     has_err = np.zeros(len(recs), dtype=int)
     for e in errors:
         has_err[e["image"]] = 1
-    au = [auroc(1 - ours.image_quality, has_err), auroc(1 - cl["image"], has_err), auroc(1 - cl_scaled["image"], has_err)]
+    au = [
+        auroc(1 - ours.image_quality, has_err),
+        auroc(1 - cl["image"], has_err),
+        auroc(1 - cl_scaled["image"], has_err),
+    ]
 
-    print(f"\nours: {t_ours:.1f}s, cleanlab: {t_cl:.1f}s for {len(recs)} images; cleanlab rescaled thresholds: "
-          f"high={0.95 * typical:.3f} low={0.5 * typical:.3f} (typical score of a correct detection {typical:.3f})")
+    print(
+        f"\nours: {t_ours:.1f}s, cleanlab: {t_cl:.1f}s for {len(recs)} images; cleanlab rescaled thresholds: "
+        f"high={0.95 * typical:.3f} low={0.5 * typical:.3f} (typical score of a correct detection {typical:.3f})"
+    )
     print("\nrecall at 90 % precision (average precision)")
     print("\n| error type | injected | ours | cleanlab, default thresholds | cleanlab, thresholds rescaled |")
     print("|---|---|---|---|---|")
-    names = {"overlooked": "overlooked (dropped box)", "swapped": "swapped class", "badly_located": "shifted / scaled box",
-             "rotated": "rotated 10-30 deg", "spurious": "spurious box (not a cleanlab type: max of its swap/badloc)"}
+    names = {
+        "overlooked": "overlooked (dropped box)",
+        "swapped": "swapped class",
+        "badly_located": "shifted / scaled box",
+        "rotated": "rotated 10-30 deg",
+        "spurious": "spurious box (not a cleanlab type: max of its swap/badloc)",
+    }
     counts = {k: int((ann_kind == k).sum()) for k in ("swapped", "badly_located", "rotated", "spurious")}
     counts["overlooked"] = len(dropped)
     cell = lambda r: f"{r[0]:.3f} ({r[1]:.3f})"  # noqa: E731
     for kind in TYPES:
         extra = f"; by the location score {cell(rot_alone)}" if kind == "rotated" else ""
-        print(f"| {names[kind]} | {counts[kind]} | {cell(res_ours[kind])}{extra} | {cell(res_cl[kind])} | {cell(res_cls[kind])} |")
-    print(f"| image-level AUROC | {int(has_err.sum())} of {len(recs)} images | {au[0]:.3f} | {au[1]:.3f} | {au[2]:.3f} |")
+        print(
+            f"| {names[kind]} | {counts[kind]} | {cell(res_ours[kind])}{extra} | {cell(res_cl[kind])} | {cell(res_cls[kind])} |"
+        )
+    print(
+        f"| image-level AUROC | {int(has_err.sum())} of {len(recs)} images | {au[0]:.3f} | {au[1]:.3f} | {au[2]:.3f} |"
+    )
     if not (audit_dir / "label_issues.csv").is_file() or len(recs) < len(index_all):
         return
     # audit CSV: precision of the top N rows
@@ -331,13 +417,15 @@ def evaluate(truth: dict, noisy_root: Path, audit_dir: Path) -> None:
                 hits += 1
                 hits_typed += int(k == r["issue"])
 
-    print(f"\naudit CSV top-{n_inj} precision: {hits / max(n_inj, 1):.3f} ({hits} injected errors in the first "
-          f"{n_inj} rows; {hits_typed} with the injected type); rows listed: {len(rows)}")
+    print(
+        f"\naudit CSV top-{n_inj} precision: {hits / max(n_inj, 1):.3f} ({hits} injected errors in the first "
+        f"{n_inj} rows; {hits_typed} with the injected type); rows listed: {len(rows)}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    extra = argv[argv.index("--") + 1 :] if "--" in argv else []
     argv = argv[: argv.index("--")] if "--" in argv else argv
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", default="/tmp/gghl_detection_label_bench")
@@ -347,8 +435,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--folds", type=int, default=3)
     ap.add_argument("--audit-dir", default=None, help="finished audit run to reuse (default ROOT/audit)")
-    ap.add_argument("--simulated-detector", action="store_true",
-                    help="no training: detections of a simulated accurate detector (ROOT/simulated)")
+    ap.add_argument(
+        "--simulated-detector",
+        action="store_true",
+        help="no training: detections of a simulated accurate detector (ROOT/simulated)",
+    )
     args = ap.parse_args(argv)
 
     root = Path(args.root)
@@ -356,19 +447,34 @@ def main(argv: list[str] | None = None) -> int:
     truth = prepare(root, args.images, args.size, args.rate, args.seed)
     kinds = {k: sum(e["kind"] == k for e in truth["errors"]) for k in TYPES}
     print(f"{root}: {len(truth['image_ids'])} images, injected {len(truth['errors'])} errors {kinds}")
-    audit_dir = Path(args.audit_dir) if args.audit_dir else root / ("simulated" if args.simulated_detector else "audit")
+    audit_dir = (
+        Path(args.audit_dir)
+        if args.audit_dir
+        else root / ("simulated" if args.simulated_detector else "audit")
+    )
     if args.simulated_detector and not (audit_dir / "oof_predictions.json").is_file():
         audit_dir.mkdir(parents=True, exist_ok=True)
-        (audit_dir / "oof_predictions.json").write_text(json.dumps(simulated_detections(root / "clean", args.seed)))
+        (audit_dir / "oof_predictions.json").write_text(
+            json.dumps(simulated_detections(root / "clean", args.seed))
+        )
     if args.simulated_detector and "predictions=" not in " ".join(extra):
         extra = [*extra, f"predictions={audit_dir / 'oof_predictions.json'}"]
     if not (audit_dir / "label_issues.csv").is_file():
         from gghl.cli.audit_detection import main as audit_main
 
         t1 = time.time()
-        rc = audit_main([f"data.root={root / 'noisy'}", "data.version=null",
-                         f"data.class_names=[{','.join(CLASSES)}]", f"data.num_classes={len(CLASSES)}",
-                         f"data.img_size={args.size}", f"folds={args.folds}", f"out_dir={audit_dir}", *extra])
+        rc = audit_main(
+            [
+                f"data.root={root / 'noisy'}",
+                "data.version=null",
+                f"data.class_names=[{','.join(CLASSES)}]",
+                f"data.num_classes={len(CLASSES)}",
+                f"data.img_size={args.size}",
+                f"folds={args.folds}",
+                f"out_dir={audit_dir}",
+                *extra,
+            ]
+        )
         if rc:
             return rc
         print(f"audit wall time: {time.time() - t1:.0f}s")

@@ -111,7 +111,9 @@ def classifier_params(k: int, acc: float) -> tuple[float, float]:
     return _CAL[(k, acc)]
 
 
-def simulate(k: int, model: str, rate: float, quality: str, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def simulate(
+    k: int, model: str, rate: float, quality: str, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(given labels ``[N]``, out-of-fold probabilities ``[N, K]``, flipped ``[N]``) for one grid cell."""
     rng = np.random.default_rng(seed)
     prior = class_priors(k, model == "rare")
@@ -142,8 +144,11 @@ def run_grid(seeds: int) -> int:
                 warnings.simplefilter("ignore")
                 theirs.append(prf(cleanlab.filter.find_label_issues(given, p, n_jobs=1), truth)[2])
         cells[(k, quality, model, rate)] = (float(np.mean(ours)), float(np.mean(theirs)))
-        print(f"K={k:3d} {quality} {model:10s} rate={rate:.2f}: ours F1={cells[(k, quality, model, rate)][0]:.3f} "
-              f"cleanlab F1={cells[(k, quality, model, rate)][1]:.3f}", flush=True)
+        print(
+            f"K={k:3d} {quality} {model:10s} rate={rate:.2f}: ours F1={cells[(k, quality, model, rate)][0]:.3f} "
+            f"cleanlab F1={cells[(k, quality, model, rate)][1]:.3f}",
+            flush=True,
+        )
     print(f"\nF1 (mean of {seeds} seeds), ours / cleanlab default; * = ours behind\n")
     print("| K | classifier | noise | " + " | ".join(f"{int(r * 100)} %" for r in RATES) + " |")
     print("|---|---|---|" + "---|" * len(RATES))
@@ -155,8 +160,10 @@ def run_grid(seeds: int) -> int:
         print(f"| {k} | {quality} | {model} | " + " | ".join(row) + " |")
     wins = sum(o >= c - 5e-4 for o, c in cells.values())
     mean_o, mean_c = np.mean([v[0] for v in cells.values()]), np.mean([v[1] for v in cells.values()])
-    print(f"\nours >= cleanlab in {wins} of {len(cells)} cells; mean F1 ours {mean_o:.4f}, cleanlab {mean_c:.4f}; "
-          f"{time.time() - t0:.0f}s")
+    print(
+        f"\nours >= cleanlab in {wins} of {len(cells)} cells; mean F1 ours {mean_o:.4f}, cleanlab {mean_c:.4f}; "
+        f"{time.time() - t0:.0f}s"
+    )
     return 0
 
 
@@ -206,8 +213,10 @@ def run_digits(args: argparse.Namespace) -> int:
         "cleanlab find_label_issues": lambda y, p: cleanlab.filter.find_label_issues(y, p, n_jobs=1),
     }
     table: dict[str, list[tuple[float, float, float]]] = {m: [] for m in methods}
-    print(f"# label-error detection, digits, noise={args.noise}, probs={args.probs or args.model} "
-          f"({args.folds}-fold out-of-fold)")
+    print(
+        f"# label-error detection, digits, noise={args.noise}, probs={args.probs or args.model} "
+        f"({args.folds}-fold out-of-fold)"
+    )
     print(f"{'run':8s} {'method':34s} {'n_flag':>6s} {'prec':>6s} {'recall':>6s} {'F1':>6s} {'ms':>7s}")
     for name, y, p, truth in runs:
         for m, fn in methods.items():
@@ -238,7 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--noise", type=float, default=0.1, help="digits: class-conditional noise rate")
     ap.add_argument("--model", default="logreg", choices=["logreg", "svc", "mlp"])
     ap.add_argument("--folds", type=int, default=5)
-    ap.add_argument("--probs", default=None, help="digits: npz from audit_labels.py instead of sklearn models")
+    ap.add_argument(
+        "--probs", default=None, help="digits: npz from audit_labels.py instead of sklearn models"
+    )
     args = ap.parse_args(argv)
     if args.digits or args.probs:
         args.seeds = args.seeds or 5

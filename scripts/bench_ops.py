@@ -138,7 +138,9 @@ def bench_cpu(repeats: int) -> None:
     print(f"CPU: torch {torch.__version__}, {torch.get_num_threads()} threads")
     b1, b2 = dota_boxes(1000, 0), dota_boxes(1000, 1)
     ours = box_iou_rotated(b1, b2)
-    print(f"1000 x 1000 pairwise IoU (float32, {(ours > 0).float().mean().item() * 100:.1f}% overlapping pairs)")
+    print(
+        f"1000 x 1000 pairwise IoU (float32, {(ours > 0).float().mean().item() * 100:.1f}% overlapping pairs)"
+    )
     box_iou = tv_box_iou()
     t_ours = timeit(lambda: box_iou_rotated(b1, b2), repeats)
     t_ours_ref[0] = t_ours
@@ -146,9 +148,15 @@ def bench_cpu(repeats: int) -> None:
     if box_iou is not None:
         ref = box_iou(to_tv(b1), to_tv(b2), fmt="cxcywhr")
         print(f"    check vs torchvision: max |diff| = {(ref - ours).abs().max().item():.2e}")
-        row("torchvision box_iou(cxcywhr)", timeit(lambda: box_iou(to_tv(b1), to_tv(b2), fmt="cxcywhr"), repeats), True)
+        row(
+            "torchvision box_iou(cxcywhr)",
+            timeit(lambda: box_iou(to_tv(b1), to_tv(b2), fmt="cxcywhr"), repeats),
+            True,
+        )
     sh = shapely_iou_matrix(b1[:200], b2)
-    print(f"    check vs shapely (200 rows): max |diff| = {np.abs(sh - ours[:200].double().numpy()).max():.2e}")
+    print(
+        f"    check vs shapely (200 rows): max |diff| = {np.abs(sh - ours[:200].double().numpy()).max():.2e}"
+    )
     row("shapely 2 vectorized (1 run)", timeit(lambda: shapely_iou_matrix(b1, b2), 1, warmup=False), True)
 
     boxes, scores = clustered(2000, 2)
@@ -179,7 +187,9 @@ def bench_cuda(repeats: int, n: int) -> None:
     print(f"CUDA: {torch.cuda.get_device_name()}, torch {torch.__version__}")
     b1, b2 = dota_boxes(n, 0).cuda(), dota_boxes(n, 1).cuda()
     ours = box_iou_rotated(b1, b2)
-    print(f"{n} x {n} pairwise IoU (float32, {(ours > 0).float().mean().item() * 100:.2f}% overlapping pairs)")
+    print(
+        f"{n} x {n} pairwise IoU (float32, {(ours > 0).float().mean().item() * 100:.2f}% overlapping pairs)"
+    )
     t_ours = timeit(lambda: box_iou_rotated(b1, b2), repeats, sync=True)
     t_ours_ref[0] = t_ours
     row("gghl.ops.box_iou_rotated", t_ours)
@@ -188,9 +198,15 @@ def bench_cuda(repeats: int, n: int) -> None:
         ref = box_iou(to_tv(b1), to_tv(b2), fmt="cxcywhr")
         print(f"    check vs torchvision: max |diff| = {(ref - ours).abs().max().item():.2e}")
         del ref
-        row("torchvision box_iou(cxcywhr) CUDA", timeit(lambda: box_iou(to_tv(b1), to_tv(b2), fmt="cxcywhr"), repeats, sync=True), True)
+        row(
+            "torchvision box_iou(cxcywhr) CUDA",
+            timeit(lambda: box_iou(to_tv(b1), to_tv(b2), fmt="cxcywhr"), repeats, sync=True),
+            True,
+        )
     cpu = box_iou_rotated(b1[:300].cpu(), b2.cpu())
-    print(f"    check vs our CPU path (300 rows): max |diff| = {(cpu - ours[:300].cpu()).abs().max().item():.2e}")
+    print(
+        f"    check vs our CPU path (300 rows): max |diff| = {(cpu - ours[:300].cpu()).abs().max().item():.2e}"
+    )
     t64 = timeit(lambda: box_iou_rotated(b1.double(), b2.double()), max(1, repeats // 2), sync=True)
     print(f"  {'gghl.ops.box_iou_rotated float64':<34s} {t64 * 1e3:10.2f} ms")
     del ours
@@ -200,7 +216,9 @@ def bench_cuda(repeats: int, n: int) -> None:
         keep = nms_rotated(boxes, scores, 0.1)
         same = keep.cpu().tolist() == nms_rotated(boxes.cpu(), scores.cpu(), 0.1).tolist()
         print(f"NMS on {m} clustered boxes, threshold 0.1 (keeps {keep.numel()}, same as CPU path: {same})")
-        t_ours = timeit(lambda boxes=boxes, scores=scores: nms_rotated(boxes, scores, 0.1), repeats, sync=True)
+        t_ours = timeit(
+            lambda boxes=boxes, scores=scores: nms_rotated(boxes, scores, 0.1), repeats, sync=True
+        )
         t_ours_ref[0] = t_ours
         row("gghl.ops.nms_rotated CUDA", t_ours)
         if box_iou is not None:
@@ -219,10 +237,20 @@ def tune_cuda(n: int = 4000) -> None:
 
     b1, b2 = dota_boxes(n, 0).cuda(), dota_boxes(n, 1).cuda()
     saved = (_triton._SORT, _triton._BLOCK, _triton._BLOCK_RANK, _triton._WARPS)
-    print(f"Triton kernel tuning, {n} x {n} float32 (defaults: sort={saved[0]}, BLOCK={saved[1]}, "
-          f"BLOCK_RANK={saved[2]}, warps={saved[3]})")
+    print(
+        f"Triton kernel tuning, {n} x {n} float32 (defaults: sort={saved[0]}, BLOCK={saved[1]}, "
+        f"BLOCK_RANK={saved[2]}, warps={saved[3]})"
+    )
     base = None
-    for sort, blk, warps in [(True, 16, 4), (True, 32, 4), (True, 64, 4), (True, 64, 8), (False, 4, 4), (False, 8, 4), (False, 32, 4)]:
+    for sort, blk, warps in [
+        (True, 16, 4),
+        (True, 32, 4),
+        (True, 64, 4),
+        (True, 64, 8),
+        (False, 4, 4),
+        (False, 8, 4),
+        (False, 32, 4),
+    ]:
         _triton._SORT, _triton._WARPS = sort, warps
         if sort:
             _triton._BLOCK = blk
@@ -235,8 +263,10 @@ def tune_cuda(n: int = 4000) -> None:
             continue
         base = out if base is None else base
         t = timeit(lambda: _triton.pairwise_iou("box", b1, b2, False), 3, sync=True)
-        print(f"  sort={_triton._SORT!s:<5} BLOCK={blk:<3d} warps={warps}: {t * 1e3:9.2f} ms  "
-              f"(max |diff| vs first {(out - base).abs().max().item():.1e})")
+        print(
+            f"  sort={_triton._SORT!s:<5} BLOCK={blk:<3d} warps={warps}: {t * 1e3:9.2f} ms  "
+            f"(max |diff| vs first {(out - base).abs().max().item():.1e})"
+        )
     _triton._SORT, _triton._BLOCK, _triton._BLOCK_RANK, _triton._WARPS = saved
 
 

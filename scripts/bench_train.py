@@ -76,9 +76,13 @@ def main() -> None:
     med = statistics.median(times)
     peak = torch.cuda.max_memory_allocated() / 2**30 if dev.type == "cuda" else float("nan")
     name = torch.cuda.get_device_name() if dev.type == "cuda" else "cpu"
-    print(f"device={name} backbone={args.backbone} img={args.img_size} batch={args.batch_size} amp={args.amp}")
-    print(f"step_ms_median={med * 1000:.1f} images_per_s={args.batch_size / med:.1f} peak_mem_gib={peak:.2f} "
-          f"loss_last={float(losses['loss']):.3f}")
+    print(
+        f"device={name} backbone={args.backbone} img={args.img_size} batch={args.batch_size} amp={args.amp}"
+    )
+    print(
+        f"step_ms_median={med * 1000:.1f} images_per_s={args.batch_size / med:.1f} peak_mem_gib={peak:.2f} "
+        f"loss_last={float(losses['loss']):.3f}"
+    )
 
 
 if __name__ == "__main__":

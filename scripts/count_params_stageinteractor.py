@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 
 if __name__ == "__main__":
-    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
+    argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    ).parse_args()
 
 import torch  # noqa: E402
 
@@ -23,18 +25,28 @@ from gghl.models.query.mixing import AdaptiveMixing  # noqa: E402
 SPEC_M = {0: 21.22, 1: 17.01, 2: 15.56, 5: 17.24}  # per-stage mixing params (M) from the spec's table
 SPEC_TOTAL = {"stageinteractor": 103.82, "adamixer": 100.86}
 DEAD_PER_REUSED = 32_896
-OFFICIAL_TOTAL = 137_277_256  # official state_dict() parameters (tests/data/official_stageinteractor/keys.json)
+OFFICIAL_TOTAL = (
+    137_277_256  # official state_dict() parameters (tests/data/official_stageinteractor/keys.json)
+)
 
 
-def mixing_counts(reuse: bool, num_stages: int = 6, dim: int = 256, groups: int = 4, points: int = 8,
-                  out_points: int = 128) -> list[int]:
+def mixing_counts(
+    reuse: bool, num_stages: int = 6, dim: int = 256, groups: int = 4, points: int = 8, out_points: int = 128
+) -> list[int]:
     """Parameters of each stage's ``AdaptiveMixing`` (built on the meta device: no memory)."""
     counts = []
     with torch.device("meta"):
         for s in range(num_stages):
             sub = (8 if s == 0 else 4) if reuse else 4
-            m = AdaptiveMixing(dim, groups, sub, points, out_points, num_reused=max(s - 1, 0) if reuse else 0,
-                               dynamic_bias=reuse)
+            m = AdaptiveMixing(
+                dim,
+                groups,
+                sub,
+                points,
+                out_points,
+                num_reused=max(s - 1, 0) if reuse else 0,
+                dynamic_bias=reuse,
+            )
             counts.append(sum(p.numel() for p in m.parameters()))
     return counts
 
@@ -56,12 +68,16 @@ def main() -> None:
         for s, (c, d) in enumerate(zip(counts, dead)):
             spec = SPEC_M.get(s) if reuse else 16.81
             print(f"  stage {s}: {c / 1e6:7.3f}M | {(c + d) / 1e6:7.3f}M | {spec if spec else '-'}")
-        print(f"  total  : {sum(counts) / 1e6:7.3f}M | {(sum(counts) + sum(dead)) / 1e6:7.3f}M | {SPEC_TOTAL[name]}M")
+        print(
+            f"  total  : {sum(counts) / 1e6:7.3f}M | {(sum(counts) + sum(dead)) / 1e6:7.3f}M | {SPEC_TOTAL[name]}M"
+        )
     params, entries = paper_model_count()
     dead = DEAD_PER_REUSED * sum(max(s - 1, 0) for s in range(6))
-    print(f"paper model (R-50, 100 queries, 6 stages, 80 classes): ours {params:,} parameters, {entries} entries; "
-          f"official {OFFICIAL_TOTAL:,} = ours + {dead:,} (dead subbox_score_list)"
-          f"{'' if params + dead == OFFICIAL_TOTAL else '  MISMATCH'}")
+    print(
+        f"paper model (R-50, 100 queries, 6 stages, 80 classes): ours {params:,} parameters, {entries} entries; "
+        f"official {OFFICIAL_TOTAL:,} = ours + {dead:,} (dead subbox_score_list)"
+        f"{'' if params + dead == OFFICIAL_TOTAL else '  MISMATCH'}"
+    )
 
 
 if __name__ == "__main__":

@@ -152,7 +152,9 @@ def mutate_text(rng: random.Random, text: str) -> bytes:
         elif op == 6:  # blank / whitespace-only line
             lines.insert(i, rng.choice(["", "   ", "\t", "\r"]))
             continue
-        elif op == 7 and toks:  # an odd separator (tab run, Unicode line separator, NBSP, CR...) between tokens
+        elif (
+            op == 7 and toks
+        ):  # an odd separator (tab run, Unicode line separator, NBSP, CR...) between tokens
             k = rng.randrange(len(toks))
             lines[i] = " ".join(toks[:k]) + rng.choice(ODD_SEPARATORS) + " ".join(toks[k:])
             continue
@@ -276,12 +278,16 @@ def _text_agree(rng: random.Random, tmp: Path) -> tuple[bytes, Callable[[], Any]
             if err[0] == 0:  # a whole-file error (not UTF-8) is one in skip mode too
                 assert err_skip == err, f"skip mode: {err_skip} != {err}"
             else:
-                assert err_skip is None and skip.skipped[0] == err, f"skip mode: {err_skip} {skip and skip.skipped}"
+                assert err_skip is None and skip.skipped[0] == err, (
+                    f"skip mode: {err_skip} {skip and skip.skipped}"
+                )
             raise DotaFormatError(p, err[0], err[1])
         assert err_skip is None and not skip.skipped and skip.objects == train.objects
         names, polys, diff = gt
         assert names == [o.class_name for o in train.objects] and split == train.objects
-        assert np.array_equal(polys, train.polygons()) and diff.tolist() == [o.difficult != 0 for o in train.objects]
+        assert np.array_equal(polys, train.polygons()) and diff.tolist() == [
+            o.difficult != 0 for o in train.objects
+        ]
         _check_values(names, polys)
         if train.image_source is not None:
             assert check_line(train.image_source) is None
@@ -428,7 +434,9 @@ def fuzz(
 def main(argv: list[str] | None = None) -> int:
     ap = build_parser()
     args = ap.parse_args(argv)
-    names = list(TARGETS) if args.targets is None else [t.strip() for t in args.targets.split(",") if t.strip()]
+    names = (
+        list(TARGETS) if args.targets is None else [t.strip() for t in args.targets.split(",") if t.strip()]
+    )
     unknown = [t for t in names if t not in TARGETS]
     if unknown:
         ap.error(f"unknown targets {unknown}; known: {', '.join(TARGETS)}")

@@ -18,7 +18,9 @@ import time
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     # Comma-separated (not nargs="+"), so that the Hydra overrides after it are not taken as variant names.
-    ap.add_argument("--variants", default="gghl_obb,gghl_alg1,gghl_fixed", help="comma-separated variant names")
+    ap.add_argument(
+        "--variants", default="gghl_obb,gghl_alg1,gghl_fixed", help="comma-separated variant names"
+    )
     ap.add_argument("overrides", nargs="*", help="Hydra overrides applied to every run")
     args = ap.parse_args()
     from hydra import compose, initialize_config_dir
@@ -31,8 +33,15 @@ def main() -> None:
     rows = []
     for variant in args.variants.split(","):
         with tempfile.TemporaryDirectory() as out, initialize_config_dir(CONFIG_DIR, version_base="1.3"):
-            cfg = compose("train", overrides=[f"model.assigner_variant={variant}", f"paths.output_dir={out}",
-                                              "callbacks.progress_bar.refresh_rate=0", *args.overrides])
+            cfg = compose(
+                "train",
+                overrides=[
+                    f"model.assigner_variant={variant}",
+                    f"paths.output_dir={out}",
+                    "callbacks.progress_bar.refresh_rate=0",
+                    *args.overrides,
+                ],
+            )
             start = time.time()
             metrics = run(cfg)
             rows.append((variant, metrics.get("test/mAP50", float("nan")), time.time() - start))

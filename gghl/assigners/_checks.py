@@ -20,6 +20,7 @@ def check_objects(polygons: object, labels: object, weights: object, where: str 
     Args:
         where: prefix of the argument names in messages, e.g. ``"targets[1]"`` -> ``targets[1]['labels']``.
     """
+
     def name(key: str) -> str:
         return f"{where}[{key!r}]" if where else key
 
@@ -41,7 +42,9 @@ def check_objects(polygons: object, labels: object, weights: object, where: str 
         raise TypeError(f"{name('labels')} must hold integer class ids, got {labels.dtype}")
     if weights is not None:
         if not isinstance(weights, torch.Tensor):
-            raise TypeError(f"{name('weights')} must be a torch.Tensor [N] or None, got {type(weights).__name__}")
+            raise TypeError(
+                f"{name('weights')} must be a torch.Tensor [N] or None, got {type(weights).__name__}"
+            )
         if weights.dim() != 1 or weights.shape[0] != n:
             raise ValueError(
                 f"{name('weights')} has shape {tuple(weights.shape)} but {name('polygons')} has shape "
@@ -52,7 +55,11 @@ def check_objects(polygons: object, labels: object, weights: object, where: str 
 def check_targets(targets: object) -> None:
     """A non-empty list of per-image dicts with ``polygons``, ``labels`` and optional ``weights``."""
     if not isinstance(targets, list | tuple) or len(targets) == 0:
-        kind = f"an empty {type(targets).__name__}" if isinstance(targets, list | tuple) else type(targets).__name__
+        kind = (
+            f"an empty {type(targets).__name__}"
+            if isinstance(targets, list | tuple)
+            else type(targets).__name__
+        )
         raise ValueError(f"targets must be a non-empty list of per-image dicts, got {kind}")
     for b, t in enumerate(targets):
         if not isinstance(t, Mapping):
@@ -77,8 +84,10 @@ def check_gt_lists(gt_boxes: object, gt_labels: object, batch: int | None = None
         raise ValueError(f"gt_boxes has {len(gt_boxes)} images and gt_labels {len(gt_labels)}{want}")
     for b, (box, lab) in enumerate(zip(gt_boxes, gt_labels)):
         if not isinstance(box, torch.Tensor) or not isinstance(lab, torch.Tensor):
-            raise TypeError(f"gt_boxes[{b}] and gt_labels[{b}] must be tensors, got "
-                            f"{type(box).__name__} and {type(lab).__name__}")
+            raise TypeError(
+                f"gt_boxes[{b}] and gt_labels[{b}] must be tensors, got "
+                f"{type(box).__name__} and {type(lab).__name__}"
+            )
         if box.dim() != 2 or box.shape[1] != 4:
             raise ValueError(f"gt_boxes[{b}] must have shape [M, 4], got {tuple(box.shape)}")
         if lab.dim() != 1 or lab.shape[0] != box.shape[0]:

@@ -145,7 +145,10 @@ class CrossStageLabelAssigner:
     """
 
     def __init__(
-        self, iou_thr: float = 0.5, candidates: str = "prev+future", inclusive: bool = True,
+        self,
+        iou_thr: float = 0.5,
+        candidates: str = "prev+future",
+        inclusive: bool = True,
         keep_own_positive: bool = False,
     ) -> None:
         if candidates not in CANDIDATE_MODES:
@@ -163,7 +166,17 @@ class CrossStageLabelAssigner:
     ) -> list[Tensor]:
         mlist = list(matches.unbind(0)) if isinstance(matches, Tensor) else list(matches)
         return [
-            cross_stage_targets(s, mlist, boxes_xyxy[s], gt_boxes, gt_labels, num_classes, self.iou_thr,
-                                self.candidates, self.keep_own_positive, self.inclusive)
+            cross_stage_targets(
+                s,
+                mlist,
+                boxes_xyxy[s],
+                gt_boxes,
+                gt_labels,
+                num_classes,
+                self.iou_thr,
+                self.candidates,
+                self.keep_own_positive,
+                self.inclusive,
+            )
             for s in range(len(mlist))
         ]

@@ -114,7 +114,14 @@ class GaussianAssigner:
         """
         self._check_labels(labels)
         return reference_maps_loop(
-            polygons, labels, img_size, self.num_classes, self.strides, self.spec, weights, self.empty_background
+            polygons,
+            labels,
+            img_size,
+            self.num_classes,
+            self.strides,
+            self.spec,
+            weights,
+            self.empty_background,
         )
 
     def assign(

@@ -34,7 +34,9 @@ def _to_host(t: Tensor) -> Tensor:
     return t.cpu()
 
 
-def focal_class_cost(cls_logits: Tensor, alpha: float = 0.25, gamma: float = 2.0, eps: float = 1e-12) -> Tensor:
+def focal_class_cost(
+    cls_logits: Tensor, alpha: float = 0.25, gamma: float = 2.0, eps: float = 1e-12
+) -> Tensor:
     """Per-class focal matching cost ``[..., C]`` from logits ``[..., C]`` (fp32)."""
     p = cls_logits.float().sigmoid()
     pos = -(p + eps).log() * alpha * (1 - p).pow(gamma)
@@ -159,8 +161,10 @@ def hungarian_match_stages(
         ``[S, B, N]`` int64 on the predictions' device (GT index or -1).
     """
     if cls_logits.dim() != 4 or boxes_xyxy.shape != (*cls_logits.shape[:3], 4):
-        raise ValueError(f"cls_logits must be [S, B, N, C] and boxes_xyxy [S, B, N, 4], got "
-                         f"{tuple(cls_logits.shape)} and {tuple(boxes_xyxy.shape)}")
+        raise ValueError(
+            f"cls_logits must be [S, B, N, C] and boxes_xyxy [S, B, N, 4], got "
+            f"{tuple(cls_logits.shape)} and {tuple(boxes_xyxy.shape)}"
+        )
     s, b, n, _ = cls_logits.shape
     check_gt_lists(gt_boxes, gt_labels, b)
     dev = cls_logits.device

@@ -118,7 +118,10 @@ def aggregate_soft_labels(annotations: np.ndarray, num_classes: int, method: str
     if method == "dawid_skene":
         return dawid_skene(annotations, num_classes)
     if method == "average":
-        parts = [majority_vote(annotations, num_classes), empirical_distribution(annotations, num_classes),
-                 dawid_skene(annotations, num_classes)]
+        parts = [
+            majority_vote(annotations, num_classes),
+            empirical_distribution(annotations, num_classes),
+            dawid_skene(annotations, num_classes),
+        ]
         return np.mean(parts, axis=0)
     raise ValueError(f"unknown aggregation method {method!r}; choose from {AGGREGATION_METHODS}")

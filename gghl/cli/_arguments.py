@@ -30,7 +30,11 @@ def _accepted(target: str) -> tuple[set[str], bool] | None:
         return None
     params = sig.parameters.values()
     var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
-    names = {p.name for p in params if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)}
+    names = {
+        p.name
+        for p in params
+        if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    }
     return names, var_kw
 
 
@@ -60,7 +64,9 @@ def _walk(node: Any, path: str, cfg: DictConfig) -> None:
             _walk(value, f"{path}[{i}]", cfg)
 
 
-def check_arguments(cfg: DictConfig, sections: tuple[str, ...] = ("data", "model", "trainer", "callbacks", "logger")) -> None:
+def check_arguments(
+    cfg: DictConfig, sections: tuple[str, ...] = ("data", "model", "trainer", "callbacks", "logger")
+) -> None:
     """Every key of every ``_target_`` node under ``sections`` must be a parameter of its target (unless the
     target takes ``**kwargs``).
 

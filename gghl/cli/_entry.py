@@ -147,7 +147,11 @@ def suggest_key(config_name: str, argv: Sequence[str], config_dir: str = CONFIG_
     from omegaconf import DictConfig, OmegaConf
 
     keys = _override_keys(argv)
-    groups = [a for a in argv[1:] if "=" in a and not a.startswith("-") and "." not in a.split("=", 1)[0].lstrip("+~")]
+    groups = [
+        a
+        for a in argv[1:]
+        if "=" in a and not a.startswith("-") and "." not in a.split("=", 1)[0].lstrip("+~")
+    ]
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=config_dir, version_base="1.3"):

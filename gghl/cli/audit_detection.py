@@ -38,8 +38,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-SCRIPT_KEYS: dict[str, Any] = {"folds": 3, "split": "train", "out_dir": None, "top": 24, "threads": 0,
-                               "min_p": 0.05, "predictions": None, "init": None}
+SCRIPT_KEYS: dict[str, Any] = {
+    "folds": 3,
+    "split": "train",
+    "out_dir": None,
+    "top": 24,
+    "threads": 0,
+    "min_p": 0.05,
+    "predictions": None,
+    "init": None,
+}
 ANN_COLOUR, PRED_COLOUR = (255, 215, 0), (255, 0, 255)
 
 
@@ -84,8 +92,11 @@ def fold_config(overrides: list[str], data_root: Path, split: str):
     cfg = compose_config(overrides)
     with open_dict(cfg):
         cfg.data.root = str(data_root)
-        cfg.data.splits = {"train": "train", "val": None, "test": None} if split == "train" else \
-            {"train": None, "val": None, "test": "holdout"}
+        cfg.data.splits = (
+            {"train": "train", "val": None, "test": None}
+            if split == "train"
+            else {"train": None, "val": None, "test": "holdout"}
+        )
     return cfg
 
 
@@ -112,8 +123,10 @@ def load_init_weights(model, path: str) -> None:
     missing = [k for k in own if k not in state]
     wrong = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
     if missing or wrong:
-        raise ValueError(f"init={path}: does not fit the model ({len(missing)} weights missing, e.g. {missing[:2]}; "
-                         f"{len(wrong)} of another shape, e.g. {wrong[:2]}): same experiment and classes?")
+        raise ValueError(
+            f"init={path}: does not fit the model ({len(missing)} weights missing, e.g. {missing[:2]}; "
+            f"{len(wrong)} of another shape, e.g. {wrong[:2]}): same experiment and classes?"
+        )
     model.load_state_dict({k: state[k] for k in own})
 
 
@@ -134,10 +147,19 @@ def train_fold(cfg, init: str | None, root_dir: Path):
         dm = hydra.utils.instantiate(cfg.data)
         inject_data_info(cfg, dm)
         model = hydra.utils.instantiate(cfg.model, _convert_="all")
-        callbacks = [hydra.utils.instantiate(c) for c in (cfg.get("callbacks") or {}).values()
-                     if c is not None and "_target_" in c and not str(c._target_).endswith(skip)]
-        trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=False, enable_checkpointing=False,
-                                          default_root_dir=str(root_dir), limit_val_batches=0)
+        callbacks = [
+            hydra.utils.instantiate(c)
+            for c in (cfg.get("callbacks") or {}).values()
+            if c is not None and "_target_" in c and not str(c._target_).endswith(skip)
+        ]
+        trainer = hydra.utils.instantiate(
+            cfg.trainer,
+            callbacks=callbacks,
+            logger=False,
+            enable_checkpointing=False,
+            default_root_dir=str(root_dir),
+            limit_val_batches=0,
+        )
     if init:
         load_init_weights(model, init)
     trainer.fit(model, datamodule=dm)
@@ -166,8 +188,9 @@ def predict_holdout(model, cfg) -> dict[str, dict]:
     return out
 
 
-def out_of_fold_predictions(records: list, overrides: list[str], out_dir: Path, folds: int, seed: int,
-                            init: str | None = None) -> dict:
+def out_of_fold_predictions(
+    records: list, overrides: list[str], out_dir: Path, folds: int, seed: int, init: str | None = None
+) -> dict:
     """Train ``folds`` models and collect every image's detections from the model that did not see it."""
     import json
 
@@ -193,12 +216,16 @@ def out_of_fold_predictions(records: list, overrides: list[str], out_dir: Path, 
         preds = predict_holdout(model, fold_config(overrides, fdir / "data", "holdout"))
         missing = sorted({r.image_id for r in held} - set(preds))
         if missing:
-            raise RuntimeError(f"fold {k}: no predictions for {missing[:5]} (the held-out loader skipped them)")
+            raise RuntimeError(
+                f"fold {k}: no predictions for {missing[:5]} (the held-out loader skipped them)"
+            )
         done.write_text(json.dumps(preds))
         oof.update(preds)
         n_det = sum(len(p["scores"]) for p in preds.values())
-        print(f"fold {k + 1}/{folds}: done in {time.time() - t0:.0f}s, {n_det} detections on the held-out images",
-              flush=True)
+        print(
+            f"fold {k + 1}/{folds}: done in {time.time() - t0:.0f}s, {n_det} detections on the held-out images",
+            flush=True,
+        )
     return oof
 
 
@@ -225,14 +252,17 @@ def draw_suspect(image, row: dict, path: Path, scale: int = 2) -> None:
     import numpy as np
     from PIL import Image, ImageDraw
 
-    polys = [(np.array(row[k].split(), dtype=float), c) for k, c in (("box", ANN_COLOUR), ("predicted_box", PRED_COLOUR))
-             if row[k]]
+    polys = [
+        (np.array(row[k].split(), dtype=float), c)
+        for k, c in (("box", ANN_COLOUR), ("predicted_box", PRED_COLOUR))
+        if row[k]
+    ]
     pts = np.concatenate([p for p, _ in polys]).reshape(-1, 2)
     h, w = image.shape[:2]
     pad = max(24.0, 0.5 * float((pts.max(0) - pts.min(0)).max()))
     x0, y0 = (int(max(0, v)) for v in pts.min(0) - pad)
     x1, y1 = int(min(w, pts[:, 0].max() + pad)), int(min(h, pts[:, 1].max() + pad))
-    crop = Image.fromarray(np.ascontiguousarray(image[y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)]))
+    crop = Image.fromarray(np.ascontiguousarray(image[y0 : max(y1, y0 + 1), x0 : max(x1, x0 + 1)]))
     crop = crop.resize((crop.width * scale, crop.height * scale), Image.NEAREST)
     canvas = Image.new("RGB", (max(crop.width, 260), crop.height + 28), "black")
     canvas.paste(crop, (0, 28))
@@ -245,7 +275,9 @@ def draw_suspect(image, row: dict, path: Path, scale: int = 2) -> None:
     canvas.save(path)
 
 
-def write_outputs(rows: list[dict], records: list, audit, class_names: list[str], out_dir: Path, top: int) -> Path:
+def write_outputs(
+    rows: list[dict], records: list, audit, class_names: list[str], out_dir: Path, top: int
+) -> Path:
     import csv
 
     import numpy as np
@@ -253,18 +285,40 @@ def write_outputs(rows: list[dict], records: list, audit, class_names: list[str]
     from gghl.data.image_io import read_image
 
     lines = {i: line_numbers(r) for i, r in enumerate(records)}
-    fields = ["rank", "image", "object", "line", "issue", "p", "quality", "given_class", "suggested_class", "iou",
-              "angle_error_deg", "fix", "box", "predicted_box", "pred_score"]  # pred_score: of predicted_box
+    fields = [
+        "rank",
+        "image",
+        "object",
+        "line",
+        "issue",
+        "p",
+        "quality",
+        "given_class",
+        "suggested_class",
+        "iou",
+        "angle_error_deg",
+        "fix",
+        "box",
+        "predicted_box",
+        "pred_score",
+    ]  # pred_score: of predicted_box
     csv_path = out_dir / "label_issues.csv"
     with open(csv_path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
         w.writeheader()
         for r in rows:
             obj = r["object"]
-            w.writerow({**r, "image": records[r["image"]].image_id,
-                        "line": lines[r["image"]][obj] if obj >= 0 and lines[r["image"]] else "",
-                        **{k: f"{r[k]:.4f}" if np.isfinite(r[k]) else "" for k in
-                           ("p", "quality", "iou", "angle_error_deg", "pred_score")}})
+            w.writerow(
+                {
+                    **r,
+                    "image": records[r["image"]].image_id,
+                    "line": lines[r["image"]][obj] if obj >= 0 and lines[r["image"]] else "",
+                    **{
+                        k: f"{r[k]:.4f}" if np.isfinite(r[k]) else ""
+                        for k in ("p", "quality", "iou", "angle_error_deg", "pred_score")
+                    },
+                }
+            )
     with open(out_dir / "image_quality.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["image", "quality", "annotations"])
@@ -316,19 +370,29 @@ def audit(opts: dict[str, Any], overrides: list[str]) -> int:
     cfg = compose_config(overrides)
     with config_errors(cfg):
         if not str(cfg.data.get("_target_", "")).endswith("DotaDataModule"):
-            raise ConfigError("data", f"the audit reads a DOTA-layout dataset (data=dota ...), got {cfg.data._target_}")
+            raise ConfigError(
+                "data", f"the audit reads a DOTA-layout dataset (data=dota ...), got {cfg.data._target_}"
+            )
         splits = dict(cfg.data.get("splits") or {})
         if opts["split"] not in splits or not splits[opts["split"]]:
             raise ConfigError("data.splits", f"no split {opts['split']!r} to audit; have {splits}")
         import hydra
 
         dm = hydra.utils.instantiate(cfg.data)
-    ds = DotaDataset(cfg.data.root, splits[opts["split"]], class_names=dm.class_names, on_error=cfg.data.on_error)
+    ds = DotaDataset(
+        cfg.data.root, splits[opts["split"]], class_names=dm.class_names, on_error=cfg.data.on_error
+    )
     records, names = ds.records, list(dm.class_names)
-    out_dir = Path(opts["out_dir"] or Path("logs", "audit_detection", str(cfg.task_name), time.strftime("%Y-%m-%d_%H-%M-%S")))
+    out_dir = Path(
+        opts["out_dir"]
+        or Path("logs", "audit_detection", str(cfg.task_name), time.strftime("%Y-%m-%d_%H-%M-%S"))
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
-    print(f"audit of {ds.root / ds.split}: {len(records)} images, {sum(len(r.labels) for r in records)} annotations, "
-          f"{len(names)} classes -> {out_dir}", flush=True)
+    print(
+        f"audit of {ds.root / ds.split}: {len(records)} images, {sum(len(r.labels) for r in records)} annotations, "
+        f"{len(names)} classes -> {out_dir}",
+        flush=True,
+    )
 
     if opts["predictions"]:
         oof = json.loads(Path(opts["predictions"]).read_text())
@@ -339,17 +403,27 @@ def audit(opts: dict[str, Any], overrides: list[str]) -> int:
     if missing:
         raise SystemExit(f"error: no predictions for {len(missing)} images, e.g. {missing[:3]}")
     anns = [{"boxes": r.polygons, "labels": r.labels} for r in records]
-    preds = [{"boxes": np.asarray(oof[r.image_id]["polygons"], dtype=np.float64).reshape(-1, 8),
-              "scores": np.asarray(oof[r.image_id]["scores"], dtype=np.float64),
-              "labels": np.asarray(oof[r.image_id]["labels"], dtype=np.int64)} for r in records]
+    preds = [
+        {
+            "boxes": np.asarray(oof[r.image_id]["polygons"], dtype=np.float64).reshape(-1, 8),
+            "scores": np.asarray(oof[r.image_id]["scores"], dtype=np.float64),
+            "labels": np.asarray(oof[r.image_id]["labels"], dtype=np.int64),
+        }
+        for r in records
+    ]
     audit = audit_detection_labels(anns, preds, len(names))
     rows = rank_issues(audit, anns, preds, names, min_p=opts["min_p"])
     csv_path = write_outputs(rows, records, audit, names, out_dir, opts["top"])
 
     print("\n==== detection label audit ====")
     print(f"images={len(records)} annotations={len(audit.ann_label)} detections={len(audit.pred_score)}")
-    print("references per class (iou / shape / support): " + ", ".join(
-        f"{n} {a:.2f}/{b:.2f}/{c:.2f}" for n, a, b, c in zip(names, audit.iou_ref, audit.shape_ref, audit.support_ref)))
+    print(
+        "references per class (iou / shape / support): "
+        + ", ".join(
+            f"{n} {a:.2f}/{b:.2f}/{c:.2f}"
+            for n, a, b, c in zip(names, audit.iou_ref, audit.shape_ref, audit.support_ref)
+        )
+    )
     for kind in ("overlooked", "swapped", "badly_located", "rotated", "spurious"):
         ps = [r["p"] for r in rows if r["issue"] == kind]
         print(f"{kind:14s} listed={len(ps):5d}  p>=0.5: {sum(p >= 0.5 for p in ps)}")

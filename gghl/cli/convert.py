@@ -60,7 +60,9 @@ def _run(cfg: DictConfig) -> dict[str, Any]:
 
     start = time.time()
     if cfg.format not in FORMATS:
-        raise ConfigError("format", f"unknown format {cfg.format!r}; known: {sorted(FORMATS)}", "configs/convert.yaml")
+        raise ConfigError(
+            "format", f"unknown format {cfg.format!r}; known: {sorted(FORMATS)}", "configs/convert.yaml"
+        )
     src, dst = Path(str(cfg.src)), Path(str(cfg.dst))
     if not src.is_file():
         raise FileNotFoundError(f"src does not exist: {src}")
@@ -75,7 +77,9 @@ def _run(cfg: DictConfig) -> dict[str, Any]:
     for key in cfg:
         if key not in skip:
             node = cfg[key]
-            options[str(key)] = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+            options[str(key)] = (
+                OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+            )
     ckpt = builder(str(cfg.format))(src, options)
     # The stored config must pass the allow-list every loader applies (only gghl's own targets).
     check_targets({"model": ckpt["gghl_config"]["model"], "data": ckpt["gghl_config"].get("data", {})})
@@ -88,12 +92,20 @@ def _run(cfg: DictConfig) -> dict[str, Any]:
         "dst": str(dst),
         "format": str(cfg.format),
         "entries": len(state),
-        "parameters": int(sum(v.numel() for k, v in state.items() if v.is_floating_point() and not k.endswith(("running_mean", "running_var")))),
+        "parameters": int(
+            sum(
+                v.numel()
+                for k, v in state.items()
+                if v.is_floating_point() and not k.endswith(("running_mean", "running_var"))
+            )
+        ),
         "seconds": time.time() - start,
     }
     model = ckpt["gghl_config"]["model"]
     post = model.get("postprocess") or {}
-    print(f"converted {src} ({cfg.format}) -> {dst}: {result['entries']} entries, {result['parameters']:,} parameters")
+    print(
+        f"converted {src} ({cfg.format}) -> {dst}: {result['entries']} entries, {result['parameters']:,} parameters"
+    )
     print(
         f"classes={model.get('num_classes')} img_size={ckpt['gghl_config'].get('data', {}).get('img_size')} "
         f"score_thresh={post.get('score_thresh')} nms_thresh={post.get('nms_thresh')} max_det={post.get('max_det', model.get('max_det'))}"

@@ -67,11 +67,15 @@ def _detection_split(datamodule: Any, split: str) -> tuple[Any, str]:
     if split not in SPLIT_KEYS:
         splits = getattr(datamodule, "splits", None)
         if not isinstance(splits, dict):
-            raise ConfigError("split", f"{type(datamodule).__name__} has splits {list(SPLIT_KEYS)}, got {split!r}")
+            raise ConfigError(
+                "split", f"{type(datamodule).__name__} has splits {list(SPLIT_KEYS)}, got {split!r}"
+            )
         splits["test"], key = split, "test"
     raw = datamodule.make_raw(key)
     if raw is None:
-        raise ConfigError("split", f"{type(datamodule).__name__} has no {split!r} split (its size or folder is unset)")
+        raise ConfigError(
+            "split", f"{type(datamodule).__name__} has no {split!r} split (its size or folder is unset)"
+        )
     return raw, key
 
 
@@ -95,10 +99,13 @@ def _run(cfg: DictConfig) -> dict[str, Any]:
         raise ConfigError("input_size", f"{cfg.ckpt_path} stores no img_size/image_size; pass input_size=N")
     notes = []
     if loaded.img_size and input_size != loaded.img_size:
-        notes.append(f"input_size={input_size} differs from the checkpoint's training input size {loaded.img_size}")
+        notes.append(
+            f"input_size={input_size} differs from the checkpoint's training input size {loaded.img_size}"
+        )
     try:
-        data_cfg, more = resolve_eval_data(loaded.config.get("data") or {}, given_data(cfg.get("data")),
-                                           loaded.class_names, input_size)
+        data_cfg, more = resolve_eval_data(
+            loaded.config.get("data") or {}, given_data(cfg.get("data")), loaded.class_names, input_size
+        )
     except ValueError as err:
         raise ConfigError("data", str(err)) from err
     notes += more
@@ -108,9 +115,11 @@ def _run(cfg: DictConfig) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = TileSettings.from_config(cfg)
     window = settings.window(input_size)
-    print(f"eval: {cfg.ckpt_path} kind={loaded.kind} protocol={protocol} split={cfg.split} "
-          f"data={str(data_cfg['_target_']).rsplit('.', 1)[-1]} input_size={input_size}"
-          + (f" patch_size={window[0]} gap={window[1]}" if protocol == "dota" else ""))
+    print(
+        f"eval: {cfg.ckpt_path} kind={loaded.kind} protocol={protocol} split={cfg.split} "
+        f"data={str(data_cfg['_target_']).rsplit('.', 1)[-1]} input_size={input_size}"
+        + (f" patch_size={window[0]} gap={window[1]}" if protocol == "dota" else "")
+    )
     for note in notes:
         print(f"note: {note}")
     device = _device(cfg.device)
@@ -121,8 +130,16 @@ def _run(cfg: DictConfig) -> dict[str, Any]:
         model = CheckpointModel(loaded, img_size=input_size, device=device)
         if cfg.score_thresh is not None:
             model.score_thresh = float(cfg.score_thresh)
-        result = evaluate_oriented(model, raw, out_dir, loaded.class_names, settings,
-                                   use_07_metric=cfg.use_07_metric, difficult=cfg.difficult, zip_results=cfg.zip)
+        result = evaluate_oriented(
+            model,
+            raw,
+            out_dir,
+            loaded.class_names,
+            settings,
+            use_07_metric=cfg.use_07_metric,
+            difficult=cfg.difficult,
+            zip_results=cfg.zip,
+        )
     elif protocol == "coco":
         from gghl.evaluation.loader_eval import evaluate_coco_split
 
@@ -130,22 +147,44 @@ def _run(cfg: DictConfig) -> dict[str, Any]:
         task = loaded.task.to(device)
         if cfg.score_thresh is not None and hasattr(task, "postprocess"):
             task.postprocess.score_thresh = float(cfg.score_thresh)
-        result = evaluate_coco_split(task, raw, input_size, datamodule.annotation_file(key), out_dir,
-                                     batch_size=datamodule.batch_size, num_workers=datamodule.num_workers,
-                                     device=device)
+        result = evaluate_coco_split(
+            task,
+            raw,
+            input_size,
+            datamodule.annotation_file(key),
+            out_dir,
+            batch_size=datamodule.batch_size,
+            num_workers=datamodule.num_workers,
+            device=device,
+        )
     else:
         from gghl.evaluation.loader_eval import evaluate_top1
 
         datamodule.setup("test")
         if cfg.split not in datamodule.splits:
-            raise ConfigError("split", f"{type(datamodule).__name__} has splits {list(datamodule.splits)}, "
-                              f"got {cfg.split!r}")
+            raise ConfigError(
+                "split",
+                f"{type(datamodule).__name__} has splits {list(datamodule.splits)}, got {cfg.split!r}",
+            )
         dataset = datamodule.make_dataset(cfg.split, datamodule.splits[cfg.split], train=False)
-        result = evaluate_top1(loaded.task.eval_net().to(device), dataset, batch_size=datamodule.batch_size,
-                               num_workers=datamodule.num_workers, device=device)
+        result = evaluate_top1(
+            loaded.task.eval_net().to(device),
+            dataset,
+            batch_size=datamodule.batch_size,
+            num_workers=datamodule.num_workers,
+            device=device,
+        )
     _report(result, out_dir)
-    result.update({"checkpoint": str(cfg.ckpt_path), "kind": loaded.kind, "split": str(cfg.split),
-                   "input_size": input_size, "notes": notes, "data": data_cfg})
+    result.update(
+        {
+            "checkpoint": str(cfg.ckpt_path),
+            "kind": loaded.kind,
+            "split": str(cfg.split),
+            "input_size": input_size,
+            "notes": notes,
+            "data": data_cfg,
+        }
+    )
     (out_dir / "eval_result.json").write_text(json.dumps(result, indent=2, default=str))
     return result
 

@@ -63,13 +63,17 @@ def resolve_eval_data(
     group = "_target_" in given
     data = dict(given) if group else {**stored, **given}
     if not data.get("_target_"):
-        raise ValueError("the checkpoint stores no data config (_target_) and none was given: pass data=<group>")
+        raise ValueError(
+            "the checkpoint stores no data config (_target_) and none was given: pass data=<group>"
+        )
     accepted = _parameters(str(data["_target_"]))
     names = [str(c) for c in class_names]
     if "class_names" in data or (accepted and "class_names" in accepted[0]):
         old = data.get("class_names")
         if old is not None and list(old) != names:
-            notes.append(f"data.class_names {list(old)} replaced by the checkpoint's {len(names)} classes {names}")
+            notes.append(
+                f"data.class_names {list(old)} replaced by the checkpoint's {len(names)} classes {names}"
+            )
         data["class_names"] = names
         if data.get("version") is not None and old != names:
             data["version"] = None  # a preset class list (DOTA v1.0/1.5/2.0) of other classes

@@ -40,7 +40,9 @@ def _run(cfg: DictConfig) -> dict[str, Any]:
     # The loader holds the checkpoint's stored config to the _target_ allow-list before anything is imported
     # (allow_pickle does not lift it). nms=true puts GGHL's rotated NMS into the graph: a checkpoint of
     # another kind is refused in one line.
-    loaded = load_task(cfg.ckpt_path, allow_pickle=cfg.allow_pickle, expected_kind="gghl" if cfg.nms else None)
+    loaded = load_task(
+        cfg.ckpt_path, allow_pickle=cfg.allow_pickle, expected_kind="gghl" if cfg.nms else None
+    )
     out_dir = Path(cfg.paths.output_dir)
     output = Path(cfg.output) if cfg.output else out_dir / f"{Path(cfg.ckpt_path).stem}{SUFFIX[cfg.format]}"
     path, report = export_checkpoint(

@@ -162,7 +162,9 @@ def _run(cfg: DictConfig) -> dict[str, float]:
         from gghl.tasks.model_kinds import kind_of_target
 
         early = check_resume_file(
-            str(cfg.ckpt_path), kind_of_target(cfg.model.get("_target_")), bool(cfg.get("allow_pickle", False))
+            str(cfg.ckpt_path),
+            kind_of_target(cfg.model.get("_target_")),
+            bool(cfg.get("allow_pickle", False)),
         )
     L.seed_everything(cfg.seed, workers=True)
     datamodule = hydra.utils.instantiate(cfg.data)
@@ -181,7 +183,9 @@ def _run(cfg: DictConfig) -> dict[str, float]:
     )
     output_dir = cfg.paths.output_dir
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), _checkpoint_dir(callbacks, output_dir))
-    if ckpt_path:  # not a checkpoint / refused target / another model kind / weights that do not fit: one line
+    if (
+        ckpt_path
+    ):  # not a checkpoint / refused target / another model kind / weights that do not fit: one line
         from gghl.tasks.checkpoint import check_resume
 
         check_resume(ckpt_path, model, allow_pickle=bool(cfg.get("allow_pickle", False)), ckpt=early)

@@ -77,7 +77,9 @@ class CocoDetection(Dataset):
             raise FileNotFoundError(f"{self.ann_file}: COCO annotation file not found")
         if not self.images_dir.is_dir():
             raise FileNotFoundError(f"{self.images_dir}: COCO images folder not found")
-        data = load_coco_json(self.ann_file)  # CocoFormatError naming file and json path (missing fields, dup ids)
+        data = load_coco_json(
+            self.ann_file
+        )  # CocoFormatError naming file and json path (missing fields, dup ids)
         with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
             self.coco = COCO()
             self.coco.dataset = data

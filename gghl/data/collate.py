@@ -70,11 +70,20 @@ def make_sample(
     polys = torch.as_tensor(np.asarray(polygons), dtype=torch.float64).reshape(-1, 8)
     n = polys.shape[0]
     labs = torch.as_tensor(np.asarray(labels), dtype=torch.int64).reshape(-1)
-    diff = (torch.zeros(n, dtype=torch.bool) if difficult is None
-            else torch.as_tensor(np.asarray(difficult), dtype=torch.bool).reshape(-1))
-    w = torch.ones(n, dtype=torch.float32) if weights is None else torch.as_tensor(weights, dtype=torch.float32)
+    diff = (
+        torch.zeros(n, dtype=torch.bool)
+        if difficult is None
+        else torch.as_tensor(np.asarray(difficult), dtype=torch.bool).reshape(-1)
+    )
+    w = (
+        torch.ones(n, dtype=torch.float32)
+        if weights is None
+        else torch.as_tensor(weights, dtype=torch.float32)
+    )
     if not (labs.shape[0] == diff.shape[0] == w.shape[0] == n):
-        raise ValueError(f"{image_id}: inconsistent object counts {n}, {labs.shape[0]}, {diff.shape[0]}, {w.shape[0]}")
+        raise ValueError(
+            f"{image_id}: inconsistent object counts {n}, {labs.shape[0]}, {diff.shape[0]}, {w.shape[0]}"
+        )
     return {
         "image": img,
         "polygons": polys,

@@ -76,10 +76,13 @@ class DetectionDataModule(L.LightningDataModule):
         self.seed = int(seed)
         self.drop_last = bool(drop_last)
         self.augment = AugmentConfig(
-            hflip=float(hflip), vflip=float(vflip), rot90=float(rot90),
+            hflip=float(hflip),
+            vflip=float(vflip),
+            rot90=float(rot90),
             hsv=None if hsv is None else tuple(float(g) for g in hsv),  # type: ignore[arg-type]
             hsv_prob=float(hsv_prob),
-            mixup_prob=float(mixup_prob), mixup_alpha=float(mixup_alpha),
+            mixup_prob=float(mixup_prob),
+            mixup_alpha=float(mixup_alpha),
         )
         self.multiscale_sizes = None if not multiscale_sizes else [int(s) for s in multiscale_sizes]
         self.multiscale_every = int(multiscale_every)
@@ -113,9 +116,14 @@ class DetectionDataModule(L.LightningDataModule):
                 )
             names = list(getattr(raw, "class_names", self.class_names))
             if names != self.class_names:
-                raise ValueError(f"{split} split classes {names} differ from the configured {self.class_names}")
+                raise ValueError(
+                    f"{split} split classes {names} differ from the configured {self.class_names}"
+                )
             self.datasets[split] = DetectionSplit(
-                raw, self.img_size, train=split == "train", augment=self.augment,
+                raw,
+                self.img_size,
+                train=split == "train",
+                augment=self.augment,
                 target_transform=self.target_transform,
             )
 
@@ -130,7 +138,11 @@ class DetectionDataModule(L.LightningDataModule):
         drop = self.drop_last and shuffle and len(ds) >= self.batch_size
         if shuffle:  # training keys carry size and augmentation seed (multi-scale or one size)
             batch_sampler: BatchSampler = MultiScaleBatchSampler(
-                sampler, self.batch_size, drop, self.multiscale_sizes or [self.img_size], self.multiscale_every,
+                sampler,
+                self.batch_size,
+                drop,
+                self.multiscale_sizes or [self.img_size],
+                self.multiscale_every,
                 self.seed,
             )
         else:
@@ -187,8 +199,15 @@ class SyntheticDataModule(DetectionDataModule):
         rot90: float = 0.5,
         **kwargs: Any,
     ) -> None:
-        super().__init__(img_size=img_size, batch_size=batch_size, num_workers=num_workers,
-                         hflip=hflip, vflip=vflip, rot90=rot90, **kwargs)
+        super().__init__(
+            img_size=img_size,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            hflip=hflip,
+            vflip=vflip,
+            rot90=rot90,
+            **kwargs,
+        )
         self.class_names = synthetic_class_names(int(num_classes))
         if class_names is not None and list(class_names) != self.class_names:
             raise ValueError(f"synthetic class_names must be {self.class_names}, got {list(class_names)}")
@@ -201,8 +220,11 @@ class SyntheticDataModule(DetectionDataModule):
         if self.sizes[split] <= 0:
             return None
         return SyntheticOrientedDataset(
-            self.sizes[split], img_size=self.gen_size, num_classes=self.num_classes,
-            seed=self.seed + SPLITS.index(split), **self.generator_kwargs,
+            self.sizes[split],
+            img_size=self.gen_size,
+            num_classes=self.num_classes,
+            seed=self.seed + SPLITS.index(split),
+            **self.generator_kwargs,
         )
 
 
@@ -251,8 +273,13 @@ class DotaDataModule(DetectionDataModule):
         sub = self.splits.get(split)
         if sub is None:
             return None
-        return DotaDataset(self.root, sub, class_names=self.class_names, on_error=self.on_error,
-                           check_images=self.check_images)
+        return DotaDataset(
+            self.root,
+            sub,
+            class_names=self.class_names,
+            on_error=self.on_error,
+            check_images=self.check_images,
+        )
 
 
 class CocoDataModule(DetectionDataModule):
@@ -272,13 +299,19 @@ class CocoDataModule(DetectionDataModule):
     ) -> None:
         super().__init__(**kwargs)
         self.root = Path(root)
-        self.splits = dict(splits) if splits is not None else {"train": "train2017", "val": "val2017", "test": "val2017"}
+        self.splits = (
+            dict(splits)
+            if splits is not None
+            else {"train": "train2017", "val": "val2017", "test": "val2017"}
+        )
         self.images_pattern, self.annotations_pattern = images, annotations
         if class_names is None:
             files = [self._ann(s) for s in ("val", "test", "train") if self.splits.get(s)]
             found = [f for f in files if f.is_file()]
             if not found:
-                raise FileNotFoundError(f"no COCO annotation file among {[str(f) for f in files]} to read categories from")
+                raise FileNotFoundError(
+                    f"no COCO annotation file among {[str(f) for f in files]} to read categories from"
+                )
             self.contiguous_to_cat_id, class_names = read_coco_categories(found[0])
         self.class_names = list(class_names)
         self.num_classes = len(self.class_names)
@@ -301,7 +334,10 @@ class CocoDataModule(DetectionDataModule):
     def make_raw(self, split: str) -> CocoDetection | None:
         if not self.splits.get(split):
             return None
-        raw = CocoDetection(self.root / self.images_pattern.format(split=self.splits[split]), self._ann(split),
-                            class_names=self.class_names)
+        raw = CocoDetection(
+            self.root / self.images_pattern.format(split=self.splits[split]),
+            self._ann(split),
+            class_names=self.class_names,
+        )
         self.contiguous_to_cat_id = raw.contiguous_to_cat_id
         return raw

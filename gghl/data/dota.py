@@ -137,17 +137,25 @@ class DotaDataset(Dataset):
         base = self.root / self.split if self.split else self.root
         images_dir, labels_dir = base / "images", base / "labelTxt"
         if not images_dir.is_dir():
-            raise FileNotFoundError(f"{images_dir}: DOTA images folder not found (expected <root>/<split>/images)")
+            raise FileNotFoundError(
+                f"{images_dir}: DOTA images folder not found (expected <root>/<split>/images)"
+            )
         images, dup_images = index_files(images_dir, self.image_exts)
         for stem, paths in sorted(dup_images.items()):
-            self._fail("ambiguous_image", ValueError(
-                f"{images_dir}: several images for {stem!r}: {[p.name for p in paths]} (one image per label file)"))
+            self._fail(
+                "ambiguous_image",
+                ValueError(
+                    f"{images_dir}: several images for {stem!r}: {[p.name for p in paths]} (one image per label file)"
+                ),
+            )
         looked_for = f"image files ({describe_exts(self.image_exts)}) in {images_dir}"
         class_to_idx = {c: i for i, c in enumerate(self.class_names)}
         records: list[DotaRecord] = []
         if not labels_dir.is_dir():
             if not images and not dup_images:
-                raise FileNotFoundError(f"{base}: empty DOTA split: no {looked_for}, and no {labels_dir} folder")
+                raise FileNotFoundError(
+                    f"{base}: empty DOTA split: no {looked_for}, and no {labels_dir} folder"
+                )
             log.info("%s missing: indexing images without annotations", labels_dir)
             for stem, path in sorted(images.items()):
                 records.append(self._record(stem, path, None, [], [], [], None, None))
@@ -155,23 +163,33 @@ class DotaDataset(Dataset):
             labels, dup_labels = index_files(labels_dir, (".txt",))
             if not images and not labels and not dup_images and not dup_labels:
                 raise FileNotFoundError(
-                    f"{base}: empty DOTA split: no {looked_for} and no label files (*.txt, any case) in {labels_dir}")
+                    f"{base}: empty DOTA split: no {looked_for} and no label files (*.txt, any case) in {labels_dir}"
+                )
             for stem, paths in sorted(dup_labels.items()):
-                self._fail("ambiguous_label", ValueError(
-                    f"{labels_dir}: several label files for {stem!r}: {[p.name for p in paths]}"))
+                self._fail(
+                    "ambiguous_label",
+                    ValueError(f"{labels_dir}: several label files for {stem!r}: {[p.name for p in paths]}"),
+                )
             for stem, label_path in sorted(labels.items()):
                 image_path = images.get(stem)
                 if image_path is None:
                     if stem not in dup_images:  # (ambiguous ones are already reported)
-                        self._fail("missing_image", FileNotFoundError(
-                            f"{label_path}: no image {stem}{{{','.join(self.image_exts)}}} (any case) in {images_dir}"))
+                        self._fail(
+                            "missing_image",
+                            FileNotFoundError(
+                                f"{label_path}: no image {stem}{{{','.join(self.image_exts)}}} (any case) in {images_dir}"
+                            ),
+                        )
                     continue
                 rec = self._parse(label_path, image_path, class_to_idx)
                 if rec is not None:
                     records.append(rec)
             for stem, p in sorted(images.items()):
                 if stem not in labels and stem not in dup_labels:
-                    self._fail("missing_label", FileNotFoundError(f"{p}: no label file {labels_dir / (stem + '.txt')}"))
+                    self._fail(
+                        "missing_label",
+                        FileNotFoundError(f"{p}: no label file {labels_dir / (stem + '.txt')}"),
+                    )
         if check_images:
             kept = []
             for rec in records:
@@ -182,7 +200,9 @@ class DotaDataset(Dataset):
                     self._fail("corrupt_image", e)
             records = kept
         if not records:  # only reachable in skip mode: raise mode has raised on the first problem
-            raise ValueError(f"{base}: no usable image left (looked for {looked_for}); skipped: {dict(self.skipped)}")
+            raise ValueError(
+                f"{base}: no usable image left (looked for {looked_for}); skipped: {dict(self.skipped)}"
+            )
         return records
 
     def _parse(self, label_path: Path, image_path: Path, class_to_idx: dict[str, int]) -> DotaRecord | None:
@@ -207,9 +227,14 @@ class DotaDataset(Dataset):
         for obj in parsed.objects:
             idx = class_to_idx.get(obj.class_name)
             if idx is None:
-                self._fail("unknown_class", DotaFormatError(
-                    label_path, obj.line_no,
-                    f"unknown class {obj.class_name!r}; known classes: {self.class_names}"))
+                self._fail(
+                    "unknown_class",
+                    DotaFormatError(
+                        label_path,
+                        obj.line_no,
+                        f"unknown class {obj.class_name!r}; known classes: {self.class_names}",
+                    ),
+                )
                 continue
             problem = _geometry_problem(obj.polygon, size_of())
             if problem is not None:  # not a format error: counted and logged, never raised
@@ -219,18 +244,30 @@ class DotaDataset(Dataset):
             polys.append(obj.polygon)
             labels.append(idx)
             diff.append(obj.difficult != 0)
-        return self._record(label_path.stem, image_path, label_path, polys, labels, diff,
-                            parsed.image_source, parsed.gsd)
+        return self._record(
+            label_path.stem, image_path, label_path, polys, labels, diff, parsed.image_source, parsed.gsd
+        )
 
     @staticmethod
-    def _record(stem: str, image_path: Path, label_path: Path | None, polys: list, labels: list,
-                diff: list, image_source: str | None, gsd: float | None) -> DotaRecord:
+    def _record(
+        stem: str,
+        image_path: Path,
+        label_path: Path | None,
+        polys: list,
+        labels: list,
+        diff: list,
+        image_source: str | None,
+        gsd: float | None,
+    ) -> DotaRecord:
         return DotaRecord(
-            image_id=stem, image_path=image_path, label_path=label_path,
+            image_id=stem,
+            image_path=image_path,
+            label_path=label_path,
             polygons=np.asarray(polys, dtype=np.float64).reshape(-1, 8),
             labels=np.asarray(labels, dtype=np.int64).reshape(-1),
             difficult=np.asarray(diff, dtype=bool).reshape(-1),
-            image_source=image_source, gsd=gsd,
+            image_source=image_source,
+            gsd=gsd,
         )
 
     # ------------------------------------------------------------------ access
@@ -242,7 +279,11 @@ class DotaDataset(Dataset):
         rec = self.records[index]
         image = read_image(rec.image_path)
         return make_sample(
-            image=image, polygons=rec.polygons, labels=rec.labels, difficult=rec.difficult, image_id=rec.image_id
+            image=image,
+            polygons=rec.polygons,
+            labels=rec.labels,
+            difficult=rec.difficult,
+            image_id=rec.image_id,
         )
 
     def __getitem__(self, index: int) -> dict[str, Any]:

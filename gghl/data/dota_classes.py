@@ -27,7 +27,9 @@ DOTA_CLASSES: dict[str, tuple[str, ...]] = {"1.0": DOTA_V1_0, "1.5": DOTA_V1_5, 
 
 def dota_classes(version: str | float = "1.0") -> list[str]:
     """Class names of DOTA ``version`` (``"1.0"`` 15, ``"1.5"`` 16, ``"2.0"`` 18 classes)."""
-    key = {"1": "1.0", "2": "2.0", "v1.0": "1.0", "v1.5": "1.5", "v2.0": "2.0"}.get(str(version), str(version))
+    key = {"1": "1.0", "2": "2.0", "v1.0": "1.0", "v1.5": "1.5", "v2.0": "2.0"}.get(
+        str(version), str(version)
+    )
     if key not in DOTA_CLASSES:
         raise ValueError(f"unknown DOTA version {version!r}; known: {sorted(DOTA_CLASSES)}")
     return list(DOTA_CLASSES[key])

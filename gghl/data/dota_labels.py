@@ -137,7 +137,9 @@ def read_dota_labels(path: str | Path, on_error: str = "raise") -> DotaLabelFile
             if m is not None:
                 key, value = m.group(1).lower(), m.group(2).strip(" \t")
                 if key not in HEADER_KEYS:
-                    raise ValueError(f"unknown header {m.group(1)!r}: (DOTA headers are imagesource: and gsd:)")
+                    raise ValueError(
+                        f"unknown header {m.group(1)!r}: (DOTA headers are imagesource: and gsd:)"
+                    )
                 if key in header_line:
                     raise ValueError(f"header {key}: given twice (first on line {header_line[key]})")
                 header_line[key] = line_no
@@ -197,14 +199,20 @@ def write_dota_labels(
     n = polys.shape[0]
     if len(class_names) != n:
         raise ValueError(f"{path}: {n} polygons but {len(class_names)} class names")
-    diff = np.zeros(n, dtype=np.int64) if difficult is None else np.asarray(difficult).astype(np.int64).reshape(-1)
+    diff = (
+        np.zeros(n, dtype=np.int64)
+        if difficult is None
+        else np.asarray(difficult).astype(np.int64).reshape(-1)
+    )
     if diff.shape[0] != n:
         raise ValueError(f"{path}: {n} polygons but {diff.shape[0]} difficult flags")
     bad = ~(np.abs(polys) <= MAX_ABS_COORD).all(axis=1)  # NaN compares False: caught too
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{path}: object {i} has a coordinate that is not finite or outside "
-                         f"+-{MAX_ABS_COORD:g} px (MAX_ABS_COORD): {polys[i].tolist()}")
+        raise ValueError(
+            f"{path}: object {i} has a coordinate that is not finite or outside "
+            f"+-{MAX_ABS_COORD:g} px (MAX_ABS_COORD): {polys[i].tolist()}"
+        )
     if gsd is not None and not (math.isfinite(float(gsd)) and float(gsd) >= 0):
         raise ValueError(f"{path}: gsd must be finite and >= 0, got {gsd}")
     lines: list[str] = []

@@ -68,9 +68,13 @@ def _fast(text: str, lines: list[str]) -> Task1Rows | None:
     if not kept:
         return Task1Rows([], np.zeros(0), np.zeros((0, 8)), np.zeros(0, dtype=np.int64))
     body = [ln for _, ln in kept]
-    single_spaced = "\t" not in text and "  " not in text and not any(
-        s in text for s in (" \n", "\n ", " \r")
-    ) and not text.startswith(" ") and not text.endswith(" ")
+    single_spaced = (
+        "\t" not in text
+        and "  " not in text
+        and not any(s in text for s in (" \n", "\n ", " \r"))
+        and not text.startswith(" ")
+        and not text.endswith(" ")
+    )
     if single_spaced:
         # loadtxt below refuses rows with fewer than 10 columns; this total then allows no row with more.
         if text.count(" ") != 9 * len(body):

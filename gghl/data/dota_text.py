@@ -91,7 +91,9 @@ def _char_problem(ch: str) -> str:
     name = unicodedata.name(ch, "")
     label = f"{code} {name}".strip() if name else code
     if ch == "\r":
-        return f"carriage return ({code}) inside a line: only \\n and \\r\\n end a line (old Mac line endings?)"
+        return (
+            f"carriage return ({code}) inside a line: only \\n and \\r\\n end a line (old Mac line endings?)"
+        )
     if ch == "\ufeff":
         return f"byte-order mark ({code}) after the start of the file"
     if ch in "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029":
@@ -191,7 +193,11 @@ def parse_coordinates(toks: Sequence[str]) -> tuple[float, ...]:
         vals = tuple(map(float, toks))
     except ValueError:
         vals = ()
-    if vals and _NUMBER_CHARS.fullmatch("".join(toks)) and all(-MAX_ABS_COORD <= v <= MAX_ABS_COORD for v in vals):
+    if (
+        vals
+        and _NUMBER_CHARS.fullmatch("".join(toks))
+        and all(-MAX_ABS_COORD <= v <= MAX_ABS_COORD for v in vals)
+    ):
         return vals
     return tuple(parse_coordinate(t) for t in toks)
 
@@ -221,7 +227,9 @@ def read_imageset(imageset: PathLike | Sequence[str]) -> list[str]:
                 raise DotaFormatError(path, line_no, problem, line)
             toks = tokens(line)
             if len(toks) != 1:
-                raise DotaFormatError(path, line_no, f"expected one image name per line, got {len(toks)} tokens", line)
+                raise DotaFormatError(
+                    path, line_no, f"expected one image name per line, got {len(toks)} tokens", line
+                )
             entries.append((line_no, toks[0]))
     else:
         src = "<imageset list>"

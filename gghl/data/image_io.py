@@ -52,7 +52,9 @@ def max_image_pixels() -> int:
     except ValueError:
         value = 0
     if value <= 0:
-        raise ValueError(f"{MAX_PIXELS_ENV}={raw!r}: expected a positive integer number of pixels, e.g. 1000000000")
+        raise ValueError(
+            f"{MAX_PIXELS_ENV}={raw!r}: expected a positive integer number of pixels, e.g. 1000000000"
+        )
     return value
 
 
@@ -167,7 +169,9 @@ def _open_checked(path: Path, limit: int) -> Iterator[Image.Image]:
         Image.MAX_IMAGE_PIXELS = limit  # PIL's bomb check: warns above, raises above twice this
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below, with the file named
+            warnings.simplefilter(
+                "ignore", Image.DecompressionBombWarning
+            )  # refused below, with the file named
             img = Image.open(path)
     except Image.DecompressionBombError as e:
         size = _header_size(path)

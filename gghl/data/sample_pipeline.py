@@ -98,7 +98,11 @@ class DetectionSplit(Dataset):
         self.train = train
         self.cfg = augment or AugmentConfig()
         self.augment = build_augment(self.cfg) if train else None
-        self.mixup = RandomMixup(self.cfg.mixup_prob, self.cfg.mixup_alpha) if train and self.cfg.mixup_prob > 0 else None
+        self.mixup = (
+            RandomMixup(self.cfg.mixup_prob, self.cfg.mixup_alpha)
+            if train and self.cfg.mixup_prob > 0
+            else None
+        )
         self.target_transform = target_transform
         self.class_names = list(getattr(raw, "class_names", []))
         self.num_classes = int(getattr(raw, "num_classes", len(self.class_names)))

@@ -128,8 +128,11 @@ class SyntheticGenerator:
         small = sum(rows[:, k, None] * cols[None, :, k] for k in range(5))  # [hs, ws]
         small = np.rint(small).astype(np.int16) + (amp + self.noise)  # in [0, 2 * (amp + noise)]
         idx = np.repeat(np.repeat(small, 4, axis=0), 4, axis=1)[:H, :W]
-        grain = rng.integers(-self.noise, self.noise + 1, size=(H, W), dtype=np.int16) if self.noise > 0 \
+        grain = (
+            rng.integers(-self.noise, self.noise + 1, size=(H, W), dtype=np.int16)
+            if self.noise > 0
             else np.zeros((H, W), dtype=np.int16)
+        )
         idx += grain
         base = rng.uniform(70, 140) + rng.uniform(-30, 30, size=3)
         levels = np.arange(2 * (amp + self.noise) + 1, dtype=np.float64) - (amp + self.noise)
@@ -164,11 +167,15 @@ class SyntheticGenerator:
             img[ya:yb, xa:xb][xs * xs + ys * ys <= r * r] = rng.integers(20, 91, size=3).astype(np.uint8)
 
     # ------------------------------------------------------------------ objects
-    def _sample_box(self, cls: ShapeClass, rng: np.random.Generator) -> tuple[float, float, float, float, float]:
+    def _sample_box(
+        self, cls: ShapeClass, rng: np.random.Generator
+    ) -> tuple[float, float, float, float, float]:
         H, W = self.height, self.width
         long = math.exp(rng.uniform(math.log(self.min_size), math.log(self.max_size)))
         lo, hi = cls.aspect
-        aspect = min(rng.uniform(lo, min(hi, self.max_aspect)) if hi > lo else lo, max(long / self.min_short, 1.0))
+        aspect = min(
+            rng.uniform(lo, min(hi, self.max_aspect)) if hi > lo else lo, max(long / self.min_short, 1.0)
+        )
         short = long / aspect
         a = 0.0 if cls.rotation_invariant else rng.uniform(-math.pi / 2, math.pi / 2)
         ex = (long * abs(math.cos(a)) + short * abs(math.sin(a))) / 2
@@ -199,8 +206,8 @@ class SyntheticGenerator:
         x0, x1 = max(win_a[2], win_b[2]), min(win_a[3], win_b[3])
         if y0 >= y1 or x0 >= x1:
             return 0.0
-        ma = mask_a[y0 - win_a[0]:y1 - win_a[0], x0 - win_a[2]:x1 - win_a[2]]
-        mb = mask_b[y0 - win_b[0]:y1 - win_b[0], x0 - win_b[2]:x1 - win_b[2]]
+        ma = mask_a[y0 - win_a[0] : y1 - win_a[0], x0 - win_a[2] : x1 - win_a[2]]
+        mb = mask_b[y0 - win_b[0] : y1 - win_b[0], x0 - win_b[2] : x1 - win_b[2]]
         return float(np.count_nonzero(ma & mb)) / max(min(area_a, area_b), 1.0)
 
     def render(self, seed: int, index: int) -> SyntheticImage:
@@ -244,8 +251,11 @@ class SyntheticGenerator:
         obb = np.asarray(boxes, dtype=np.float64).reshape(-1, 5)
         polys = np.stack([_obb_corners(*b) for b in boxes]) if boxes else np.zeros((0, 8))
         return SyntheticImage(
-            image=out, polygons=polys.astype(np.float64), labels=np.asarray(labels, dtype=np.int64),
-            difficult=np.asarray(difficult, dtype=bool), obb=obb,
+            image=out,
+            polygons=polys.astype(np.float64),
+            labels=np.asarray(labels, dtype=np.int64),
+            difficult=np.asarray(difficult, dtype=bool),
+            obb=obb,
         )
 
 

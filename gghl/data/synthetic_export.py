@@ -39,8 +39,12 @@ def write_synthetic_dota(
         stem = dataset.image_id(int(i))
         write_png(base / "images" / f"{stem}.png", r.image)
         write_dota_labels(
-            base / "labelTxt" / f"{stem}.txt", r.polygons, [names[k] for k in r.labels], r.difficult.astype(int),
-            image_source="synthetic", gsd=gsd,
+            base / "labelTxt" / f"{stem}.txt",
+            r.polygons,
+            [names[k] for k in r.labels],
+            r.difficult.astype(int),
+            image_source="synthetic",
+            gsd=gsd,
         )
     return base
 
@@ -77,12 +81,17 @@ def write_synthetic_coco(
         for poly, pts, label in zip(r.polygons, xy, r.labels):
             x0, y0 = pts.min(axis=0)
             x1, y1 = pts.max(axis=0)
-            annotations.append({
-                "id": len(annotations) + 1, "image_id": img_id, "category_id": cat_ids[int(label)],
-                "bbox": [float(x0), float(y0), float(x1 - x0), float(y1 - y0)],
-                "area": float((x1 - x0) * (y1 - y0)), "iscrowd": 0,
-                "segmentation": [np.asarray(poly, dtype=np.float64).tolist()],
-            })
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": img_id,
+                    "category_id": cat_ids[int(label)],
+                    "bbox": [float(x0), float(y0), float(x1 - x0), float(y1 - y0)],
+                    "area": float((x1 - x0) * (y1 - y0)),
+                    "iscrowd": 0,
+                    "segmentation": [np.asarray(poly, dtype=np.float64).tolist()],
+                }
+            )
     data = {
         "images": images,
         "annotations": annotations,

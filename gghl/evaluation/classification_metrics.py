@@ -39,7 +39,9 @@ def expected_calibration_error(probs: Tensor, labels: Tensor, n_bins: int = 15) 
     edges = torch.linspace(0, 1, n_bins + 1, dtype=conf.dtype, device=conf.device)
     # bucketize(right=False) gives i with edges[i-1] < p <= edges[i]; bins are 1-based, shift to 0-based.
     bins = (torch.bucketize(conf, edges, right=False) - 1).clamp(0, n_bins - 1)
-    count = torch.zeros(n_bins, dtype=conf.dtype, device=conf.device).index_add_(0, bins, torch.ones_like(conf))
+    count = torch.zeros(n_bins, dtype=conf.dtype, device=conf.device).index_add_(
+        0, bins, torch.ones_like(conf)
+    )
     conf_sum = torch.zeros_like(count).index_add_(0, bins, conf)
     acc_sum = torch.zeros_like(count).index_add_(0, bins, correct.to(conf.dtype))
     return ((conf_sum - acc_sum).abs().sum() / max(len(conf), 1)).to(torch.float32)

@@ -62,12 +62,23 @@ def rank_issues(
             fix = f"redraw the box, e.g. as the detection (IoU {iou:.2f})"
         else:
             fix = "delete the annotation (no detection supports it) or check the image"
-        rows.append({
-            "image": i, "object": j, "issue": kind, "p": float(audit.p_issue[a]), "given_class": names[lab],
-            "suggested_class": names[sug] if sug >= 0 else "", "iou": iou, "angle_error_deg": -turn,
-            "fix": fix, "box": box, "predicted_box": pbox if kind != "spurious" else "",
-            "pred_index": m if kind != "spurious" else -1, "pred_score": pscore if kind != "spurious" else np.nan,
-        })
+        rows.append(
+            {
+                "image": i,
+                "object": j,
+                "issue": kind,
+                "p": float(audit.p_issue[a]),
+                "given_class": names[lab],
+                "suggested_class": names[sug] if sug >= 0 else "",
+                "iou": iou,
+                "angle_error_deg": -turn,
+                "fix": fix,
+                "box": box,
+                "predicted_box": pbox if kind != "spurious" else "",
+                "pred_index": m if kind != "spurious" else -1,
+                "pred_score": pscore if kind != "spurious" else np.nan,
+            }
+        )
     for i in np.unique(audit.pred_image[audit.p_overlooked >= min_p]):
         sel = np.flatnonzero((audit.pred_image == i) & (audit.p_overlooked >= min_p))
         sel = sel[np.argsort(-audit.p_overlooked[sel], kind="stable")]
@@ -81,12 +92,23 @@ def rank_issues(
             d = int(sel[q])
             m, lab = int(audit.pred_index[d]), int(audit.pred_label[d])
             pbox = _poly_text(np.asarray(predictions[i]["boxes"])[m])
-            rows.append({
-                "image": int(i), "object": -1, "issue": "overlooked", "p": float(audit.p_overlooked[d]),
-                "given_class": "", "suggested_class": names[lab], "iou": np.nan, "angle_error_deg": np.nan,
-                "fix": f"add a {names[lab]} box at the detection (score {float(audit.pred_score[d]):.2f})",
-                "box": "", "predicted_box": pbox, "pred_index": m, "pred_score": float(audit.pred_score[d]),
-            })
+            rows.append(
+                {
+                    "image": int(i),
+                    "object": -1,
+                    "issue": "overlooked",
+                    "p": float(audit.p_overlooked[d]),
+                    "given_class": "",
+                    "suggested_class": names[lab],
+                    "iou": np.nan,
+                    "angle_error_deg": np.nan,
+                    "fix": f"add a {names[lab]} box at the detection (score {float(audit.pred_score[d]):.2f})",
+                    "box": "",
+                    "predicted_box": pbox,
+                    "pred_index": m,
+                    "pred_score": float(audit.pred_score[d]),
+                }
+            )
     rows.sort(key=lambda r: (-r["p"], r["image"], r["object"]))
     for rank, r in enumerate(rows, start=1):
         r["rank"] = rank

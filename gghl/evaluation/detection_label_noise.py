@@ -49,10 +49,17 @@ class InjectedError:
 
     def to_json(self) -> dict:
         poly = lambda p: None if p is None else [round(float(v), 4) for v in p]  # noqa: E731
-        return {"image": self.image, "kind": self.kind, "object": self.object, "source": self.source,
-                "true_label": self.true_label, "given_label": self.given_label,
-                "true_polygon": poly(self.true_polygon), "given_polygon": poly(self.given_polygon),
-                "detail": round(float(self.detail), 4)}
+        return {
+            "image": self.image,
+            "kind": self.kind,
+            "object": self.object,
+            "source": self.source,
+            "true_label": self.true_label,
+            "given_label": self.given_label,
+            "true_polygon": poly(self.true_polygon),
+            "given_polygon": poly(self.given_polygon),
+            "detail": round(float(self.detail), 4),
+        }
 
 
 def _obb(polys: np.ndarray) -> np.ndarray:
@@ -116,7 +123,9 @@ def inject_detection_errors(
     rng = np.random.default_rng(seed)
     n = len(annotations)
     noisy_images = set(rng.permutation(n)[: int(round(noisy_image_frac * n))].tolist())
-    shapes = np.concatenate([_obb(a["polygons"]) for a in annotations if len(a["polygons"])] or [np.zeros((0, 5))])
+    shapes = np.concatenate(
+        [_obb(a["polygons"]) for a in annotations if len(a["polygons"])] or [np.zeros((0, 5))]
+    )
     out: list[dict] = []
     errors: list[InjectedError] = []
     for i, ann in enumerate(annotations):
@@ -131,7 +140,9 @@ def inject_detection_errors(
         kinds = [None] * len(labels)
         for j in range(len(labels)):
             u = rng.random()
-            options = ["overlooked", "swapped", "badly_located"] + (["rotated"] if aspect[j] >= rotation_min_aspect else [])
+            options = ["overlooked", "swapped", "badly_located"] + (
+                ["rotated"] if aspect[j] >= rotation_min_aspect else []
+            )
             if num_classes < 2:
                 options.remove("swapped")
             k = int(u // rate) if rate > 0 else len(options)
@@ -140,7 +151,9 @@ def inject_detection_errors(
         if all(k is None for k in kinds) and n_spur == 0:  # a chosen image gets at least one error
             if len(labels):
                 j = int(rng.integers(len(labels)))
-                opts = ["overlooked", "swapped", "badly_located"] + (["rotated"] if aspect[j] >= rotation_min_aspect else [])
+                opts = ["overlooked", "swapped", "badly_located"] + (
+                    ["rotated"] if aspect[j] >= rotation_min_aspect else []
+                )
                 kinds[j] = str(rng.choice([o for o in opts if num_classes >= 2 or o != "swapped"]))
             else:
                 n_spur = 1
@@ -164,7 +177,11 @@ def inject_detection_errors(
                 box[4] += math.radians(detail)
                 poly = _poly(box)[0]
             if kind is not None:
-                pending.append(InjectedError(i, kind, len(new_polys), j, int(labels[j]), lab, polys[j].copy(), poly, detail))
+                pending.append(
+                    InjectedError(
+                        i, kind, len(new_polys), j, int(labels[j]), lab, polys[j].copy(), poly, detail
+                    )
+                )
             new_polys.append(poly)
             new_labels.append(lab)
             new_diff.append(bool(diff[j]))
@@ -174,7 +191,15 @@ def inject_detection_errors(
                 break
             for _try in range(50):
                 cx_, cy_, w_, h_, _a = shapes[int(rng.integers(len(shapes)))]
-                box = np.array([rng.uniform(0.1, 0.9) * W, rng.uniform(0.1, 0.9) * H, w_, h_, rng.uniform(-math.pi / 2, math.pi / 2)])
+                box = np.array(
+                    [
+                        rng.uniform(0.1, 0.9) * W,
+                        rng.uniform(0.1, 0.9) * H,
+                        w_,
+                        h_,
+                        rng.uniform(-math.pi / 2, math.pi / 2),
+                    ]
+                )
                 if not len(obb) or rotated_iou(box[None], obb).max() < 0.05:
                     lab = int(rng.integers(num_classes))
                     poly = _poly(box)[0]
@@ -184,6 +209,11 @@ def inject_detection_errors(
                     new_diff.append(False)
                     break
         errors.extend(pending)
-        out.append({"polygons": np.asarray(new_polys, dtype=np.float64).reshape(-1, 8),
-                    "labels": np.asarray(new_labels, dtype=np.int64), "difficult": np.asarray(new_diff, dtype=bool)})
+        out.append(
+            {
+                "polygons": np.asarray(new_polys, dtype=np.float64).reshape(-1, 8),
+                "labels": np.asarray(new_labels, dtype=np.int64),
+                "difficult": np.asarray(new_diff, dtype=bool),
+            }
+        )
     return out, errors

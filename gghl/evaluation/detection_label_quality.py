@@ -75,14 +75,20 @@ def boxes_to_obb(boxes: np.ndarray | Sequence, name: str = "boxes") -> tuple[np.
         k = arr.shape[-1] if arr.ndim == 2 else 8
         arr = arr.reshape(0, k)
     if arr.ndim != 2 or arr.shape[1] not in (4, 5, 8):
-        raise ValueError(f"{name}: need [N, 8] polygons, [N, 5] oriented boxes or [N, 4] xyxy, got {arr.shape}")
+        raise ValueError(
+            f"{name}: need [N, 8] polygons, [N, 5] oriented boxes or [N, 4] xyxy, got {arr.shape}"
+        )
     if not np.isfinite(arr).all():
-        raise ValueError(f"{name}: non-finite coordinates in rows {np.flatnonzero(~np.isfinite(arr).all(1)).tolist()}")
+        raise ValueError(
+            f"{name}: non-finite coordinates in rows {np.flatnonzero(~np.isfinite(arr).all(1)).tolist()}"
+        )
     t = torch.from_numpy(arr)
     if arr.shape[1] == 4:
         bad = (arr[:, 2] < arr[:, 0]) | (arr[:, 3] < arr[:, 1])
         if bad.any():
-            raise ValueError(f"{name}: xyxy boxes need x2 >= x1 and y2 >= y1 (rows {np.flatnonzero(bad).tolist()})")
+            raise ValueError(
+                f"{name}: xyxy boxes need x2 >= x1 and y2 >= y1 (rows {np.flatnonzero(bad).tolist()})"
+            )
         return hbb_to_obb(t).numpy(), False
     if arr.shape[1] == 8:
         return poly_to_obb(t).numpy(), True
@@ -195,7 +201,20 @@ def image_evidence(
     if oriented and has.any():
         iou_rot[has], iou_shape[has], turn[has] = _angle_fix(gt_obb[has], pred_obb[match[has]])
     uncovered = 1.0 - (cover.max(0) if L else np.zeros(M))
-    return ImageEvidence(own, e_other, other_label, other_match, support, match, m_score, m_iou, iou_rot, iou_shape, turn, uncovered)
+    return ImageEvidence(
+        own,
+        e_other,
+        other_label,
+        other_match,
+        support,
+        match,
+        m_score,
+        m_iou,
+        iou_rot,
+        iou_shape,
+        turn,
+        uncovered,
+    )
 
 
 @dataclass
@@ -271,7 +290,9 @@ def _obb_many(arrays: list[np.ndarray], name: str) -> list[tuple[np.ndarray, boo
     return out
 
 
-def _check_labels(i: int, gt_obb: np.ndarray, gt: dict, pr_obb: np.ndarray, pred: dict, num_classes: int) -> tuple:
+def _check_labels(
+    i: int, gt_obb: np.ndarray, gt: dict, pr_obb: np.ndarray, pred: dict, num_classes: int
+) -> tuple:
     gl = np.asarray(gt["labels"]).reshape(-1)
     ps = np.asarray(pred["scores"], dtype=np.float64).reshape(-1)
     pl = np.asarray(pred["labels"]).reshape(-1)
@@ -279,7 +300,9 @@ def _check_labels(i: int, gt_obb: np.ndarray, gt: dict, pr_obb: np.ndarray, pred
         if arr.shape[0] != n:
             raise ValueError(f"{what}[{i}]: {n} boxes but {arr.shape[0]} labels")
         if n and (not np.issubdtype(arr.dtype, np.integer) or arr.min() < 0 or arr.max() >= num_classes):
-            raise ValueError(f"{what}[{i}].labels: need integers in [0, {num_classes}), got {arr.tolist()[:8]}")
+            raise ValueError(
+                f"{what}[{i}].labels: need integers in [0, {num_classes}), got {arr.tolist()[:8]}"
+            )
     if ps.shape[0] != len(pr_obb):
         raise ValueError(f"predictions[{i}]: {len(pr_obb)} boxes but {ps.shape[0]} scores")
     if len(ps) and (not np.isfinite(ps).all() or ps.min() < 0 or ps.max() > 1):
@@ -331,8 +354,11 @@ def audit_detection_labels(
     oriented = bool(oriented_all) and all(oriented_all)
 
     def cat(get, dtype=np.float64) -> np.ndarray:
-        return np.concatenate([np.asarray(get(i, r), dtype=dtype) for i, r in enumerate(rows)]) if rows \
+        return (
+            np.concatenate([np.asarray(get(i, r), dtype=dtype) for i, r in enumerate(rows)])
+            if rows
             else np.zeros(0, dtype)
+        )
 
     ann_image = cat(lambda i, r: np.full(len(r[1]), i), np.int64)
     ann_object = cat(lambda i, r: np.arange(len(r[1])), np.int64)
@@ -349,10 +375,21 @@ def audit_detection_labels(
     # dataset references per class: what clean annotations reach (medians: most annotations are right)
     has = match >= 0
     confident = has & (m_score >= 0.5)
-    iou_ref, iou_scale = _class_medians(m_iou, ann_label, confident, num_classes, min_ref_count, with_scale=True)
-    shape_ref = _class_medians(iou_shape, ann_label, confident & np.isfinite(iou_shape), num_classes, min_ref_count)
-    support_ref, support_scale = _class_medians(support, ann_label, np.ones(len(support), dtype=bool), num_classes,
-                                                min_ref_count, with_scale=True, min_scale=0.05)
+    iou_ref, iou_scale = _class_medians(
+        m_iou, ann_label, confident, num_classes, min_ref_count, with_scale=True
+    )
+    shape_ref = _class_medians(
+        iou_shape, ann_label, confident & np.isfinite(iou_shape), num_classes, min_ref_count
+    )
+    support_ref, support_scale = _class_medians(
+        support,
+        ann_label,
+        np.ones(len(support), dtype=bool),
+        num_classes,
+        min_ref_count,
+        with_scale=True,
+        min_scale=0.05,
+    )
 
     p_swap = e_other * (1.0 - e_own)
     miou0 = np.where(has, m_iou, 0.0)
@@ -360,7 +397,9 @@ def audit_detection_labels(
     p_loc = np.where(has, m_score * _tail(z), 0.0)
     angle = has & np.isfinite(iou_shape)
     shape0 = np.where(angle, iou_shape, 1.0)
-    p_rot = np.where(angle, m_score * np.clip(1.0 - shape0 / np.maximum(shape_ref[ann_label], 1e-9), 0.0, 1.0), 0.0)
+    p_rot = np.where(
+        angle, m_score * np.clip(1.0 - shape0 / np.maximum(shape_ref[ann_label], 1e-9), 0.0, 1.0), 0.0
+    )
     p_spur = _tail((support_ref[ann_label] - support) / support_scale[ann_label])
     p_location = np.maximum(p_loc, p_rot)
     # rotated when turning the annotation to the detection's angle wins back at least half the missing overlap
@@ -384,26 +423,58 @@ def audit_detection_labels(
     np.maximum.at(worst, ann_image, p_issue)
     np.maximum.at(worst, pred_image, p_over)
     return DetectionAudit(
-        ann_image=ann_image, ann_object=ann_object, ann_label=ann_label, p_swapped=p_swap,
-        p_badly_located=p_loc, p_rotated=p_rot, p_location=p_location, p_spurious=p_spur,
-        issue=issue, p_issue=p_issue, suggested_label=suggested, other_pred=other_match, match_pred=match, match_score=m_score, match_iou=m_iou,
-        iou_rot=iou_rot, iou_shape=iou_shape, turn_deg=turn, pred_image=pred_image, pred_index=pred_index, pred_label=pred_label,
-        pred_score=pred_score, p_overlooked=p_over, image_quality=1.0 - worst, iou_ref=iou_ref, iou_scale=iou_scale,
-        shape_ref=shape_ref, support_ref=support_ref, support_scale=support_scale, oriented=oriented,
+        ann_image=ann_image,
+        ann_object=ann_object,
+        ann_label=ann_label,
+        p_swapped=p_swap,
+        p_badly_located=p_loc,
+        p_rotated=p_rot,
+        p_location=p_location,
+        p_spurious=p_spur,
+        issue=issue,
+        p_issue=p_issue,
+        suggested_label=suggested,
+        other_pred=other_match,
+        match_pred=match,
+        match_score=m_score,
+        match_iou=m_iou,
+        iou_rot=iou_rot,
+        iou_shape=iou_shape,
+        turn_deg=turn,
+        pred_image=pred_image,
+        pred_index=pred_index,
+        pred_label=pred_label,
+        pred_score=pred_score,
+        p_overlooked=p_over,
+        image_quality=1.0 - worst,
+        iou_ref=iou_ref,
+        iou_scale=iou_scale,
+        shape_ref=shape_ref,
+        support_ref=support_ref,
+        support_scale=support_scale,
+        oriented=oriented,
     )
 
 
 def _tail(z: np.ndarray) -> np.ndarray:
     """Robust z-score to ``[0, 1)``: ``1 - exp(-(z - 1)_+^2 / 4)`` (0 within one robust standard deviation,
     0.22 at two, 0.63 at three, 0.98 at five)."""
-    return 1.0 - np.exp(-np.maximum(np.asarray(z, dtype=np.float64) - 1.0, 0.0) ** 2 / 4.0)
+    return 1.0 - np.exp(-(np.maximum(np.asarray(z, dtype=np.float64) - 1.0, 0.0) ** 2) / 4.0)
 
 
-def _class_medians(values: np.ndarray, labels: np.ndarray, use: np.ndarray, num_classes: int, min_count: int,
-                   with_scale: bool = False, min_scale: float = 0.02):
+def _class_medians(
+    values: np.ndarray,
+    labels: np.ndarray,
+    use: np.ndarray,
+    num_classes: int,
+    min_count: int,
+    with_scale: bool = False,
+    min_scale: float = 0.02,
+):
     """``[C]`` median of ``values[use]`` per class (and with ``with_scale`` the robust standard deviation
     ``1.4826 * MAD``, at least ``min_scale``); classes with fewer than ``min_count`` items get the values over
     all classes, and a median of 1.0 when nothing is usable at all."""
+
     def stats(x: np.ndarray) -> tuple[float, float]:
         med = float(np.median(x))
         return med, max(1.4826 * float(np.median(np.abs(x - med))), min_scale)

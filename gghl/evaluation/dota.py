@@ -269,7 +269,9 @@ def _gt_paths(ann_dir: Path, names: Sequence[str], ann_pattern: str) -> list[Pat
     return paths
 
 
-def _det_paths(det_dir: Path, classes: Sequence[str], det_pattern: str) -> tuple[list[Path | None], list[str]]:
+def _det_paths(
+    det_dir: Path, classes: Sequence[str], det_pattern: str
+) -> tuple[list[Path | None], list[str]]:
     """Result file of every class (``None`` if missing) and the missing paths; an absent ``det_dir`` or one
     without a single result file is an error (it would score mAP 0 for a typo)."""
     if not det_dir.is_dir():

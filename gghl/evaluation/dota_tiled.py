@@ -34,7 +34,9 @@ def dataset_image_ids(raw: Any) -> tuple[list[str], list[str]] | None:
     the dataset type does not expose them (then ids are checked as the samples are loaded)."""
     records = getattr(raw, "records", None)
     if records is not None and all(hasattr(r, "image_id") for r in records):
-        return [str(r.image_id) for r in records], [str(getattr(r, "image_path", r.image_id)) for r in records]
+        return [str(r.image_id) for r in records], [
+            str(getattr(r, "image_path", r.image_id)) for r in records
+        ]
     image_id = getattr(raw, "image_id", None)
     if callable(image_id):
         ids = [str(image_id(i)) for i in range(len(raw))]
@@ -107,7 +109,11 @@ def evaluate_oriented(
         if known is None:
             check_output_names([name])
         dets[name] = detect_image(model, sample["image"], settings, name)
-        gts[name] = {"polygons": sample["polygons"], "labels": sample["labels"], "difficult": sample["difficult"]}
+        gts[name] = {
+            "polygons": sample["polygons"],
+            "labels": sample["labels"],
+            "difficult": sample["difficult"],
+        }
     elapsed = time.time() - start
     task1_dir = out / "Task1"
     write_task1(dets, task1_dir, list(class_names), zip_path=out / "Task1.zip" if zip_results else None)
@@ -122,15 +128,24 @@ def evaluate_oriented(
         return result
     label_dir = dota_label_dir(raw)
     if label_dir is not None and label_dir.is_dir():
-        metrics = evaluate_task1(label_dir, task1_dir, sorted(dets), list(class_names),
-                                 use_07_metric=use_07_metric, difficult=difficult)
+        metrics = evaluate_task1(
+            label_dir,
+            task1_dir,
+            sorted(dets),
+            list(class_names),
+            use_07_metric=use_07_metric,
+            difficult=difficult,
+        )
         result["scored_from"] = f"{task1_dir} vs {label_dir}"
     elif getattr(raw, "records", None) is not None:
         return result  # a DOTA folder without labelTxt (the test set): submission files only
     else:
-        det_arrays = {k: {"polygons": d.polys, "scores": d.scores, "labels": d.labels} for k, d in dets.items()}
-        metrics = evaluate_polygons(gts, det_arrays, list(class_names), use_07_metric=use_07_metric,
-                                    difficult=difficult)
+        det_arrays = {
+            k: {"polygons": d.polys, "scores": d.scores, "labels": d.labels} for k, d in dets.items()
+        }
+        metrics = evaluate_polygons(
+            gts, det_arrays, list(class_names), use_07_metric=use_07_metric, difficult=difficult
+        )
         result["scored_from"] = "in-memory ground truth of the split"
     result.update({k: metrics[k] for k in ("mAP", "AP", "protocol", "num_gt") if k in metrics})
     return result

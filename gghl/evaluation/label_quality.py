@@ -45,7 +45,15 @@ from __future__ import annotations
 
 import numpy as np
 
-FILTERS = ("posterior", "prune_by_count", "prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given")
+FILTERS = (
+    "posterior",
+    "prune_by_count",
+    "prune_by_noise_rate",
+    "prune_by_class",
+    "both",
+    "confident_learning",
+    "predicted_neq_given",
+)
 
 
 def _check(labels: np.ndarray, pred_probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -122,7 +130,9 @@ def noise_concentration(cal: np.ndarray) -> float:
     return float(np.clip((c - even) / (1.0 - even), 0.0, 1.0))
 
 
-def noise_transition(labels: np.ndarray, pred_probs: np.ndarray, structured: bool | None = None) -> np.ndarray:
+def noise_transition(
+    labels: np.ndarray, pred_probs: np.ndarray, structured: bool | None = None
+) -> np.ndarray:
     """``[K, K]`` estimated ``T[i, j] = P(given label i | true label j)`` (columns sum to 1).
 
     ``structured=None`` chooses by :func:`noise_concentration` (> 0.4: structured). Structured: the
@@ -169,7 +179,9 @@ def fit_temperature(labels: np.ndarray, pred_probs: np.ndarray, transition: np.n
     return best_tau
 
 
-def label_error_posterior(labels: np.ndarray, pred_probs: np.ndarray, structured: bool | None = None) -> np.ndarray:
+def label_error_posterior(
+    labels: np.ndarray, pred_probs: np.ndarray, structured: bool | None = None
+) -> np.ndarray:
     """float ``[N]`` in ``[0, 1]``: posterior probability that the given label is wrong (module docstring).
 
     ``pi = 1 - T[y, y] q_y / sum_j T[y, j] q_j`` with ``T`` from :func:`noise_transition` and ``q`` the
@@ -186,7 +198,9 @@ def label_error_posterior(labels: np.ndarray, pred_probs: np.ndarray, structured
     return np.where(probs.argmax(1) == labels, 0.0, np.clip(post, 0.0, 1.0))
 
 
-def _take_ranked(order: np.ndarray, labels: np.ndarray, k: int, n_take: int, min_per_class: int) -> np.ndarray:
+def _take_ranked(
+    order: np.ndarray, labels: np.ndarray, k: int, n_take: int, min_per_class: int
+) -> np.ndarray:
     """Flag the first ``n_take`` of ``order``, skipping items whose class would drop below the minimum."""
     mask = np.zeros(len(labels), dtype=bool)
     budget = np.bincount(labels, minlength=k) - min_per_class
@@ -210,8 +224,9 @@ def _expected_f1_count(post: np.ndarray) -> int:
     return int(np.argmax(2.0 * np.cumsum(srt) / (k + post.sum())) + 1)
 
 
-def _prune_by_noise_rate(labels: np.ndarray, probs: np.ndarray, cal: np.ndarray,
-                         min_per_class: int) -> np.ndarray:
+def _prune_by_noise_rate(
+    labels: np.ndarray, probs: np.ndarray, cal: np.ndarray, min_per_class: int
+) -> np.ndarray:
     k = probs.shape[1]
     n_remove = np.round(cal).astype(np.int64)
     np.fill_diagonal(n_remove, 0)
@@ -288,7 +303,8 @@ def find_label_issues(
             mask = _prune_by_class(labels, probs, cal, min_examples_per_class)
         else:
             mask = _prune_by_noise_rate(labels, probs, cal, min_examples_per_class) & _prune_by_class(
-                labels, probs, cal, min_examples_per_class)
+                labels, probs, cal, min_examples_per_class
+            )
     return mask & (pred != labels)
 
 

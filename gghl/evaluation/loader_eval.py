@@ -47,8 +47,10 @@ class SkipUnreadable(Dataset):
         try:
             return self.dataset[index]
         except OSError as err:  # gghl.data.image_io.ImageReadError is an OSError too
-            return {UNREADABLE: str(getattr(err, "path", None) or self._source(index)),
-                    "reason": str(getattr(err, "reason", None) or err)}
+            return {
+                UNREADABLE: str(getattr(err, "path", None) or self._source(index)),
+                "reason": str(getattr(err, "reason", None) or err),
+            }
 
 
 def skipping_collate(collate: Callable[[list[Any]], Any]) -> Callable[[list[Any]], tuple[Any, list[dict]]]:
@@ -57,14 +59,21 @@ def skipping_collate(collate: Callable[[list[Any]], Any]) -> Callable[[list[Any]
     def fn(samples: list[Any]) -> tuple[Any, list[dict]]:
         bad = [s for s in samples if isinstance(s, dict) and UNREADABLE in s]
         good = [s for s in samples if not (isinstance(s, dict) and UNREADABLE in s)]
-        return (collate(good) if good else None), [{"file": b[UNREADABLE], "reason": b["reason"]} for b in bad]
+        return (collate(good) if good else None), [
+            {"file": b[UNREADABLE], "reason": b["reason"]} for b in bad
+        ]
 
     return fn
 
 
 def _loader(dataset: Any, collate: Callable, batch_size: int, num_workers: int) -> DataLoader:
-    return DataLoader(SkipUnreadable(dataset), batch_size=batch_size, shuffle=False, num_workers=num_workers,
-                      collate_fn=skipping_collate(collate))
+    return DataLoader(
+        SkipUnreadable(dataset),
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        collate_fn=skipping_collate(collate),
+    )
 
 
 def _poly_hbb(polys: Tensor) -> Tensor:
@@ -102,8 +111,12 @@ def evaluate_coco_split(
     unreadable: list[dict[str, str]] = []
     n = 0
     start = time.time()
-    for batch, bad in tqdm(_loader(split, detection_collate, batch_size, num_workers), desc="eval (COCO)",
-                           unit="batch", disable=not progress):
+    for batch, bad in tqdm(
+        _loader(split, detection_collate, batch_size, num_workers),
+        desc="eval (COCO)",
+        unit="batch",
+        disable=not progress,
+    ):
         unreadable += bad
         if batch is None:
             continue
@@ -112,22 +125,32 @@ def evaluate_coco_split(
             n += 1
             boxes = p["hbb"] if "hbb" in p else _poly_hbb(p["polygons"])
             for box, score, label in zip(boxes.tolist(), p["scores"].tolist(), p["labels"].tolist()):
-                results.append({
-                    "image_id": int(t["image_id"]),
-                    "category_id": int(to_cat[label] if to_cat is not None else label),
-                    "score": float(score),
-                    "bbox": [box[0], box[1], box[2] - box[0], box[3] - box[1]],
-                })
+                results.append(
+                    {
+                        "image_id": int(t["image_id"]),
+                        "category_id": int(to_cat[label] if to_cat is not None else label),
+                        "score": float(score),
+                        "bbox": [box[0], box[1], box[2] - box[0], box[3] - box[1]],
+                    }
+                )
     elapsed = time.time() - start
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     det_path = out / "detections.json"
     det_path.write_text(json.dumps(results))
     if unreadable:  # score only the images that were read (the others' GT would count as misses)
-        ann_file = _subset_annotations(ann_file, _read_ids(raw, unreadable), out / "annotations_evaluated.json")
+        ann_file = _subset_annotations(
+            ann_file, _read_ids(raw, unreadable), out / "annotations_evaluated.json"
+        )
     stats = evaluate(ann_file, results)
-    return {"images": n, "unreadable": unreadable, "seconds": elapsed, "images_per_s": n / max(elapsed, 1e-9),
-            "stats": stats, "detections": str(det_path)}
+    return {
+        "images": n,
+        "unreadable": unreadable,
+        "seconds": elapsed,
+        "images_per_s": n / max(elapsed, 1e-9),
+        "stats": stats,
+        "detections": str(det_path),
+    }
 
 
 def _read_ids(raw: Any, unreadable: list[dict[str, str]]) -> set[int]:
@@ -161,8 +184,12 @@ def evaluate_top1(
     correct = n = 0
     unreadable: list[dict[str, str]] = []
     start = time.time()
-    for batch, bad in tqdm(_loader(dataset, default_collate, batch_size, num_workers), desc="eval (top-1)",
-                           unit="batch", disable=not progress):
+    for batch, bad in tqdm(
+        _loader(dataset, default_collate, batch_size, num_workers),
+        desc="eval (top-1)",
+        unit="batch",
+        disable=not progress,
+    ):
         unreadable += bad
         if batch is None:
             continue
@@ -170,8 +197,13 @@ def evaluate_top1(
         correct += int((logits.argmax(1).cpu() == batch["label"]).sum())
         n += int(batch["label"].numel())
     elapsed = time.time() - start
-    return {"images": n, "top1": correct / max(n, 1), "unreadable": unreadable, "seconds": elapsed,
-            "images_per_s": n / max(elapsed, 1e-9)}
+    return {
+        "images": n,
+        "top1": correct / max(n, 1),
+        "unreadable": unreadable,
+        "seconds": elapsed,
+        "images_per_s": n / max(elapsed, 1e-9),
+    }
 
 
 __all__ = ["SkipUnreadable", "evaluate_coco_split", "evaluate_top1", "skipping_collate"]

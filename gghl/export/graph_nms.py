@@ -157,7 +157,9 @@ def pairwise_box_iou(boxes: Tensor, block: int = PAIRS_PER_BLOCK) -> Tensor:
     return torch.where(ok, iou, torch.zeros_like(iou)).clamp(0.0, 1.0)
 
 
-def _near_suppress(safe: Tensor, todo: Tensor, nms_thresh: float, tol: float, tiny: float, pairs: int) -> Tensor:
+def _near_suppress(
+    safe: Tensor, todo: Tensor, nms_thresh: float, tol: float, tiny: float, pairs: int
+) -> Tensor:
     """``suppress [B, K, K]`` bool: ``todo[b, i, j] and IoU(safe_i, safe_j) > nms_thresh``, the IoU computed
     only for the ``todo`` pairs: rounds of ``pairs`` slots (``TopK`` of the remaining flags, ``B x pairs`` IoUs)
     until none is left (a scripted ``while``: an ONNX ``Loop``). Exact for any number of ``todo`` pairs; the
@@ -231,9 +233,17 @@ def candidate_pairs(obb: Tensor, labels: Tensor, cand: Tensor) -> tuple[Tensor, 
     delta = centre[:, :, None] - centre[:, None]  # [B, K, K, 2]
     dist = (delta * delta).sum(-1).sqrt()
     mag = centre.abs().amax(-1)
-    reach = (radius[:, :, None] + radius[:, None]) * (1.0 + REACH_REL) + REACH_ABS * (mag[:, :, None] + mag[:, None] + 1.0)
+    reach = (radius[:, :, None] + radius[:, None]) * (1.0 + REACH_REL) + REACH_ABS * (
+        mag[:, :, None] + mag[:, None] + 1.0
+    )
     later = torch.ones(k, k, dtype=torch.bool, device=obb.device).triu(1)
-    todo = (dist <= reach) & (labels[:, :, None] == labels[:, None, :]) & later & valid[:, :, None] & valid[:, None, :]
+    todo = (
+        (dist <= reach)
+        & (labels[:, :, None] == labels[:, None, :])
+        & later
+        & valid[:, :, None]
+        & valid[:, None, :]
+    )
     return safe, todo
 
 
@@ -283,7 +293,9 @@ def graph_nms(
     rank_key = torch.where(keep, pos, torch.full_like(pos, -1.0))
     sel = torch.topk(rank_key, d, dim=1).indices  # [B, D]
     taken = keep.gather(1, sel)
-    out_polys = torch.where(taken[..., None], polys.gather(1, sel[..., None].expand(-1, -1, 8)), torch.zeros_like(polys[:, :d]))
+    out_polys = torch.where(
+        taken[..., None], polys.gather(1, sel[..., None].expand(-1, -1, 8)), torch.zeros_like(polys[:, :d])
+    )
     out_scores = torch.where(taken, top.gather(1, sel), torch.full_like(top[:, :d], -1.0))
     out_labels = torch.where(taken, labs.gather(1, sel), torch.full_like(labs[:, :d], -1))
     num = taken.sum(1).to(torch.int64)
@@ -305,4 +317,6 @@ class GGHLNMSExportModule(nn.Module):
 
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         polygons, scores, labels = self.candidates(images)
-        return graph_nms(polygons, scores, labels, self.score_thresh, self.nms_thresh, self.max_det, self.nms_pre)
+        return graph_nms(
+            polygons, scores, labels, self.score_thresh, self.nms_thresh, self.max_det, self.nms_pre
+        )

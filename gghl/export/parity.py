@@ -101,19 +101,28 @@ def _max_abs(a: Tensor, b: Tensor) -> float:
     return float((a.double() - b.double()).abs().max())
 
 
-def paired_row_diff(ref: dict[str, Tensor], exp: dict[str, Tensor], tol: float, box_tol: float) -> tuple[float, float]:
+def paired_row_diff(
+    ref: dict[str, Tensor], exp: dict[str, Tensor], tol: float, box_tol: float
+) -> tuple[float, float]:
     """``(max |score diff|, max |box diff|)`` of two ranked query outputs (``scores [B, K]``, ``boxes [B, K, 4]``,
     ``labels [B, K]``), each reference row paired with the closest free exported row of the same label and image
     (closeness in units of ``tol`` / ``box_tol``). Rank order is ignored: the same top-K with two near-equal
     scores swapped compares equal. ``inf`` for other shapes or a row without a partner of its label.
     """
-    rs, es, rb, eb = ref["scores"].double(), exp["scores"].double(), ref["boxes"].double(), exp["boxes"].double()
+    rs, es, rb, eb = (
+        ref["scores"].double(),
+        exp["scores"].double(),
+        ref["boxes"].double(),
+        exp["boxes"].double(),
+    )
     if rs.shape != es.shape or rb.shape != eb.shape:
         return float("inf"), float("inf")
     d_s = d_b = 0.0
     for i in range(rs.shape[0]):
-        cost = torch.maximum((rs[i][:, None] - es[i][None]).abs() / tol,
-                             (rb[i][:, None] - eb[i][None]).abs().amax(-1) / box_tol)
+        cost = torch.maximum(
+            (rs[i][:, None] - es[i][None]).abs() / tol,
+            (rb[i][:, None] - eb[i][None]).abs().amax(-1) / box_tol,
+        )
         cost[ref["labels"][i].long()[:, None] != exp["labels"][i].long()[None]] = float("inf")
         used = torch.zeros(cost.shape[1], dtype=torch.bool)
         for k in range(cost.shape[0]):
@@ -195,7 +204,16 @@ def check_parity(
         same &= ok
         d_kept = max(d_kept, d)
     return ParityReport(
-        kind, exported.format, int(images.shape[0]), d_scores, d_boxes, bool(same), n_ref, n_exp, d_kept, tol,
+        kind,
+        exported.format,
+        int(images.shape[0]),
+        d_scores,
+        d_boxes,
+        bool(same),
+        n_ref,
+        n_exp,
+        d_kept,
+        tol,
         box_scale,
         bool(getattr(exported, "nms_in_graph", False)),
     )

@@ -39,7 +39,7 @@ def gghl_detections(
     if idx.numel() > pre_nms_topk:
         # Stable sort, not topk: among tied scores the lower index wins, deterministically (topk's tie order is
         # unspecified), and the exported nms=true graph makes the same choice.
-        idx = idx[torch.sort(scores[idx], descending=True, stable=True).indices[: pre_nms_topk]]
+        idx = idx[torch.sort(scores[idx], descending=True, stable=True).indices[:pre_nms_topk]]
     polys = polygons[idx]
     obb = poly_to_obb(polys)
     kept = batched_nms_rotated(obb, scores[idx], labels[idx], nms_thresh)[:max_det]

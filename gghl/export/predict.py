@@ -135,14 +135,21 @@ def predict_images(
     records: list[dict[str, Any]] = []
     unreadable: list[dict[str, str]] = []
     dets_by_image: dict[str, Detections] = {}
-    for path, name in tqdm(list(zip(paths, names)), desc=f"predict ({model.kind})", unit="img", disable=not progress):
+    for path, name in tqdm(
+        list(zip(paths, names)), desc=f"predict ({model.kind})", unit="img", disable=not progress
+    ):
         try:
             array = read_image(path)
         except ImageReadError as err:  # counted and listed; the other images still get their outputs
             unreadable.append({"file": str(path), "reason": err.reason})  # too large (pixel limit) included
             continue
         image = to_tensor(array)
-        rec: dict[str, Any] = {"image": name, "file": str(path), "height": array.shape[0], "width": array.shape[1]}
+        rec: dict[str, Any] = {
+            "image": name,
+            "file": str(path),
+            "height": array.shape[0],
+            "width": array.shape[1],
+        }
         if model.kind == "classifier":
             probs = classify_image(model, image)
             top = probs.topk(min(topk, probs.numel()))

@@ -26,7 +26,9 @@ from gghl.assigners.hungarian import hungarian_match_stages
 from gghl.losses.hbb_ops import aligned_generalized_box_iou
 
 
-def sigmoid_focal_loss_sum(logits: Tensor, targets: Tensor, alpha: float = 0.25, gamma: float = 2.0) -> Tensor:
+def sigmoid_focal_loss_sum(
+    logits: Tensor, targets: Tensor, alpha: float = 0.25, gamma: float = 2.0
+) -> Tensor:
     """Summed sigmoid focal loss for binary targets; ``logits``/``targets`` of the same shape."""
     logits = logits.float()
     p = logits.sigmoid()
@@ -75,7 +77,9 @@ def stage_losses(
     avg_reg = reduce_mean_clamped(num_pos)
     loss_cls = weight_cls * sigmoid_focal_loss_sum(logits, cls_targets, alpha, gamma) / avg_cls
 
-    gt_pad, _ = pad_gts(list(gt_boxes), [torch.zeros(g.shape[0], dtype=torch.long) for g in gt_boxes], boxes_xyxy.device)
+    gt_pad, _ = pad_gts(
+        list(gt_boxes), [torch.zeros(g.shape[0], dtype=torch.long) for g in gt_boxes], boxes_xyxy.device
+    )
     gtb = torch.gather(gt_pad, 1, matches.clamp(min=0)[..., None].expand(b, n, 4))  # [B, N, 4]
     wh = torch.as_tensor(img_wh, dtype=torch.float32, device=boxes_xyxy.device).reshape(b, 1, 2)
     whwh = torch.cat([wh, wh], -1)
@@ -143,8 +147,16 @@ class SetCriterion(nn.Module):
             return [one_to_one_targets(mlist[i], gt_labels, self.num_classes) for i in range(s)]
         return [
             cross_stage_targets(
-                i, mlist, boxes[i], gt_boxes, gt_labels, self.num_classes, self.iou_thr,
-                self.candidates, self.keep_own_positive, self.inclusive,
+                i,
+                mlist,
+                boxes[i],
+                gt_boxes,
+                gt_labels,
+                self.num_classes,
+                self.iou_thr,
+                self.candidates,
+                self.keep_own_positive,
+                self.inclusive,
             )
             for i in range(s)
         ]
@@ -169,8 +181,10 @@ class SetCriterion(nn.Module):
             ``loss`` (sum over stages and terms), ``s{i}.loss_cls|loss_bbox|loss_iou`` and ``num_pos``.
         """
         if cls_logits.dim() != 4 or boxes_xyxy.shape != (*cls_logits.shape[:3], 4):
-            raise ValueError(f"cls_logits must be [S, B, N, C] and boxes_xyxy [S, B, N, 4], got "
-                             f"{tuple(cls_logits.shape)} and {tuple(boxes_xyxy.shape)}")
+            raise ValueError(
+                f"cls_logits must be [S, B, N, C] and boxes_xyxy [S, B, N, 4], got "
+                f"{tuple(cls_logits.shape)} and {tuple(boxes_xyxy.shape)}"
+            )
         check_gt_lists(gt_boxes, gt_labels, cls_logits.shape[1])
         if matches is None:
             matches = hungarian_match_stages(
@@ -181,8 +195,15 @@ class SetCriterion(nn.Module):
         total = cls_logits.new_zeros((), dtype=torch.float32)
         for i, tgt in enumerate(tgts):
             d = stage_losses(
-                cls_logits[i], boxes_xyxy[i], tgt, matches[i], gt_boxes, img_wh, *self.weights,
-                alpha=self.alpha, gamma=self.gamma,
+                cls_logits[i],
+                boxes_xyxy[i],
+                tgt,
+                matches[i],
+                gt_boxes,
+                img_wh,
+                *self.weights,
+                alpha=self.alpha,
+                gamma=self.gamma,
             )
             for k in ("loss_cls", "loss_bbox", "loss_iou"):
                 out[f"s{i}.{k}"] = d[k]

@@ -24,8 +24,9 @@ def smooth_one_hot(labels: Tensor, num_classes: int, smoothing: float = 0.0) -> 
     return out
 
 
-def soft_cross_entropy(logits: Tensor, target: Tensor, weight: Tensor | None = None,
-                       reduction: str = "mean") -> Tensor:
+def soft_cross_entropy(
+    logits: Tensor, target: Tensor, weight: Tensor | None = None, reduction: str = "mean"
+) -> Tensor:
     """Cross-entropy against a target distribution.
 
     Args:

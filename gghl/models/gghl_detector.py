@@ -57,7 +57,9 @@ def build_gghl_detector(
         prior_prob: initial sigmoid output of the objectness/class logits (``None``: the official init).
             Only the initialisation; loaded weights define the function.
     """
-    body = TimmBackbone(backbone, pretrained=pretrained, checkpoint_path=checkpoint_path, leaky_slope=leaky_slope)
+    body = TimmBackbone(
+        backbone, pretrained=pretrained, checkpoint_path=checkpoint_path, leaky_slope=leaky_slope
+    )
     neck = YoloFPN(body.channels, tuple(neck_widths), num_convs=neck_convs, spp=spp, drop_prob=drop_prob)
     head = GGHLHead(neck.out_channels, num_classes, hidden_ratio=head_hidden_ratio, prior_prob=prior_prob)
     return GGHLDetector(body, neck, head)

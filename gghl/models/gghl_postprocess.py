@@ -28,9 +28,7 @@ def orc_polygons(decoded: Tensor) -> Tensor:
     cx, cy, w, h = decoded[..., 0], decoded[..., 1], decoded[..., 2], decoded[..., 3]
     s1, s2, s3, s4 = decoded[..., 4], decoded[..., 5], decoded[..., 6], decoded[..., 7]
     x0, y0, x1, y1 = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
-    return torch.stack(
-        [x0 + s1 * w, y0, x1, y0 + s2 * h, x1 - s3 * w, y1, x0, y1 - s4 * h], dim=-1
-    )
+    return torch.stack([x0 + s1 * w, y0, x1, y0 + s2 * h, x1 - s3 * w, y1, x0, y1 - s4 * h], dim=-1)
 
 
 def flatten_decoded(raw: list[Tensor], strides: tuple[int, ...]) -> Tensor:
@@ -92,7 +90,12 @@ class GGHLPostProcess(torch.nn.Module):
         scores = conf * prob
         if self.score_mode == "sqrt":
             scores = scores.clamp(min=0).sqrt()
-        keep = (scores > self.score_thresh) & torch.isfinite(pred[:, :9]).all(dim=1) & (pred[:, 2] > 0) & (pred[:, 3] > 0)
+        keep = (
+            (scores > self.score_thresh)
+            & torch.isfinite(pred[:, :9]).all(dim=1)
+            & (pred[:, 2] > 0)
+            & (pred[:, 3] > 0)
+        )
         idx = keep.nonzero().squeeze(1)
         if idx.numel() > self.pre_nms_topk:
             # Stable sort, not topk: among tied scores the lower index wins, deterministically (topk's tie order is
@@ -103,4 +106,9 @@ class GGHLPostProcess(torch.nn.Module):
             polys = apply_affine_to_points(polys, invert_affine(affine))
         obb = poly_to_obb(polys)
         kept = batched_nms_rotated(obb, scores[idx], labels[idx], self.nms_thresh)[: self.max_det]
-        return {"polygons": polys[kept], "obb": obb[kept], "scores": scores[idx][kept], "labels": labels[idx][kept]}
+        return {
+            "polygons": polys[kept],
+            "obb": obb[kept],
+            "scores": scores[idx][kept],
+            "labels": labels[idx][kept],
+        }

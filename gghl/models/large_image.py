@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 PAD_VALUE = 0.5
 
 
-def tile_detector(task: Any, patch_size: int, input_size: int | None = None,
-                  device: torch.device | str = "cpu") -> Callable[[Tensor], list[Detections]]:
+def tile_detector(
+    task: Any, patch_size: int, input_size: int | None = None, device: torch.device | str = "cpu"
+) -> Callable[[Tensor], list[Detections]]:
     """``detect(tiles [B,3,patch,patch] in [0,1]) -> list[Detections]`` in tile pixels.
 
     ``task.predict_batch(images)`` must return per image ``{"polygons" [K,8], "scores" [K], "labels" [K]}`` in
@@ -42,7 +43,9 @@ def tile_detector(task: Any, patch_size: int, input_size: int | None = None,
         if scale != 1.0:
             batch = F.interpolate(batch, size=(input_size, input_size), mode="bilinear", align_corners=False)
         return [
-            Detections(p["polygons"].double().cpu() / scale, p["scores"].double().cpu(), p["labels"].long().cpu())
+            Detections(
+                p["polygons"].double().cpu() / scale, p["scores"].double().cpu(), p["labels"].long().cpu()
+            )
             for p in task.predict_batch(batch)
         ]
 
@@ -88,7 +91,9 @@ class TileSettings:
         return size, size // 5 if self.gap is None else int(self.gap)
 
 
-def detect_image(model: Any, image: Tensor, settings: TileSettings | None = None, name: str = "") -> Detections:
+def detect_image(
+    model: Any, image: Tensor, settings: TileSettings | None = None, name: str = ""
+) -> Detections:
     """Detections of one image ``[3, H, W]`` in ``[0,1]``, in original pixels, by decreasing score.
 
     The image is cut into :meth:`TileSettings.window` windows (one window, padded at the right/bottom with
@@ -119,13 +124,22 @@ def detect_image(model: Any, image: Tensor, settings: TileSettings | None = None
         return out
 
     dets = tiled_inference(
-        image, detect_finite, size=size, gap=gap, rates=list(s.rates), pad_value=PAD_VALUE,
-        batch_size=s.batch_size, iou_thr=s.merge_iou_thr,
+        image,
+        detect_finite,
+        size=size,
+        gap=gap,
+        rates=list(s.rates),
+        pad_value=PAD_VALUE,
+        batch_size=s.batch_size,
+        iou_thr=s.merge_iou_thr,
     )
     if dropped[0]:
         log.warning(
             "%s: %d of %d detections dropped: non-finite or beyond +-%g px (diverged or untrained model?)",
-            name or "image", dropped[0], dropped[1], MAX_ABS_COORD,
+            name or "image",
+            dropped[0],
+            dropped[1],
+            MAX_ABS_COORD,
         )
     return dets
 

@@ -9,7 +9,9 @@ from torch import Tensor, nn
 class ConvBNAct(nn.Sequential):
     """``Conv2d(k, stride, same padding, no bias) -> BatchNorm2d -> LeakyReLU(0.1)`` (the YOLOv3 unit)."""
 
-    def __init__(self, in_ch: int, out_ch: int, kernel: int = 1, stride: int = 1, negative_slope: float = 0.1) -> None:
+    def __init__(
+        self, in_ch: int, out_ch: int, kernel: int = 1, stride: int = 1, negative_slope: float = 0.1
+    ) -> None:
         super().__init__(
             nn.Conv2d(in_ch, out_ch, kernel, stride, padding=kernel // 2, bias=False),
             nn.BatchNorm2d(out_ch),
@@ -49,7 +51,12 @@ class DropBlock2d(nn.Module):
         if not self.training or self.drop_prob <= 0:
             return x
         _, _, h, w = x.shape
-        gamma = self.drop_prob / self.block_size**2 * (h * w) / max((h - self.block_size + 1) * (w - self.block_size + 1), 1)
+        gamma = (
+            self.drop_prob
+            / self.block_size**2
+            * (h * w)
+            / max((h - self.block_size + 1) * (w - self.block_size + 1), 1)
+        )
         seeds = (torch.rand_like(x[:, :1]) < gamma).to(x.dtype)
         block = torch.nn.functional.max_pool2d(seeds, self.block_size, stride=1, padding=self.block_size // 2)
         keep = 1.0 - block

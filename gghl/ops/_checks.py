@@ -61,7 +61,9 @@ def check_threshold(value: object, name: str) -> float:
     """A finite real number (Python/numpy scalar or one-element tensor) as a ``float``."""
     if isinstance(value, torch.Tensor):
         if value.numel() != 1 or value.is_complex() or value.dtype == torch.bool:
-            raise TypeError(f"{name} must be a real number, got a {value.dtype} tensor of shape {tuple(value.shape)}")
+            raise TypeError(
+                f"{name} must be a real number, got a {value.dtype} tensor of shape {tuple(value.shape)}"
+            )
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")

@@ -24,7 +24,13 @@ from torch import Tensor
 _SRC = Path(__file__).with_name("csrc") / "rotated_ops.cpp"
 _FLAG_SETS = (
     ["-O3", "-fno-math-errno", "-std=c++17", "-fPIC", "-shared", "-fopenmp"],
-    ["-O3", "-fno-math-errno", "-std=c++17", "-fPIC", "-shared"],  # compilers without OpenMP (e.g. Apple clang)
+    [
+        "-O3",
+        "-fno-math-errno",
+        "-std=c++17",
+        "-fPIC",
+        "-shared",
+    ],  # compilers without OpenMP (e.g. Apple clang)
 )
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
@@ -53,7 +59,9 @@ def _compile(cxx: str, src: str) -> Path | None:
             return out
         os.unlink(tmp)
         errors.append(f"{' '.join(cmd)}\n{proc.stderr[-2000:]}")
-    warnings.warn("gghl.ops: C++ build failed, using the pure-torch reference:\n" + "\n".join(errors), stacklevel=3)
+    warnings.warn(
+        "gghl.ops: C++ build failed, using the pure-torch reference:\n" + "\n".join(errors), stacklevel=3
+    )
     return None
 
 
@@ -81,9 +89,14 @@ def get_lib() -> ctypes.CDLL | None:
         try:
             if os.environ.get("GGHL_OPS_NO_EXT", "0") == "1":
                 return None
-            cxx = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
+            cxx = (
+                os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
+            )
             if cxx is None or not _SRC.exists():
-                warnings.warn("gghl.ops: no C++ compiler (or source) found; using the pure-torch reference", stacklevel=3)
+                warnings.warn(
+                    "gghl.ops: no C++ compiler (or source) found; using the pure-torch reference",
+                    stacklevel=3,
+                )
                 return None
             path = _compile(cxx, _SRC.read_text())
             if path is not None:
@@ -91,7 +104,9 @@ def get_lib() -> ctypes.CDLL | None:
                 _declare(lib)
                 _lib = lib
         except (OSError, subprocess.SubprocessError) as e:  # loader or toolchain trouble: degrade
-            warnings.warn(f"gghl.ops: C++ extension unavailable ({e}); using the pure-torch reference", stacklevel=3)
+            warnings.warn(
+                f"gghl.ops: C++ extension unavailable ({e}); using the pure-torch reference", stacklevel=3
+            )
         finally:
             _tried = True
     return _lib
@@ -123,5 +138,11 @@ def nms_sorted(boxes: Tensor, cats: Tensor | None, iou_threshold: float) -> Tens
     keep = torch.empty(boxes.shape[0], dtype=torch.uint8)
     if boxes.shape[0]:
         fn = getattr(lib, f"gghl_nms_{_suffix(boxes)}")
-        fn(boxes.data_ptr(), None if c is None else c.data_ptr(), boxes.shape[0], float(iou_threshold), keep.data_ptr())
+        fn(
+            boxes.data_ptr(),
+            None if c is None else c.data_ptr(),
+            boxes.shape[0],
+            float(iou_threshold),
+            keep.data_ptr(),
+        )
     return keep.bool()

@@ -55,7 +55,9 @@ if triton is not None:
     @triton.jit
     def _pick(s, v0, v1, v2, v3):
         """``[B, S]`` tile taking ``v{s}`` per slot (``s`` in 0..3; anything else gives ``v3``)."""
-        return tl.where(s == 0, v0[:, None], tl.where(s == 1, v1[:, None], tl.where(s == 2, v2[:, None], v3[:, None])))
+        return tl.where(
+            s == 0, v0[:, None], tl.where(s == 1, v1[:, None], tl.where(s == 2, v2[:, None], v3[:, None]))
+        )
 
     @triton.jit
     def _left(x, y, ax, ay, bx, by, tol):
@@ -76,7 +78,17 @@ if triton is not None:
 
     @triton.jit
     def _iou_kernel(
-        g1, g2, ii, jj, out, K, TOL: tl.constexpr, BLOCK: tl.constexpr, S: tl.constexpr, SORT: tl.constexpr, IS64: tl.constexpr
+        g1,
+        g2,
+        ii,
+        jj,
+        out,
+        K,
+        TOL: tl.constexpr,
+        BLOCK: tl.constexpr,
+        S: tl.constexpr,
+        SORT: tl.constexpr,
+        IS64: tl.constexpr,
     ):
         offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
         live = offs < K
@@ -106,7 +118,10 @@ if triton is not None:
         q3x = ox + tl.load(r2 + 9, mask=live, other=0)
         q3y = oy + tl.load(r2 + 10, mask=live, other=0)
         # Distance tolerance relative to the pair's size (the reference normalizes the size to ~1).
-        mx = tl.maximum(tl.maximum(tl.abs(ox), tl.abs(oy)) + tl.load(r2 + 2, mask=live, other=0), tl.load(r1 + 2, mask=live, other=0))
+        mx = tl.maximum(
+            tl.maximum(tl.abs(ox), tl.abs(oy)) + tl.load(r2 + 2, mask=live, other=0),
+            tl.load(r1 + 2, mask=live, other=0),
+        )
         tol = TOL * mx
 
         s = tl.arange(0, S)[None, :]
@@ -129,8 +144,12 @@ if triton is not None:
         t = ((cx - ax) * sy - (cy - ay) * sx) / tl.where(nonpar, den, 1.0)
         t_ok = nonpar & (t >= -TOL) & (t <= 1 + TOL)
         tc = tl.minimum(tl.maximum(t, 0.0), 1.0)
-        x = tl.where(is_c, ax + tc * rx, tl.where(is_p, _pick(s, p0x, p1x, p2x, p3x), _pick(s - 4, q0x, q1x, q2x, q3x)))
-        y = tl.where(is_c, ay + tc * ry, tl.where(is_p, _pick(s, p0y, p1y, p2y, p3y), _pick(s - 4, q0y, q1y, q2y, q3y)))
+        x = tl.where(
+            is_c, ax + tc * rx, tl.where(is_p, _pick(s, p0x, p1x, p2x, p3x), _pick(s - 4, q0x, q1x, q2x, q3x))
+        )
+        y = tl.where(
+            is_c, ay + tc * ry, tl.where(is_p, _pick(s, p0y, p1y, p2y, p3y), _pick(s - 4, q0y, q1y, q2y, q3y))
+        )
         in_q = _inside(x, y, q0x, q0y, q1x, q1y, q2x, q2y, q3x, q3y, tol)
         in_p = _inside(x, y, p0x, p0y, p1x, p1y, p2x, p2y, p3x, p3y, tol)
         valid = (is_p & in_q) | (is_q & in_p) | (is_c & t_ok & in_q)

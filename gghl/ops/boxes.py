@@ -16,7 +16,9 @@ def _check_pair(x1: object, x2: object, k: int, names: tuple[str, str], aligned:
     check_same_device((names[0], t1), (names[1], t2))
     al = check_flag(aligned, "aligned")
     if al and t1.shape[0] != t2.shape[0]:
-        raise ValueError(f"aligned=True needs N == M, got {names[0]} {tuple(t1.shape)} and {names[1]} {tuple(t2.shape)}")
+        raise ValueError(
+            f"aligned=True needs N == M, got {names[0]} {tuple(t1.shape)} and {names[1]} {tuple(t2.shape)}"
+        )
     return al
 
 

@@ -117,8 +117,9 @@ class ClassificationTask(L.LightningModule):
             from timm.data import Mixup
 
             # label_smoothing=0: smoothing is part of the target assignment here, not of mixup.
-            self.mixup = Mixup(**{**dict(mixup), "label_smoothing": 0.0, "num_classes": num_classes,
-                                  "mode": "batch"})
+            self.mixup = Mixup(
+                **{**dict(mixup), "label_smoothing": 0.0, "num_classes": num_classes, "mode": "batch"}
+            )
         self.ema = None
         if ema_decay:
             from timm.utils import ModelEmaV3
@@ -143,7 +144,9 @@ class ClassificationTask(L.LightningModule):
         if needs and not self._counts_ready and stage == "fit":
             dm = getattr(self.trainer, "datamodule", None)
             if dm is None or not hasattr(dm, "class_counts"):
-                raise ValueError("class_balance_beta/logit_adjust_tau need class_counts or a datamodule with them")
+                raise ValueError(
+                    "class_balance_beta/logit_adjust_tau need class_counts or a datamodule with them"
+                )
             self._set_class_counts(dm.class_counts.tolist())
 
     # -- forward --------------------------------------------------------------------------------
@@ -189,8 +192,9 @@ class ClassificationTask(L.LightningModule):
             teacher = self._teacher[0].to(x.device)
             with torch.no_grad():
                 t_logits = teacher(x)
-            loss = distillation_loss(train_logits, t_logits, q, self.distill_cfg["temperature"],
-                                     self.distill_cfg["alpha"], weight)
+            loss = distillation_loss(
+                train_logits, t_logits, q, self.distill_cfg["temperature"], self.distill_cfg["alpha"], weight
+            )
         else:
             loss = soft_cross_entropy(train_logits, q, weight=weight)
         self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=x.shape[0])
@@ -204,7 +208,9 @@ class ClassificationTask(L.LightningModule):
     def _eval_step(self, batch: Mapping[str, Tensor], stage: str) -> None:
         logits = self.eval_net()(batch["image"])
         loss = F.cross_entropy(logits.float(), batch["label"])
-        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, batch_size=logits.shape[0], sync_dist=True)
+        self.log(
+            f"{stage}/loss", loss, on_step=False, on_epoch=True, batch_size=logits.shape[0], sync_dist=True
+        )
         metrics = self.val_metrics if stage == "val" else self.test_metrics
         metrics.update(logits.float().softmax(1), batch["label"])
 
@@ -244,11 +250,15 @@ class ClassificationTask(L.LightningModule):
     def configure_optimizers(self) -> Any:
         params = [p for p in self.net.parameters() if p.requires_grad]
         opt_fn = self.optimizer_factory
-        optimizer = opt_fn(params) if opt_fn is not None else torch.optim.AdamW(params, lr=1e-3, weight_decay=0.05)
+        optimizer = (
+            opt_fn(params) if opt_fn is not None else torch.optim.AdamW(params, lr=1e-3, weight_decay=0.05)
+        )
         if self.scheduler_factory is None:
             return optimizer
-        return {"optimizer": optimizer,
-                "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "interval": "epoch"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "interval": "epoch"},
+        }
 
 
 def _plain(cfg: Any) -> Any:

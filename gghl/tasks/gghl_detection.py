@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import lightning as L
@@ -78,7 +77,9 @@ class GGHLDetectionTask(L.LightningModule):
             num_classes, strides=strides, variant=assigner_variant, empty_background=empty_image_background
         )
         # The task checks the total itself (one sync) and skips non-finite steps; the loss need not check too.
-        self.criterion = JOLLoss(num_classes, strides=strides, **{"nonfinite": "ignore", **(loss_kwargs or {})})
+        self.criterion = JOLLoss(
+            num_classes, strides=strides, **{"nonfinite": "ignore", **(loss_kwargs or {})}
+        )
         self.postprocess = postprocess or GGHLPostProcess(strides=strides)
         self.channels_last = channels_last
         if channels_last:
@@ -159,8 +160,10 @@ class GGHLDetectionTask(L.LightningModule):
         self.skipped_steps += 1
         bad = {k: float(v) for k, v in losses.items() if not torch.isfinite(v)}
         ids = [t.get("image_id") for t in targets]
-        self.print(f"[gghl] non-finite loss at step {self.global_step} (images {ids}): {bad}; step skipped "
-                   f"({self.bad_steps} in a row, {self.skipped_steps} in total)")
+        self.print(
+            f"[gghl] non-finite loss at step {self.global_step} (images {ids}): {bad}; step skipped "
+            f"({self.bad_steps} in a row, {self.skipped_steps} in total)"
+        )
         self.log("train/skipped_steps", float(self.skipped_steps))
         if self.bad_steps >= self.hparams.max_bad_steps:
             raise NonFiniteLossError(
@@ -216,11 +219,19 @@ class GGHLDetectionTask(L.LightningModule):
 
         records = self._gather_records(self._val_records)
         gts = {
-            r["image_id"]: {"polygons": r["gt_polygons"], "labels": r["gt_labels"], "difficult": r["gt_difficult"]}
+            r["image_id"]: {
+                "polygons": r["gt_polygons"],
+                "labels": r["gt_labels"],
+                "difficult": r["gt_difficult"],
+            }
             for r in records
         }
         dets = {
-            r["image_id"]: {"polygons": r["det_polygons"], "scores": r["det_scores"], "labels": r["det_labels"]}
+            r["image_id"]: {
+                "polygons": r["det_polygons"],
+                "scores": r["det_scores"],
+                "labels": r["det_labels"],
+            }
             for r in records
         }
         result = evaluate_polygons(
@@ -253,7 +264,9 @@ class GGHLDetectionTask(L.LightningModule):
         hp = self.hparams
         groups = split_decay_params(self.net, hp.weight_decay)
         if hp.optimizer == "sgd":
-            opt: torch.optim.Optimizer = torch.optim.SGD(groups, lr=hp.lr, momentum=hp.momentum, nesterov=hp.nesterov)
+            opt: torch.optim.Optimizer = torch.optim.SGD(
+                groups, lr=hp.lr, momentum=hp.momentum, nesterov=hp.nesterov
+            )
         elif hp.optimizer == "adamw":
             opt = torch.optim.AdamW(groups, lr=hp.lr)
         else:
@@ -261,7 +274,10 @@ class GGHLDetectionTask(L.LightningModule):
         total = max(int(self.trainer.estimated_stepping_batches), 1)
         epochs = max(int(self.trainer.max_epochs or 1), 1)
         warmup = int(total * min(hp.warmup_epochs / epochs, 0.5))
-        factor: Callable[[int], float] = lambda step: warmup_cosine_factor(step, total, warmup, hp.final_lr_ratio)  # noqa: E731
+
+        def factor(step: int) -> float:
+            return warmup_cosine_factor(step, total, warmup, hp.final_lr_ratio)
+
         sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 

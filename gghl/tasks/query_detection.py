@@ -48,7 +48,12 @@ def build_detector(num_classes: int, detector: Mapping[str, Any]) -> QueryDetect
 
 
 def step_lr_factor(
-    step: int, steps_per_epoch: int, warmup_iters: int, warmup_ratio: float, lr_steps: Sequence[int], gamma: float
+    step: int,
+    steps_per_epoch: int,
+    warmup_iters: int,
+    warmup_ratio: float,
+    lr_steps: Sequence[int],
+    gamma: float,
 ) -> float:
     """mmdet ``step`` policy: linear warm-up from ``warmup_ratio`` over ``warmup_iters`` iterations, then
     ``gamma`` at each epoch in ``lr_steps`` (epoch ``e`` starts at ``e * steps_per_epoch``)."""
@@ -87,10 +92,19 @@ class QueryDetectionTask(L.LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters(
-            {"num_classes": num_classes, "detector": _plain(detector), "criterion": _plain(criterion or {}),
-             "lr": lr, "weight_decay": weight_decay, "warmup_iters": warmup_iters, "warmup_ratio": warmup_ratio,
-             "lr_steps": list(lr_steps), "lr_gamma": lr_gamma, "max_det": max_det,
-             "class_names": list(class_names) if class_names else None}
+            {
+                "num_classes": num_classes,
+                "detector": _plain(detector),
+                "criterion": _plain(criterion or {}),
+                "lr": lr,
+                "weight_decay": weight_decay,
+                "warmup_iters": warmup_iters,
+                "warmup_ratio": warmup_ratio,
+                "lr_steps": list(lr_steps),
+                "lr_gamma": lr_gamma,
+                "max_det": max_det,
+                "class_names": list(class_names) if class_names else None,
+            }
         )
         self.model = build_detector(num_classes, detector)
         self.criterion = SetCriterion(num_classes, **dict(_plain(criterion or {})))
@@ -142,11 +156,17 @@ class QueryDetectionTask(L.LightningModule):
         for t, d in zip(targets, dets):
             gt = t["hbb"].to(torch.float64)
             gt = invert_affine_boxes(gt, t["affine"]) if gt.numel() else gt.reshape(0, 4)
-            self._records.append({
-                "image_id": str(t["image_id"]), "orig_size": tuple(int(v) for v in t["orig_size"]),
-                "gt_boxes": gt.cpu().float(), "gt_labels": t["labels"].cpu(),
-                "boxes": d["boxes"].cpu(), "scores": d["scores"].cpu(), "labels": d["labels"].cpu(),
-            })
+            self._records.append(
+                {
+                    "image_id": str(t["image_id"]),
+                    "orig_size": tuple(int(v) for v in t["orig_size"]),
+                    "gt_boxes": gt.cpu().float(),
+                    "gt_labels": t["labels"].cpu(),
+                    "boxes": d["boxes"].cpu(),
+                    "scores": d["scores"].cpu(),
+                    "labels": d["labels"].cpu(),
+                }
+            )
 
     def validation_step(self, batch: tuple[Tensor, list[dict]], batch_idx: int) -> None:
         self._eval_step(batch)

@@ -73,7 +73,9 @@ def _lie_about_size(rng: random.Random, ext: str, b: bytearray) -> None:
     elif ext == "jpg" and 0 <= (i := b.find(b"\xff\xc0")) <= len(b) - 9:
         struct.pack_into(">HH", b, i + 5, h & 0xFFFF, w & 0xFFFF)
     elif ext == "bmp" and len(b) >= 26:
-        struct.pack_into("<ii", b, 18, w % (1 << 31), -(h % (1 << 31)) if rng.random() < 0.3 else h % (1 << 31))
+        struct.pack_into(
+            "<ii", b, 18, w % (1 << 31), -(h % (1 << 31)) if rng.random() < 0.3 else h % (1 << 31)
+        )
     elif ext == "tif" and len(b) >= 8 and (ifd := struct.unpack_from("<I", b, 4)[0]) + 2 <= len(b):
         for k in range(struct.unpack_from("<H", b, ifd)[0]):
             entry = ifd + 2 + 12 * k
@@ -82,7 +84,9 @@ def _lie_about_size(rng: random.Random, ext: str, b: bytearray) -> None:
             tag, typ = struct.unpack_from("<HH", b, entry)
             if tag in (256, 257):
                 v = w if tag == 256 else h
-                struct.pack_into("<H" if typ == 3 else "<I", b, entry + 8, v & (0xFFFF if typ == 3 else 0xFFFFFFFF))
+                struct.pack_into(
+                    "<H" if typ == 3 else "<I", b, entry + 8, v & (0xFFFF if typ == 3 else 0xFFFFFFFF)
+                )
 
 
 def make_input(rng: random.Random, tmp: Path) -> tuple[bytes, Callable[[], Any]]:
@@ -99,9 +103,9 @@ def make_input(rng: random.Random, tmp: Path) -> tuple[bytes, Callable[[], Any]]
             for _ in range(rng.randint(1, 8)):
                 b[rng.randrange(len(b))] = rng.randrange(256)
         elif op < 0.85:
-            del b[rng.randrange(len(b) + 1):]
+            del b[rng.randrange(len(b) + 1) :]
         else:
-            b[rng.randrange(len(b) + 1):rng.randrange(len(b) + 1)] = rng.randbytes(rng.randint(1, 64))
+            b[rng.randrange(len(b) + 1) : rng.randrange(len(b) + 1)] = rng.randbytes(rng.randint(1, 64))
     data = bytes(b)
     path = tmp / f"img.{rng.choice(['png', 'jpg', 'bmp', 'tif', ext, ext])}"  # the extension may lie
     path.write_bytes(data)

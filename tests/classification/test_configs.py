@@ -9,10 +9,14 @@ from hydra import compose, initialize_config_dir
 CONFIG_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "configs")
 
 
-@pytest.mark.parametrize("exp", ["classify_digits", "classify_digits_soft", "classify_digits_noisy", "classify_digits_distill"])
+@pytest.mark.parametrize(
+    "exp", ["classify_digits", "classify_digits_soft", "classify_digits_noisy", "classify_digits_distill"]
+)
 def test_experiment_instantiates(exp):
     with initialize_config_dir(os.path.abspath(CONFIG_DIR), version_base="1.3"):
-        cfg = compose("train.yaml", overrides=[f"experiment={exp}", "data.subset=100"], return_hydra_config=False)
+        cfg = compose(
+            "train.yaml", overrides=[f"experiment={exp}", "data.subset=100"], return_hydra_config=False
+        )
     dm = hydra.utils.instantiate(cfg.data)
     from omegaconf import open_dict
 

@@ -21,8 +21,9 @@ def tree(tmp_path):
 
 
 def test_imagefolder_random_split(tree):
-    dm = ImageFolderDataModule(str(tree / "imgs"), image_size=16, batch_size=4, val_fraction=0.25,
-                               test_fraction=0.25)
+    dm = ImageFolderDataModule(
+        str(tree / "imgs"), image_size=16, batch_size=4, val_fraction=0.25, test_fraction=0.25
+    )
     assert dm.class_names == ["cat", "dog"] and dm.num_classes == 2
     dm.setup()
     assert sum(len(d) for d in dm.datasets.values()) == 12
@@ -42,11 +43,15 @@ def test_imagefolder_explicit_splits_unknown_class(tree):
 
 
 def test_csv_multi_annotator(tree):
-    rows = ["path,label"] + [f"imgs/cat/{i}.png,cat|cat|dog" for i in range(6)] + \
-           [f"imgs/dog/{i}.png,dog" for i in range(6)]
+    rows = (
+        ["path,label"]
+        + [f"imgs/cat/{i}.png,cat|cat|dog" for i in range(6)]
+        + [f"imgs/dog/{i}.png,dog" for i in range(6)]
+    )
     (tree / "train.csv").write_text("\n".join(rows) + "\n")
-    dm = CSVDataModule(str(tree / "train.csv"), image_size=8, aggregation="empirical", val_fraction=0.25,
-                       test_fraction=0.25)
+    dm = CSVDataModule(
+        str(tree / "train.csv"), image_size=8, aggregation="empirical", val_fraction=0.25, test_fraction=0.25
+    )
     assert dm.class_names == ["cat", "dog"]
     dm.setup()
     all_ann = np.concatenate([s.annotations for s in dm.splits.values()])
@@ -73,8 +78,14 @@ def test_csv_errors_name_file_and_line(tree, line, match):
 
 def test_missing_image_at_load_names_file(tree):
     (tree / "train.csv").write_text("imgs/cat/0.png,cat\nimgs/dog/0.png,dog\n" * 3)
-    dm = CSVDataModule(str(tree / "train.csv"), image_size=8, val_fraction=0.0, test_fraction=0.0,
-                       val_csv=str(tree / "train.csv"), test_csv=str(tree / "train.csv"))
+    dm = CSVDataModule(
+        str(tree / "train.csv"),
+        image_size=8,
+        val_fraction=0.0,
+        test_fraction=0.0,
+        val_csv=str(tree / "train.csv"),
+        test_csv=str(tree / "train.csv"),
+    )
     dm.setup()
     (tree / "imgs" / "cat" / "0.png").unlink()
     with pytest.raises(OSError, match="0.png"):

@@ -19,10 +19,13 @@ def test_soft_ce_matches_torch_for_one_hot_and_smoothing():
     torch.manual_seed(0)
     z, y = torch.randn(16, 5), torch.randint(0, 5, (16,))
     torch.testing.assert_close(soft_cross_entropy(z, smooth_one_hot(y, 5)), F.cross_entropy(z, y))
-    torch.testing.assert_close(soft_cross_entropy(z, smooth_one_hot(y, 5, 0.1)),
-                               F.cross_entropy(z, y, label_smoothing=0.1))
+    torch.testing.assert_close(
+        soft_cross_entropy(z, smooth_one_hot(y, 5, 0.1)), F.cross_entropy(z, y, label_smoothing=0.1)
+    )
     w = torch.rand(5) + 0.5
-    torch.testing.assert_close(soft_cross_entropy(z, smooth_one_hot(y, 5), weight=w), F.cross_entropy(z, y, weight=w))
+    torch.testing.assert_close(
+        soft_cross_entropy(z, smooth_one_hot(y, 5), weight=w), F.cross_entropy(z, y, weight=w)
+    )
     q = torch.softmax(torch.randn(16, 5), 1)
     torch.testing.assert_close(soft_cross_entropy(z, q), F.cross_entropy(z, q))
 

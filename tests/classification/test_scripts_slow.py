@@ -14,9 +14,20 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 @pytest.mark.slow
 def test_audit_labels_smoke(tmp_path):
     out = subprocess.run(
-        [sys.executable, "scripts/audit_labels.py", "experiment=classify_digits_noisy", "folds=2", "top=8",
-         "data.subset=300", "trainer.max_epochs=2", f"out_dir={tmp_path}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "scripts/audit_labels.py",
+            "experiment=classify_digits_noisy",
+            "folds=2",
+            "top=8",
+            "data.subset=300",
+            "trainer.max_epochs=2",
+            f"out_dir={tmp_path}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "label audit" in out.stdout
@@ -31,6 +42,11 @@ def test_audit_labels_smoke(tmp_path):
 @pytest.mark.slow
 def test_bench_label_quality_beats_cleanlab():
     pytest.importorskip("cleanlab")
-    out = subprocess.run([sys.executable, "scripts/bench_label_quality.py", "--digits", "--seeds", "2"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "scripts/bench_label_quality.py", "--digits", "--seeds", "2"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]

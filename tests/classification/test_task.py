@@ -15,9 +15,17 @@ def _dm(**kw):
 
 
 def _trainer(tmp_path=None, epochs=1, **kw):
-    return L.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_progress_bar=False,
-                     enable_model_summary=False, enable_checkpointing=tmp_path is not None,
-                     default_root_dir=tmp_path, num_sanity_val_steps=0, **kw)
+    return L.Trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=tmp_path is not None,
+        default_root_dir=tmp_path,
+        num_sanity_val_steps=0,
+        **kw,
+    )
 
 
 def _task(**kw):
@@ -58,9 +66,14 @@ def test_checkpoint_weights_only_and_distill(tmp_path):
     from omegaconf import OmegaConf
 
     L.seed_everything(0)
-    dm = _dm(annotators=OmegaConf.create([0.9, 0.6]))  # Hydra passes ListConfig; must not reach the checkpoint
-    teacher = _task(assign="hard", scheduler=functools.partial(torch.optim.lr_scheduler.StepLR, step_size=1),
-                    class_names=[f"d{i}" for i in range(10)])
+    dm = _dm(
+        annotators=OmegaConf.create([0.9, 0.6])
+    )  # Hydra passes ListConfig; must not reach the checkpoint
+    teacher = _task(
+        assign="hard",
+        scheduler=functools.partial(torch.optim.lr_scheduler.StepLR, step_size=1),
+        class_names=[f"d{i}" for i in range(10)],
+    )
     tr = _trainer(tmp_path, epochs=1, limit_train_batches=3)
     tr.fit(teacher, dm)
     ckpt = tr.checkpoint_callback.last_model_path or tr.checkpoint_callback.best_model_path

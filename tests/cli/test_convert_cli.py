@@ -30,7 +30,10 @@ _spec = importlib.util.spec_from_file_location(
 _weights = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_weights)
 fixture_meta, official_weights = _weights.fixture_meta, _weights.official_weights
-light_official_state, official_training_checkpoint = _weights.light_official_state, _weights.official_training_checkpoint
+light_official_state, official_training_checkpoint = (
+    _weights.light_official_state,
+    _weights.official_training_checkpoint,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,25 +62,41 @@ def test_builder_writes_our_layout_with_the_official_test_settings(official_file
     assert model["_target_"] == "gghl.tasks.gghl_detection.GGHLDetectionTask"
     assert model["net"] == paper_net_config(15) and model["ema_decay"] is None
     post = model["postprocess"]
-    assert (post["score_thresh"], post["nms_thresh"], post["max_det"], post["score_mode"]) == (0.2, 0.45, 500, "product")
-    assert post["pre_nms_topk"] == 100**2 + 50**2 + 25**2  # every location at 800: the official code caps nothing
+    assert (post["score_thresh"], post["nms_thresh"], post["max_det"], post["score_mode"]) == (
+        0.2,
+        0.45,
+        500,
+        "product",
+    )
+    assert (
+        post["pre_nms_topk"] == 100**2 + 50**2 + 25**2
+    )  # every location at 800: the official code caps nothing
     assert model["class_names"] == data["class_names"] == list(DOTA_V1_0) and data["num_classes"] == 15
     assert data["img_size"] == 800 and data["version"] == "1.0"
-    assert ckpt["converted_from"] == {"format": "gghl_official", "source": str(official_file), "epoch": 150, "best_mAP": 0.7695}
+    assert ckpt["converted_from"] == {
+        "format": "gghl_official",
+        "source": str(official_file),
+        "epoch": 150,
+        "best_mAP": 0.7695,
+    }
     assert type(ckpt["converted_from"]["best_mAP"]) is float  # not the NumPy scalar: weights_only loads it
     check_targets({"model": model, "data": data})
 
 
 def test_builder_options_and_class_count_errors(official_file: Path) -> None:
     names = [f"c{i}" for i in range(15)]
-    ckpt = build_gghl_official_checkpoint(official_file, {"class_names": names, "img_size": 640, "score_thresh": 0.005})
+    ckpt = build_gghl_official_checkpoint(
+        official_file, {"class_names": names, "img_size": 640, "score_thresh": 0.005}
+    )
     data = ckpt["gghl_config"]["data"]
     assert data["class_names"] == names and data["version"] is None and data["img_size"] == 640
     assert ckpt["gghl_config"]["model"]["postprocess"]["score_thresh"] == 0.005
     with pytest.raises(OfficialCheckpointError, match="the weights have 15 classes but class_names has 1"):
         build_gghl_official_checkpoint(official_file, {"class_names": ["ship"]})
     with pytest.raises(OfficialCheckpointError, match="needs a GGHL model config"):
-        build_gghl_official_checkpoint(official_file, {"model": {"_target_": "gghl.tasks.classification.ClassificationTask"}})
+        build_gghl_official_checkpoint(
+            official_file, {"model": {"_target_": "gghl.tasks.classification.ClassificationTask"}}
+        )
 
 
 def test_cli_writes_a_weights_only_checkpoint(official_file: Path, tmp_path: Path) -> None:
@@ -109,7 +128,9 @@ def test_unreadable_or_pickled_official_files_name_the_file(tmp_path: Path) -> N
         build_gghl_official_checkpoint(junk)
     darknet = tmp_path / "darknet53.conv.74"
     darknet.write_bytes(bytes(12) + bytes(8) + bytes(4 * 10))  # header v0.0 + ten float zeros
-    with pytest.raises(OfficialCheckpointError, match="darknet53.conv.74: not a torch checkpoint file \\(Darknet binary"):
+    with pytest.raises(
+        OfficialCheckpointError, match="darknet53.conv.74: not a torch checkpoint file \\(Darknet binary"
+    ):
         build_gghl_official_checkpoint(darknet)
     plain = tmp_path / "plain.pt"
     torch.save({"a.weight": torch.zeros(2)}, plain)
@@ -129,26 +150,48 @@ def test_convert_then_eval_and_export_end_to_end(tmp_path: Path) -> None:
             state[k] = state[k] * (0.02 if k.endswith("weight") else 0.0)
     src = tmp_path / "last.pt"
     torch.save(official_training_checkpoint(state), src)
-    base = write_synthetic_dota(SyntheticOrientedDataset(length=2, img_size=256, num_classes=5, seed=7), tmp_path / "dota", "val")
+    base = write_synthetic_dota(
+        SyntheticOrientedDataset(length=2, img_size=256, num_classes=5, seed=7), tmp_path / "dota", "val"
+    )
     for txt in (base / "labelTxt").glob("*.txt"):  # synthetic names -> DOTA v1.0 names
-        txt.write_text(txt.read_text().replace(" vehicle ", " small-vehicle ").replace(" court ", " tennis-court "))
+        txt.write_text(
+            txt.read_text().replace(" vehicle ", " small-vehicle ").replace(" court ", " tennis-court ")
+        )
     env = {k: v for k, v in os.environ.items() if k not in ("HYDRA_FULL_ERROR",)}
     dst = tmp_path / "gghl_dota.ckpt"
 
     def run(*args: str) -> str:
-        out = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=1800, cwd=tmp_path, env=env)
+        out = subprocess.run(
+            [sys.executable, *args], capture_output=True, text=True, timeout=1800, cwd=tmp_path, env=env
+        )
         assert out.returncode == 0, out.stderr[-3000:]
         return out.stdout
 
     run(str(ROOT / "scripts/convert_checkpoint.py"), f"src={src}", "format=gghl_official", f"dst={dst}")
-    out = run(str(ROOT / "scripts/eval.py"), f"ckpt_path={dst}", "data=dota", f"data.root={tmp_path / 'dota'}", "split=val",
-              "input_size=256", "patch_size=256", "device=cpu")
+    out = run(
+        str(ROOT / "scripts/eval.py"),
+        f"ckpt_path={dst}",
+        "data=dota",
+        f"data.root={tmp_path / 'dota'}",
+        "split=val",
+        "input_size=256",
+        "patch_size=256",
+        "device=cpu",
+    )
     assert "mAP50=" in out and "images=2" in out
-    out = run(str(ROOT / "scripts/export.py"), f"ckpt_path={dst}", "format=onnx", "img_size=256", f"output={tmp_path / 'm.onnx'}")
+    out = run(
+        str(ROOT / "scripts/export.py"),
+        f"ckpt_path={dst}",
+        "format=onnx",
+        "img_size=256",
+        f"output={tmp_path / 'm.onnx'}",
+    )
     assert "kept_same=True" in out
 
 
-@pytest.mark.parametrize("numpy_module", [b"numpy._core.multiarray", b"numpy.core.multiarray"], ids=["numpy2", "numpy1"])
+@pytest.mark.parametrize(
+    "numpy_module", [b"numpy._core.multiarray", b"numpy.core.multiarray"], ids=["numpy2", "numpy1"]
+)
 def test_numpy_scalars_of_official_checkpoints_load_weights_only(tmp_path: Path, numpy_module: bytes) -> None:
     """The official script stores best_mAP as a NumPy scalar; files written under NumPy 1 name its module
     ``numpy.core.multiarray`` (rewritten here in the pickle of a file saved under NumPy 2)."""

@@ -21,7 +21,9 @@ HEAVY = ("torch", "hydra", "lightning", "omegaconf", "numpy")
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     """A command as a user runs it: without the test session's HYDRA_FULL_ERROR / GGHL_DEBUG."""
     env = {k: v for k, v in os.environ.items() if k not in ("HYDRA_FULL_ERROR", "GGHL_DEBUG")}
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=180, cwd=cwd, env=env)
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, timeout=180, cwd=cwd, env=env
+    )
 
 
 def _existing(commands: tuple[str, ...]) -> list[str]:
@@ -62,7 +64,10 @@ def test_added_key_a_target_does_not_take_is_one_config_error() -> None:
 
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         cfg = compose(config_name="train", overrides=["+trainer.max_epoch=1"])
-    with pytest.raises(ConfigError, match=r"trainer\.max_epoch.*Trainer takes no argument 'max_epoch'; did you mean 'trainer\.max_epochs'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"trainer\.max_epoch.*Trainer takes no argument 'max_epoch'; did you mean 'trainer\.max_epochs'",
+    ):
         check_arguments(cfg)
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         cfg = compose(config_name="train", overrides=["+model.net.neck_width=[1]"])
@@ -70,7 +75,9 @@ def test_added_key_a_target_does_not_take_is_one_config_error() -> None:
         check_arguments(cfg)
 
 
-@pytest.mark.parametrize("experiment", sorted(p.stem for p in (Path(CONFIG_DIR) / "experiment").glob("*.yaml")))
+@pytest.mark.parametrize(
+    "experiment", sorted(p.stem for p in (Path(CONFIG_DIR) / "experiment").glob("*.yaml"))
+)
 def test_every_experiment_passes_the_argument_check(experiment: str) -> None:
     from gghl.cli._arguments import check_arguments
 
@@ -80,7 +87,9 @@ def test_every_experiment_passes_the_argument_check(experiment: str) -> None:
 
 
 def test_user_error_is_one_line_without_traceback(tmp_path: Path) -> None:
-    out = _run(["scripts/export.py", f"ckpt_path={tmp_path / 'missing.ckpt'}", f"hydra.run.dir={tmp_path}"], ROOT)
+    out = _run(
+        ["scripts/export.py", f"ckpt_path={tmp_path / 'missing.ckpt'}", f"hydra.run.dir={tmp_path}"], ROOT
+    )
     assert out.returncode == 1
     errors = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and "missing.ckpt" in errors[0], out.stderr[-2000:]

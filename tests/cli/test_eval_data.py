@@ -14,8 +14,16 @@ from gghl.cli.eval_data import given_data, resolve_eval_data
 
 SYN = "gghl.data.detection_datamodule.SyntheticDataModule"
 NAMES = ["plane", "vehicle", "ship", "storage-tank", "court"]
-STORED = {"_target_": SYN, "num_classes": 5, "class_names": NAMES, "img_size": 256, "gen_size": None,
-          "test_size": 64, "val_size": 64, "seed": 0}
+STORED = {
+    "_target_": SYN,
+    "num_classes": 5,
+    "class_names": NAMES,
+    "img_size": 256,
+    "gen_size": None,
+    "test_size": 64,
+    "val_size": 64,
+    "seed": 0,
+}
 
 
 def _given(overrides: list[str]) -> dict:
@@ -49,13 +57,19 @@ def test_a_group_replaces_the_config_but_not_classes_or_input_size() -> None:
 def test_a_named_img_size_is_reported_and_input_size_wins() -> None:
     data, notes = resolve_eval_data(STORED, {"img_size": 320}, NAMES, 256)
     assert data["img_size"] == 256 and data["gen_size"] == 320
-    assert notes == ["data.img_size=320 from the command line replaced by the network input size 256 "
-                     "(set input_size=320 to evaluate at 320)"]
+    assert notes == [
+        "data.img_size=320 from the command line replaced by the network input size 256 "
+        "(set input_size=320 to evaluate at 320)"
+    ]
 
 
 def test_class_keys_added_by_training_are_dropped_when_not_taken() -> None:
-    stored = {"_target_": "gghl.data.classification.DigitsDataModule", "image_size": 32, "num_classes": 10,
-              "class_names": [str(i) for i in range(10)]}
+    stored = {
+        "_target_": "gghl.data.classification.DigitsDataModule",
+        "image_size": 32,
+        "num_classes": 10,
+        "class_names": [str(i) for i in range(10)],
+    }
     data, notes = resolve_eval_data(stored, {}, [str(i) for i in range(10)], 32)
     assert data == {"_target_": "gghl.data.classification.DigitsDataModule", "image_size": 32} and notes == []
 
@@ -79,8 +93,9 @@ def test_data_and_split_errors_name_the_key() -> None:
     from gghl.cli.eval import _datamodule, _detection_split
 
     with pytest.raises(ConfigError, match=r"config key data.*DotaDataModule.*train_size"):
-        _datamodule({"_target_": "gghl.data.detection_datamodule.DotaDataModule", "root": "/nowhere",
-                     "train_size": 4})
+        _datamodule(
+            {"_target_": "gghl.data.detection_datamodule.DotaDataModule", "root": "/nowhere", "train_size": 4}
+        )
     dm = _datamodule({**STORED, "test_size": 0, "img_size": 64})
     with pytest.raises(ConfigError, match=r"config key split.*no 'test' split"):
         _detection_split(dm, "test")

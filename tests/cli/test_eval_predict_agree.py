@@ -48,9 +48,20 @@ def test_eval_and_predict_give_the_same_detections(ckpt: Path, tmp_path: Path) -
     """3 images of 192 x 256, tiled with the checkpoint's 128-px windows, defaults of both commands."""
     base = _dota(tmp_path / "dota")
     common = ["score_thresh=0.2", "paths.output_dir=" + str(tmp_path / "run")]
-    ev = _cli("eval", [f"ckpt_path={ckpt}", "data=dota", f"data.root={tmp_path / 'dota'}", "split=val",
-                       *common[:1], f"paths.output_dir={tmp_path / 'eval'}"])
-    pr = _cli("predict", [f"ckpt_path={ckpt}", f"input={base / 'images'}", f"output={tmp_path / 'pred'}", *common])
+    ev = _cli(
+        "eval",
+        [
+            f"ckpt_path={ckpt}",
+            "data=dota",
+            f"data.root={tmp_path / 'dota'}",
+            "split=val",
+            *common[:1],
+            f"paths.output_dir={tmp_path / 'eval'}",
+        ],
+    )
+    pr = _cli(
+        "predict", [f"ckpt_path={ckpt}", f"input={base / 'images'}", f"output={tmp_path / 'pred'}", *common]
+    )
     assert ev["images"] == 3 and len(pr["images"]) == 3
     a, b = _task1_lines(tmp_path / "eval" / "Task1"), _task1_lines(tmp_path / "pred" / "Task1")
     assert sorted(a) == sorted(f"Task1_{c}.txt" for c in CLASSES) and a.keys() == b.keys()
@@ -58,21 +69,35 @@ def test_eval_and_predict_give_the_same_detections(ckpt: Path, tmp_path: Path) -
     assert n == sum(len(r["detections"]) for r in pr["images"]) > 10
     for name in a:  # one to one: the same image, score and corners on every line
         assert sorted(a[name]) == sorted(b[name]), name
-    assert {line.split()[0] for v in a.values() for line in v} == {p.stem for p in (base / "images").iterdir()}
+    assert {line.split()[0] for v in a.values() for line in v} == {
+        p.stem for p in (base / "images").iterdir()
+    }
 
 
 def test_eval_default_is_the_checkpoint_test_split(ckpt: Path, tmp_path: Path) -> None:
     """`ckpt_path=` alone + one named data key: the stored synthetic datamodule with only test_size changed;
     a different input_size is printed and does not change the (synthetic) images."""
-    res = _cli("eval", [f"ckpt_path={ckpt}", "data.test_size=2", "score_thresh=0.2",
-                        f"paths.output_dir={tmp_path / 'a'}"])
+    res = _cli(
+        "eval",
+        [f"ckpt_path={ckpt}", "data.test_size=2", "score_thresh=0.2", f"paths.output_dir={tmp_path / 'a'}"],
+    )
     assert res["split"] == "test" and res["images"] == 2 and res["input_size"] == 128 and res["notes"] == []
     assert res["data"]["test_size"] == 2 and res["data"]["val_size"] == 64  # only the named key changed
     assert "mAP" in res and res["scored_from"].startswith("in-memory")
-    other = _cli("eval", [f"ckpt_path={ckpt}", "data.test_size=2", "score_thresh=0.2", "input_size=96",
-                          f"paths.output_dir={tmp_path / 'b'}"])
+    other = _cli(
+        "eval",
+        [
+            f"ckpt_path={ckpt}",
+            "data.test_size=2",
+            "score_thresh=0.2",
+            "input_size=96",
+            f"paths.output_dir={tmp_path / 'b'}",
+        ],
+    )
     assert other["input_size"] == 96 and other["data"]["gen_size"] == 128  # same 128-px images
-    assert any("input_size=96 differs from the checkpoint's training input size 128" in n for n in other["notes"])
+    assert any(
+        "input_size=96 differs from the checkpoint's training input size 128" in n for n in other["notes"]
+    )
 
 
 def _write_broken(folder: Path) -> list[Path]:
@@ -114,11 +139,22 @@ def test_names_with_whitespace_are_refused_before_inference(ckpt: Path, tmp_path
     (base / "labelTxt" / f"{img.stem}.txt").rename(base / "labelTxt" / "with space.txt")
     # predict: refused before the checkpoint is even opened (it does not exist)
     with pytest.raises(ImageNameError, match="with space.png.*whitespace"):
-        _cli("predict", [f"ckpt_path={tmp_path / 'missing.ckpt'}", f"input={base / 'images'}", f"output={tmp_path}"])
+        _cli(
+            "predict",
+            [f"ckpt_path={tmp_path / 'missing.ckpt'}", f"input={base / 'images'}", f"output={tmp_path}"],
+        )
     # eval: refused before any image is read (no Task1 folder written)
     with pytest.raises(ImageNameError, match="with space.png.*whitespace"):
-        _cli("eval", [f"ckpt_path={ckpt}", "data=dota", f"data.root={tmp_path / 'dota'}", "split=val",
-                      f"paths.output_dir={tmp_path / 'eval'}"])
+        _cli(
+            "eval",
+            [
+                f"ckpt_path={ckpt}",
+                "data=dota",
+                f"data.root={tmp_path / 'dota'}",
+                "split=val",
+                f"paths.output_dir={tmp_path / 'eval'}",
+            ],
+        )
     assert not (tmp_path / "eval" / "Task1").exists()
 
 
@@ -126,8 +162,17 @@ def test_eval_skips_unreadable_images_and_scores_the_others(ckpt: Path, tmp_path
     base = _dota(tmp_path / "dota", n=3)
     victim = sorted((base / "images").glob("*.png"))[0]
     victim.write_bytes(victim.read_bytes()[:200])  # truncated: the header survives, the pixels do not
-    res = _cli("eval", [f"ckpt_path={ckpt}", "data=dota", f"data.root={tmp_path / 'dota'}", "split=val",
-                        "score_thresh=0.2", f"paths.output_dir={tmp_path / 'eval'}"])
+    res = _cli(
+        "eval",
+        [
+            f"ckpt_path={ckpt}",
+            "data=dota",
+            f"data.root={tmp_path / 'dota'}",
+            "split=val",
+            "score_thresh=0.2",
+            f"paths.output_dir={tmp_path / 'eval'}",
+        ],
+    )
     assert res["images"] == 2 and [u["file"] for u in res["unreadable"]] == [str(victim)]
     assert "mAP" in res  # scored over the two images that were read
     lines = [ln for v in _task1_lines(tmp_path / "eval" / "Task1").values() for ln in v]
@@ -167,8 +212,18 @@ def test_eval_coco_skips_unreadable_images(ckpt: Path, tmp_path: Path, capsys) -
     write_synthetic_coco(SyntheticOrientedDataset(3, img_size=128, seed=5), root / "val2017", ann)
     victim = sorted((root / "val2017").glob("*.png"))[0]
     victim.write_bytes(victim.read_bytes()[:200])
-    res = _cli("eval", [f"ckpt_path={ckpt}", "data=coco", f"data.root={root}", "data.num_workers=0",
-                        "data.batch_size=2", "split=val", f"paths.output_dir={tmp_path / 'eval'}"])
+    res = _cli(
+        "eval",
+        [
+            f"ckpt_path={ckpt}",
+            "data=coco",
+            f"data.root={root}",
+            "data.num_workers=0",
+            "data.batch_size=2",
+            "split=val",
+            f"paths.output_dir={tmp_path / 'eval'}",
+        ],
+    )
     assert res["images"] == 2 and [u["file"] for u in res["unreadable"]] == [str(victim)]
     assert len(res["stats"]) == 12
     scored = json.loads((tmp_path / "eval" / "annotations_evaluated.json").read_text())

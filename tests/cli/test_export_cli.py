@@ -40,9 +40,7 @@ def test_export_cli_writes_model_and_parity(tmp_path: Path, fmt: str, capsys: py
 
 def test_export_cli_nms_true(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     ckpt = tiny.make_checkpoint("gghl", tmp_path)
-    result = _export(
-        [f"ckpt_path={ckpt}", "nms=true", "nms_pre=150", f"paths.output_dir={tmp_path / 'out'}"]
-    )
+    result = _export([f"ckpt_path={ckpt}", "nms=true", "nms_pre=150", f"paths.output_dir={tmp_path / 'out'}"])
     out = capsys.readouterr().out
     assert "parity gghl/onnx nms=true images=3" in out and "kept_same=True" in out
     assert result["parity"]["ok"] and result["parity"]["nms_in_graph"]

@@ -26,14 +26,29 @@ def test_train_then_eval_on_synthetic_coco(tmp_path: Path) -> None:
     from gghl.cli.train import run as train_run
 
     root = tmp_path / "synthetic_coco"
-    data = [f"data.root={root}", "data.train_size=4", "data.val_size=2", "data.test_size=3", "data.img_size=64",
-            "data.batch_size=2", "data.num_workers=0"]
+    data = [
+        f"data.root={root}",
+        "data.train_size=4",
+        "data.val_size=2",
+        "data.test_size=3",
+        "data.img_size=64",
+        "data.batch_size=2",
+        "data.num_workers=0",
+    ]
     with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
-        cfg = compose("train", overrides=[
-            "experiment=stageinteractor_synthetic", f"paths.output_dir={tmp_path / 'train'}", *data, *TINY,
-            "trainer.max_epochs=1", "trainer.check_val_every_n_epoch=1", "logger=none",
-            "callbacks.progress_bar.refresh_rate=0",
-        ])
+        cfg = compose(
+            "train",
+            overrides=[
+                "experiment=stageinteractor_synthetic",
+                f"paths.output_dir={tmp_path / 'train'}",
+                *data,
+                *TINY,
+                "trainer.max_epochs=1",
+                "trainer.check_val_every_n_epoch=1",
+                "logger=none",
+                "callbacks.progress_bar.refresh_rate=0",
+            ],
+        )
         metrics = train_run(cfg)
     ckpt = sorted((tmp_path / "train" / "checkpoints").glob("epoch_*.ckpt"))[0]
     with initialize_config_dir(CONFIG_DIR, version_base="1.3"):

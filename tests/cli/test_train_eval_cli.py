@@ -104,8 +104,12 @@ def test_eval_coco_end_to_end(tiny_checkpoint: Path, tmp_path: Path) -> None:
     root = tmp_path / "coco"
     ann = root / "annotations" / "instances_val2017.json"
     ann.parent.mkdir(parents=True)
-    write_synthetic_coco(SyntheticOrientedDataset(3, img_size=128, seed=5), root / "val2017", ann,
-                         category_ids=[1, 5, 9, 12, 40])
+    write_synthetic_coco(
+        SyntheticOrientedDataset(3, img_size=128, seed=5),
+        root / "val2017",
+        ann,
+        category_ids=[1, 5, 9, 12, 40],
+    )
     out = tmp_path / "eval"
     with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
         cfg = compose(
@@ -141,8 +145,12 @@ def test_gghl_coco_hbb_mode_trains(tmp_path: Path) -> None:
     for split, seed in (("train2017", 1), ("val2017", 2)):
         ann = root / "annotations" / f"instances_{split}.json"
         ann.parent.mkdir(parents=True, exist_ok=True)
-        write_synthetic_coco(SyntheticOrientedDataset(4, img_size=128, seed=seed), root / split, ann,
-                             category_ids=[1, 5, 9, 12, 40])
+        write_synthetic_coco(
+            SyntheticOrientedDataset(4, img_size=128, seed=seed),
+            root / split,
+            ann,
+            category_ids=[1, 5, 9, 12, 40],
+        )
     with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
         cfg = compose(
             "train",

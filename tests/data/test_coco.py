@@ -19,14 +19,34 @@ CAT_IDS = [3, 7, 11, 20, 42]
 def coco_files(tmp_path_factory):
     root = tmp_path_factory.mktemp("coco")
     syn = SyntheticOrientedDataset(5, img_size=128, seed=11)
-    data = write_synthetic_coco(syn, root / "val2017", root / "annotations" / "instances_val2017.json",
-                                category_ids=CAT_IDS)
+    data = write_synthetic_coco(
+        syn, root / "val2017", root / "annotations" / "instances_val2017.json", category_ids=CAT_IDS
+    )
     # add a crowd region, a degenerate box and an image without annotations
-    data["annotations"].append({"id": 999, "image_id": 1, "category_id": 7, "bbox": [5.0, 6.0, 30.0, 20.0],
-                                "area": 600.0, "iscrowd": 1, "segmentation": {"counts": [], "size": [128, 128]}})
-    data["annotations"].append({"id": 1000, "image_id": 2, "category_id": 3, "bbox": [5.0, 6.0, 0.0, 20.0],
-                                "area": 0.0, "iscrowd": 0})
-    data["images"].append({"id": 77, "file_name": data["images"][0]["file_name"], "width": 128, "height": 128})
+    data["annotations"].append(
+        {
+            "id": 999,
+            "image_id": 1,
+            "category_id": 7,
+            "bbox": [5.0, 6.0, 30.0, 20.0],
+            "area": 600.0,
+            "iscrowd": 1,
+            "segmentation": {"counts": [], "size": [128, 128]},
+        }
+    )
+    data["annotations"].append(
+        {
+            "id": 1000,
+            "image_id": 2,
+            "category_id": 3,
+            "bbox": [5.0, 6.0, 0.0, 20.0],
+            "area": 0.0,
+            "iscrowd": 0,
+        }
+    )
+    data["images"].append(
+        {"id": 77, "file_name": data["images"][0]["file_name"], "width": 128, "height": 128}
+    )
     (root / "annotations" / "instances_val2017.json").write_text(json.dumps(data))
     return root, syn, data
 
@@ -48,7 +68,9 @@ def test_read_back_hbb_and_id_mapping(coco_files) -> None:
         np.testing.assert_allclose(s["polygons"].numpy(), expect, atol=1e-6, rtol=0)
         assert np.array_equal(s["labels"].numpy(), r.labels)  # contiguous index == synthetic label
         assert not bool(s["difficult"].any())
-        assert torch.equal((s["image"] * 255).round().to(torch.uint8).permute(1, 2, 0), torch.from_numpy(r.image))
+        assert torch.equal(
+            (s["image"] * 255).round().to(torch.uint8).permute(1, 2, 0), torch.from_numpy(r.image)
+        )
     # crowd region excluded from targets but kept for evaluation, in original pixels
     s0 = ds[0]
     assert len(s0["labels"]) == len(syn.render(0).labels)

@@ -26,7 +26,17 @@ def test_collate_shapes_and_derived_boxes() -> None:
     images, targets = detection_collate([s1, s2])
     assert images.shape == (2, 3, 64, 64) and images.dtype == torch.float32
     t1, t2 = targets
-    assert set(t1) == {"polygons", "labels", "difficult", "weights", "image_id", "orig_size", "affine", "obb", "hbb"}
+    assert set(t1) == {
+        "polygons",
+        "labels",
+        "difficult",
+        "weights",
+        "image_id",
+        "orig_size",
+        "affine",
+        "obb",
+        "hbb",
+    }
     assert t1["obb"].dtype == torch.float32 and t1["obb"].shape == (2, 5)
     assert t1["polygons"].dtype == torch.float32 and t1["hbb"].dtype == torch.float32
     expect = torch.tensor([[20.0, 30.0, 16.0, 6.0, 0.3], [40.0, 40.0, 12.0, 5.0, 2.0 - math.pi / 2]])

@@ -51,7 +51,9 @@ def test_synthetic_datamodule_batches_and_affine() -> None:
 
 def test_training_batches_are_reproducible_and_augmented() -> None:
     def first(seed: int):
-        dm = SyntheticDataModule(img_size=96, seed=seed, hflip=0.5, vflip=0.5, rot90=0.5, mixup_prob=0.5, **SMALL)
+        dm = SyntheticDataModule(
+            img_size=96, seed=seed, hflip=0.5, vflip=0.5, rot90=0.5, mixup_prob=0.5, **SMALL
+        )
         dm.setup("fit")
         return next(iter(dm.train_dataloader()))
 
@@ -61,8 +63,17 @@ def test_training_batches_are_reproducible_and_augmented() -> None:
 
 
 def test_multiscale_batch_sampler_sizes() -> None:
-    dm = SyntheticDataModule(img_size=128, multiscale_sizes=[64, 96, 128], multiscale_every=1, seed=3,
-                             train_size=16, val_size=0, test_size=0, batch_size=2, num_workers=0)
+    dm = SyntheticDataModule(
+        img_size=128,
+        multiscale_sizes=[64, 96, 128],
+        multiscale_every=1,
+        seed=3,
+        train_size=16,
+        val_size=0,
+        test_size=0,
+        batch_size=2,
+        num_workers=0,
+    )
     dm.setup("fit")
     loader = dm.train_dataloader()
     assert isinstance(loader.batch_sampler, MultiScaleBatchSampler)
@@ -86,8 +97,15 @@ def test_dota_and_coco_datamodules_on_written_files(tmp_path) -> None:
     syn = SyntheticOrientedDataset(4, img_size=160, seed=5)
     write_synthetic_dota(syn, tmp_path / "dota", "train")
     write_synthetic_dota(syn, tmp_path / "dota", "val")
-    dm = DotaDataModule(str(tmp_path / "dota"), version=None, class_names=syn.class_names, img_size=128, batch_size=2,
-                        num_workers=0, mixup_prob=0.5)
+    dm = DotaDataModule(
+        str(tmp_path / "dota"),
+        version=None,
+        class_names=syn.class_names,
+        img_size=128,
+        batch_size=2,
+        num_workers=0,
+        mixup_prob=0.5,
+    )
     assert dm.num_classes == 5
     for loader in (dm.train_dataloader(), dm.val_dataloader(), dm.test_dataloader()):
         _check_batch(*next(iter(loader)), 128, 2)
@@ -96,11 +114,24 @@ def test_dota_and_coco_datamodules_on_written_files(tmp_path) -> None:
         DotaDataModule(str(tmp_path / "dota"), version="1.0", class_names=syn.class_names)
     assert DotaDataModule(str(tmp_path / "dota"), version="2.0").num_classes == 18
 
-    write_synthetic_coco(syn, tmp_path / "coco" / "val2017", tmp_path / "coco" / "annotations" / "instances_val2017.json",
-                         category_ids=[2, 4, 6, 8, 10])
-    cm = CocoDataModule(str(tmp_path / "coco"), splits={"train": None, "val": "val2017", "test": "val2017"},
-                        img_size=96, batch_size=2, num_workers=0)
-    assert cm.num_classes == 5 and cm.class_names == syn.class_names and cm.contiguous_to_cat_id == [2, 4, 6, 8, 10]
+    write_synthetic_coco(
+        syn,
+        tmp_path / "coco" / "val2017",
+        tmp_path / "coco" / "annotations" / "instances_val2017.json",
+        category_ids=[2, 4, 6, 8, 10],
+    )
+    cm = CocoDataModule(
+        str(tmp_path / "coco"),
+        splits={"train": None, "val": "val2017", "test": "val2017"},
+        img_size=96,
+        batch_size=2,
+        num_workers=0,
+    )
+    assert (
+        cm.num_classes == 5
+        and cm.class_names == syn.class_names
+        and cm.contiguous_to_cat_id == [2, 4, 6, 8, 10]
+    )
     images, targets = next(iter(cm.val_dataloader()))
     _check_batch(images, targets, 96, 2)
     assert "crowd_hbb" in targets[0]
@@ -153,8 +184,10 @@ def test_batches_do_not_depend_on_worker_count() -> None:
 
     (i0, t0), (i2, t2) = batch(0), batch(2)
     assert torch.equal(i0, i2)
-    assert all(torch.equal(a["polygons"], b["polygons"]) and torch.equal(a["weights"], b["weights"])
-               for a, b in zip(t0, t2))
+    assert all(
+        torch.equal(a["polygons"], b["polygons"]) and torch.equal(a["weights"], b["weights"])
+        for a, b in zip(t0, t2)
+    )
 
 
 @pytest.mark.parametrize(("name", "n"), [("dota", 15), ("dota_v15", 16), ("dota_v20", 18)])

@@ -48,7 +48,9 @@ def test_read_back_exactly(dota_root, syn) -> None:
         assert np.array_equal(s["difficult"].numpy(), r.difficult)
         n_diff += int(r.difficult.sum())
         assert s["image"].shape == (3, 160, 160) and s["image"].dtype == torch.float32
-        assert torch.equal((s["image"] * 255).round().to(torch.uint8).permute(1, 2, 0), torch.from_numpy(r.image))
+        assert torch.equal(
+            (s["image"] * 255).round().to(torch.uint8).permute(1, 2, 0), torch.from_numpy(r.image)
+        )
         assert s["orig_size"] == (160, 160)
         assert torch.equal(s["affine"], torch.tensor([[1.0, 0, 0], [0, 1.0, 0]], dtype=torch.float64))
         assert torch.equal(s["weights"], torch.ones(len(r.labels)))
@@ -112,7 +114,9 @@ def test_corrupt_png(dota_root, syn, tmp_path, damage: str) -> None:
     root = _copy(dota_root, tmp_path)
     img = root / "train" / "images" / f"{syn.image_id(3)}.png"
     data = img.read_bytes()
-    img.write_bytes(np.random.default_rng(0).bytes(2000) if damage == "random_bytes" else data[: len(data) // 2])
+    img.write_bytes(
+        np.random.default_rng(0).bytes(2000) if damage == "random_bytes" else data[: len(data) // 2]
+    )
     ds = DotaDataset(root, "train", class_names=syn.class_names)  # lazy: found when loaded
     with pytest.raises(ImageReadError, match=str(img)):
         ds[3]

@@ -223,7 +223,11 @@ def test_tiled_inference_multi_rate_batches_map_back() -> None:
 def test_one_window_keeps_the_model_detections_and_several_windows_are_merged() -> None:
     # Two same-class boxes overlapping with IoU 1/3 (> the 0.1 merge threshold) from every window.
     boxes = torch.tensor([[20.0, 20.0, 20.0, 10.0, 0.0], [25.0, 20.0, 20.0, 10.0, 0.0]], dtype=torch.float64)
-    polys, scores, labels = obb_to_poly(boxes), torch.tensor([0.6, 0.9], dtype=torch.float64), torch.zeros(2, dtype=torch.int64)
+    polys, scores, labels = (
+        obb_to_poly(boxes),
+        torch.tensor([0.6, 0.9], dtype=torch.float64),
+        torch.zeros(2, dtype=torch.int64),
+    )
 
     def detect(tiles: Tensor) -> list[Detections]:
         return [Detections(polys, scores, labels) for _ in range(tiles.shape[0])]

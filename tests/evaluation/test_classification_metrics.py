@@ -17,12 +17,18 @@ def test_against_torchmetrics():
     probs = torch.softmax(torch.randn(500, 7) * 2, 1)
     labels = torch.randint(0, 7, (500,))
     for k in (1, 3):
-        torch.testing.assert_close(topk_accuracy(probs, labels, k),
-                                   multiclass_accuracy(probs, labels, 7, top_k=k, average="micro"))
-    torch.testing.assert_close(per_class_accuracy(probs, labels),
-                               multiclass_accuracy(probs, labels, 7, average="none"))
-    torch.testing.assert_close(expected_calibration_error(probs, labels, 15),
-                               multiclass_calibration_error(probs, labels, 7, n_bins=15, norm="l1"), atol=1e-6, rtol=0)
+        torch.testing.assert_close(
+            topk_accuracy(probs, labels, k), multiclass_accuracy(probs, labels, 7, top_k=k, average="micro")
+        )
+    torch.testing.assert_close(
+        per_class_accuracy(probs, labels), multiclass_accuracy(probs, labels, 7, average="none")
+    )
+    torch.testing.assert_close(
+        expected_calibration_error(probs, labels, 15),
+        multiclass_calibration_error(probs, labels, 7, n_bins=15, norm="l1"),
+        atol=1e-6,
+        rtol=0,
+    )
 
 
 def test_ece_by_hand_and_brier():
@@ -43,4 +49,10 @@ def test_metric_accumulates_batches():
     m.update(probs[30:], labels[30:])
     out = m.compute()
     torch.testing.assert_close(out["acc"], topk_accuracy(probs, labels))
-    assert out["per_class_acc"].shape == (4,) and set(out) >= {"ece", "nll", "brier", "acc_top5", "balanced_acc"}
+    assert out["per_class_acc"].shape == (4,) and set(out) >= {
+        "ece",
+        "nll",
+        "brier",
+        "acc_top5",
+        "balanced_acc",
+    }

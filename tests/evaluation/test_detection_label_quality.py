@@ -19,11 +19,23 @@ def _clean_image(rng: np.random.Generator, n: int = 3) -> tuple[dict, dict]:
     for j in range(n):
         b = np.array([60.0 + 120 * j, 60.0, 60.0, 20.0, rng.uniform(-1.2, 1.2)])
         boxes.append(b)
-        preds.append(b + np.array([rng.normal(0, 1.0), rng.normal(0, 1.0), rng.normal(0, 1.5), rng.normal(0, 0.8),
-                                   rng.normal(0, 0.02)]))
+        preds.append(
+            b
+            + np.array(
+                [
+                    rng.normal(0, 1.0),
+                    rng.normal(0, 1.0),
+                    rng.normal(0, 1.5),
+                    rng.normal(0, 0.8),
+                    rng.normal(0, 0.02),
+                ]
+            )
+        )
     labels = np.arange(n) % C
-    return ({"boxes": np.array(boxes), "labels": labels},
-            {"boxes": np.array(preds), "scores": np.full(n, 0.9), "labels": labels.copy()})
+    return (
+        {"boxes": np.array(boxes), "labels": labels},
+        {"boxes": np.array(preds), "scores": np.full(n, 0.9), "labels": labels.copy()},
+    )
 
 
 def _dataset(oriented: bool = True):
@@ -59,8 +71,13 @@ def _dataset(oriented: bool = True):
     preds.append(det)
     # overlooked: a confident detection, nothing annotated there
     anns.append({"boxes": box[None], "labels": np.array([0])})
-    preds.append({"boxes": np.vstack([box, [300.0, 100.0, 50.0, 20.0, 0.0]]), "scores": np.array([0.9, 0.85]),
-                  "labels": np.array([0, 1])})
+    preds.append(
+        {
+            "boxes": np.vstack([box, [300.0, 100.0, 50.0, 20.0, 0.0]]),
+            "scores": np.array([0.9, 0.85]),
+            "labels": np.array([0, 1]),
+        }
+    )
     if not oriented:  # the axis-aligned extents of the same boxes
         import torch
 
@@ -119,8 +136,9 @@ def test_polygons_and_obb_give_the_same_audit():
     anns, preds = _dataset()
     poly = lambda b: obb_to_poly(torch.from_numpy(np.asarray(b, dtype=np.float64))).numpy()  # noqa: E731
     a = audit_detection_labels(anns, preds, C)
-    b = audit_detection_labels([{**x, "boxes": poly(x["boxes"])} for x in anns],
-                               [{**x, "boxes": poly(x["boxes"])} for x in preds], C)
+    b = audit_detection_labels(
+        [{**x, "boxes": poly(x["boxes"])} for x in anns], [{**x, "boxes": poly(x["boxes"])} for x in preds], C
+    )
     np.testing.assert_allclose(a.p_issue, b.p_issue, atol=1e-9)
     np.testing.assert_allclose(a.p_overlooked, b.p_overlooked, atol=1e-9)
     assert list(a.issue) == list(b.issue)
@@ -162,8 +180,11 @@ def test_rank_issues_rows_fixes_and_overlooked_dedup():
     anns, preds = _dataset()
     # the missed object of image 12 is detected once more as class 2 (class-wise NMS keeps both)
     p12 = preds[12]
-    preds[12] = {"boxes": np.vstack([p12["boxes"], p12["boxes"][1] + [1, 0, 0, 0, 0]]),
-                 "scores": np.append(p12["scores"], 0.4), "labels": np.append(p12["labels"], 2)}
+    preds[12] = {
+        "boxes": np.vstack([p12["boxes"], p12["boxes"][1] + [1, 0, 0, 0, 0]]),
+        "scores": np.append(p12["scores"], 0.4),
+        "labels": np.append(p12["labels"], 2),
+    }
     a = audit_detection_labels(anns, preds, C)
     rows = rank_issues(a, anns, preds, ["plane", "ship", "car"], min_p=0.2)
     assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))

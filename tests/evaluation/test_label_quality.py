@@ -54,7 +54,10 @@ def test_default_matches_or_beats_cleanlab_on_synthetic():
     f_ours, f_cl = [], []
     for seed in range(3):
         given, p, truth = _noisy_probs(seed)
-        for mask, acc in ((find_label_issues(given, p), f_ours), (cleanlab.find_label_issues(given, p), f_cl)):
+        for mask, acc in (
+            (find_label_issues(given, p), f_ours),
+            (cleanlab.find_label_issues(given, p), f_cl),
+        ):
             tp = (mask & truth).sum()
             acc.append(2 * tp / (mask.sum() + truth.sum()))
     assert np.mean(f_ours) >= np.mean(f_cl) - 1e-9

@@ -15,7 +15,12 @@ from gghl.cli.audit_detection import parse_args
 
 ROOT = Path(__file__).resolve().parents[2]
 CLASSES = ["plane", "vehicle", "ship", "storage-tank", "court"]
-DATA = ["data.version=null", f"data.class_names=[{','.join(CLASSES)}]", "data.num_classes=5", "data.img_size=128"]
+DATA = [
+    "data.version=null",
+    f"data.class_names=[{','.join(CLASSES)}]",
+    "data.num_classes=5",
+    "data.img_size=128",
+]
 
 
 def test_help_is_fast_and_imports_nothing_heavy():
@@ -37,7 +42,11 @@ def test_help_is_fast_and_imports_nothing_heavy():
 def test_parse_args():
     opts, ov = parse_args(["folds=4", "data.root=/x", "trainer.max_epochs=2", "min_p=0.2"])
     assert opts["folds"] == 4 and opts["min_p"] == 0.2
-    assert ov == ["data=dota", "data.root=/x", "trainer.max_epochs=2"]  # the DOTA layout unless data= is given
+    assert ov == [
+        "data=dota",
+        "data.root=/x",
+        "trainer.max_epochs=2",
+    ]  # the DOTA layout unless data= is given
     assert parse_args(["data=dota_v15"])[1] == ["data=dota_v15"]
     with pytest.raises(SystemExit, match="folds must be >= 2"):
         parse_args(["folds=1"])
@@ -62,8 +71,11 @@ def _tiny_dota(tmp_path: Path) -> Path:
     oof = {}
     for i in range(len(ds)):
         r = ds.render(i)
-        oof[ds.image_id(i)] = {"polygons": r.polygons.tolist(), "scores": [0.9] * len(r.labels),
-                               "labels": r.labels.tolist()}
+        oof[ds.image_id(i)] = {
+            "polygons": r.polygons.tolist(),
+            "scores": [0.9] * len(r.labels),
+            "labels": r.labels.tolist(),
+        }
     (tmp_path / "oof.json").write_text(json.dumps(oof))
     return tmp_path / "dota"
 
@@ -106,8 +118,19 @@ def test_kfold_run_end_to_end(tmp_path: Path):
 
     root = _tiny_dota(tmp_path)
     out = tmp_path / "audit"
-    rc = main([f"data.root={root}", *DATA, "folds=2", f"out_dir={out}", "trainer.max_epochs=1",
-               "trainer.precision=32-true", "data.batch_size=2", "data.num_workers=0", "threads=1"])
+    rc = main(
+        [
+            f"data.root={root}",
+            *DATA,
+            "folds=2",
+            f"out_dir={out}",
+            "trainer.max_epochs=1",
+            "trainer.precision=32-true",
+            "data.batch_size=2",
+            "data.num_workers=0",
+            "threads=1",
+        ]
+    )
     assert rc == 0
     oof = json.loads((out / "oof_predictions.json").read_text())
     assert sorted(oof) == [f"syn5_{i:06d}" for i in range(4)]
@@ -149,4 +172,6 @@ def test_predictions_file_must_cover_every_image(tmp_path: Path, capsys, monkeyp
     oof.pop("syn5_000002")
     (tmp_path / "part.json").write_text(json.dumps(oof))
     with pytest.raises(SystemExit, match=r"no predictions for 1 images, e.g. \['syn5_000002'\]"):
-        main([f"data.root={root}", *DATA, f"predictions={tmp_path / 'part.json'}", f"out_dir={tmp_path / 'a'}"])
+        main(
+            [f"data.root={root}", *DATA, f"predictions={tmp_path / 'part.json'}", f"out_dir={tmp_path / 'a'}"]
+        )

@@ -52,7 +52,9 @@ def test_graph_iou_equals_gghl_ops() -> None:
     ref = box_iou_rotated(boxes, boxes)
     got = pairwise_box_iou(boxes[None], block=4096)[0]  # several row blocks
     diff = (got - ref).abs().max().item()
-    print(f"in-graph IoU vs gghl.ops.box_iou_rotated: max abs diff {diff:.3g} over {boxes.shape[0] ** 2} pairs")
+    print(
+        f"in-graph IoU vs gghl.ops.box_iou_rotated: max abs diff {diff:.3g} over {boxes.shape[0] ** 2} pairs"
+    )
     assert diff <= 1e-5
     assert got[0, 1] == pytest.approx(1.0, abs=1e-6) and got[0, 2] == pytest.approx(0.25, abs=1e-6)
     assert got[0, 3] == 0 and got[4, 5] == 0 and got[4, 6] == 0 and got[4, 7] == pytest.approx(1.0, abs=1e-6)
@@ -144,7 +146,9 @@ def test_graph_nms_more_pairs_than_one_round(tmp_path: Path) -> None:
 ONNX_OUTPUTS = ["polygons", "scores", "labels", "num_dets"]
 
 
-def _trace_and_export(module: nn.Module, polys: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor, path: Path):  # noqa: ANN202
+def _trace_and_export(
+    module: nn.Module, polys: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor, path: Path
+):  # noqa: ANN202
     """TorchScript trace of ``module`` and an onnxruntime session of its ONNX export at ``path``."""
     import onnxruntime as ort
 
@@ -152,8 +156,13 @@ def _trace_and_export(module: nn.Module, polys: torch.Tensor, scores: torch.Tens
     try:
         traced = torch.jit.trace(module, (polys, scores, labels), check_trace=False)
         torch.onnx.export(
-            module, (polys, scores, labels), str(path), dynamo=False, opset_version=17,
-            input_names=["p", "s", "l"], output_names=ONNX_OUTPUTS,
+            module,
+            (polys, scores, labels),
+            str(path),
+            dynamo=False,
+            opset_version=17,
+            input_names=["p", "s", "l"],
+            output_names=ONNX_OUTPUTS,
         )
     finally:
         ctx.__exit__(None, None, None)
@@ -182,7 +191,9 @@ def _clustered(b: int = 2, a: int = 160) -> tuple[torch.Tensor, torch.Tensor, to
 
 def _check_same(out: tuple, polys: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor, k: int) -> None:
     for i in range(polys.shape[0]):
-        ref = gghl_detections(polys[i], scores[i], labels[i], 0.1, 0.3, 100, k)  # gghl.ops.batched_nms_rotated
+        ref = gghl_detections(
+            polys[i], scores[i], labels[i], 0.1, 0.3, 100, k
+        )  # gghl.ops.batched_nms_rotated
         n = int(out[3][i])
         assert n == len(ref["scores"]) > 0
         assert torch.equal(out[2][i][:n].long(), ref["labels"])
@@ -205,7 +216,9 @@ def test_graph_greedy_equals_batched_nms_rotated(tmp_path: Path) -> None:
     import onnx
 
     model = onnx.load(str(path))
-    assert {n.domain for n in model.graph.node} <= {"", "ai.onnx"} and "Loop" in {n.op_type for n in model.graph.node}
+    assert {n.domain for n in model.graph.node} <= {"", "ai.onnx"} and "Loop" in {
+        n.op_type for n in model.graph.node
+    }
     _check_same(_run_onnx(sess, polys, scores, labels), polys, scores, labels, k)
     # other data through the same graphs: the rounds are not baked in by the trace
     polys2, scores2, labels2 = polys.flip(1) * 1.5, scores.flip(1), (labels + 1) % 3

@@ -7,8 +7,11 @@ from gghl.export.parity import paired_row_diff
 
 
 def _rows(scores, boxes, labels):
-    return {"scores": torch.tensor([scores]), "boxes": torch.tensor([boxes], dtype=torch.float32),
-            "labels": torch.tensor([labels])}
+    return {
+        "scores": torch.tensor([scores]),
+        "boxes": torch.tensor([boxes], dtype=torch.float32),
+        "labels": torch.tensor([labels]),
+    }
 
 
 def test_swapped_near_ties_compare_equal_and_real_differences_do_not() -> None:

@@ -25,7 +25,9 @@ def fixture_outputs() -> dict[str, np.ndarray]:
         return {k: d[k] for k in d.files}
 
 
-def official_weights(keys: list[list[Any]], seed_offset: int = 0, dtype: torch.dtype = torch.float32) -> dict[str, Tensor]:
+def official_weights(
+    keys: list[list[Any]], seed_offset: int = 0, dtype: torch.dtype = torch.float32
+) -> dict[str, Tensor]:
     """Rebuild the fixture's official state dict from its key list (the README's rule, entry by entry)."""
     state: dict[str, Tensor] = {}
     for i, (key, shape, dt) in enumerate(keys):
@@ -58,16 +60,23 @@ def light_official_state(keys: list[list[Any]], seed: int = 0) -> dict[str, Tens
     largest = max(math.prod(shape) for _, shape, _ in keys)
     base = torch.rand(largest, generator=torch.Generator().manual_seed(seed))
     return {
-        key: base[: math.prod(shape)].view(shape) if dt == "float32" else torch.zeros(shape, dtype=getattr(torch, dt))
+        key: base[: math.prod(shape)].view(shape)
+        if dt == "float32"
+        else torch.zeros(shape, dtype=getattr(torch, dt))
         for key, shape, dt in keys
     }
 
 
-def official_training_checkpoint(state: dict[str, Tensor], epoch: int = 150, best_map: float = 0.7695) -> dict[str, Any]:
+def official_training_checkpoint(
+    state: dict[str, Tensor], epoch: int = 150, best_map: float = 0.7695
+) -> dict[str, Any]:
     """The official train_GGHL.py ``last.pt`` layout: DataParallel ``module.`` keys, SGD state, NumPy best_mAP."""
     return {
         "epoch": epoch,
         "best_mAP": np.float64(best_map),
         "model": {f"module.{k}": v for k, v in state.items()},
-        "optimizer": {"state": {}, "param_groups": [{"lr": 2e-4, "momentum": 0.9, "nesterov": True, "params": []}]},
+        "optimizer": {
+            "state": {},
+            "param_groups": [{"lr": 2e-4, "momentum": 0.9, "nesterov": True, "params": []}],
+        },
     }

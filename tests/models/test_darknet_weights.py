@@ -24,7 +24,9 @@ from gghl.models.layers import ConvBNAct
 
 from .official_gghl_weights import fixture_meta
 
-HEADER_V2 = np.array([0, 2, 0], "<i4").tobytes() + np.array([32013312], "<i8").tobytes()  # 20 bytes: seen is int64
+HEADER_V2 = (
+    np.array([0, 2, 0], "<i4").tobytes() + np.array([32013312], "<i8").tobytes()
+)  # 20 bytes: seen is int64
 HEADER_V1 = np.array([0, 1, 0, 12345], "<i4").tobytes()  # 16 bytes: seen is int32
 
 
@@ -57,8 +59,15 @@ def _random_units(shapes: list[tuple[int, ...]], seed: int) -> list[list[torch.T
     units = []
     for shape in shapes:
         n = shape[0]
-        units.append([torch.randn(n, generator=g), torch.randn(n, generator=g), torch.randn(n, generator=g),
-                      torch.rand(n, generator=g) + 0.5, torch.randn(shape, generator=g)])
+        units.append(
+            [
+                torch.randn(n, generator=g),
+                torch.randn(n, generator=g),
+                torch.randn(n, generator=g),
+                torch.rand(n, generator=g) + 0.5,
+                torch.randn(shape, generator=g),
+            ]
+        )
     return units
 
 
@@ -70,17 +79,30 @@ def test_darknet_file_loads_weight_by_weight_through_checkpoint_path(tmp_path: P
     path = tmp_path / "darknet17.weights"
     _write_darknet(path, HEADER_V2, units, extra=1000 * 1024 + 1000)  # + an ImageNet classifier, ignored
     assert weights_file_format(path) == "darknet"
-    net = build_gghl_detector(3, backbone="darknet17", checkpoint_path=str(path), neck_widths=(16, 32, 64), neck_convs=1, spp=False)
+    net = build_gghl_detector(
+        3, backbone="darknet17", checkpoint_path=str(path), neck_widths=(16, 32, 64), neck_convs=1, spp=False
+    )
     got = net.backbone.body.state_dict()
     for prefix, (beta, gamma, mean, var, weight) in zip(order, units):
-        for leaf, value in (("bn.bias", beta), ("bn.weight", gamma), ("bn.running_mean", mean), ("bn.running_var", var), ("conv.weight", weight)):
+        for leaf, value in (
+            ("bn.bias", beta),
+            ("bn.weight", gamma),
+            ("bn.running_mean", mean),
+            ("bn.running_var", var),
+            ("conv.weight", weight),
+        ):
             assert torch.equal(got[f"{prefix}.{leaf}"], value), f"{prefix}.{leaf}"
 
 
 def _small_darknet() -> torch.nn.Module:
     """Stem + one stage of a Darknet in our own blocks (conv+BN units) and a plain conv with bias at the end."""
-    return torch.nn.Sequential(ConvBNAct(3, 8, 3), ConvBNAct(8, 16, 3, stride=2), ConvBNAct(16, 8, 1), ConvBNAct(8, 16, 3),
-                               torch.nn.Conv2d(16, 5, 1))
+    return torch.nn.Sequential(
+        ConvBNAct(3, 8, 3),
+        ConvBNAct(8, 16, 3, stride=2),
+        ConvBNAct(16, 8, 1),
+        ConvBNAct(8, 16, 3),
+        torch.nn.Conv2d(16, 5, 1),
+    )
 
 
 def test_darknet_old_header_and_a_conv_with_bias(tmp_path: Path) -> None:
@@ -92,11 +114,25 @@ def test_darknet_old_header_and_a_conv_with_bias(tmp_path: Path) -> None:
     _write_darknet(path, HEADER_V1, [*units, [head_bias, head_weight]])
     assert weights_file_format(path) == "darknet"
     info = load_darknet_weights(net, path)
-    assert (info["major"], info["minor"], info["seen"], info["convs"], info["floats_ignored"]) == (0, 1, 12345, 5, 0)
+    assert (info["major"], info["minor"], info["seen"], info["convs"], info["floats_ignored"]) == (
+        0,
+        1,
+        12345,
+        5,
+        0,
+    )
     for m, (beta, gamma, mean, var, weight) in zip(list(net)[:4], units):
         conv, bn = m[0], m[1]
-        assert all(torch.equal(a, b) for a, b in ((bn.bias, beta), (bn.weight, gamma), (bn.running_mean, mean),
-                                                  (bn.running_var, var), (conv.weight, weight)))
+        assert all(
+            torch.equal(a, b)
+            for a, b in (
+                (bn.bias, beta),
+                (bn.weight, gamma),
+                (bn.running_mean, mean),
+                (bn.running_var, var),
+                (conv.weight, weight),
+            )
+        )
     assert torch.equal(net[4].bias, head_bias) and torch.equal(net[4].weight, head_weight)
 
 
@@ -108,7 +144,9 @@ def test_darknet_file_errors_name_the_file_and_the_conv(tmp_path: Path) -> None:
     short = tmp_path / "short.weights"
     _write_darknet(short, HEADER_V2, units[:-1])
     last = re.escape(f"'{order[-1]}.0' (of {n_units})")
-    with pytest.raises(ValueError, match=rf"short.weights: darknet weights end after \d+ values, but conv #3 {last}"):
+    with pytest.raises(
+        ValueError, match=rf"short.weights: darknet weights end after \d+ values, but conv #3 {last}"
+    ):
         load_darknet_weights(body, short)
     info_path = tmp_path / "full.weights"
     _write_darknet(info_path, HEADER_V2, [*units, [torch.zeros(5), torch.zeros(5, 16, 1, 1)]], extra=7)
@@ -130,7 +168,11 @@ def test_format_detection_by_content(tmp_path: Path) -> None:
     save_file(t, tmp_path / "a.bin")
     _write_darknet(tmp_path / "d.pth", HEADER_V2, [[torch.zeros(2)]])
     assert [weights_file_format(tmp_path / n) for n in ("a.weights", "legacy.pt", "a.bin", "d.pth")] == [
-        "torch", "torch", "safetensors", "darknet"]
+        "torch",
+        "torch",
+        "safetensors",
+        "darknet",
+    ]
     assert not is_darknet_file(tmp_path / "a.bin")
 
 
@@ -158,7 +200,9 @@ def _check_full_model_file_loads(name: str, tmp_path: Path, kind: str) -> None:
 
 @pytest.mark.parametrize("kind", ["safetensors", "pth", "pth-state_dict"])
 def test_timm_weight_files_keep_loading(tmp_path: Path, kind: str) -> None:
-    _check_full_model_file_loads("test_nfnet", tmp_path, kind)  # 0.4 M parameters, stem flattened like darknet's
+    _check_full_model_file_loads(
+        "test_nfnet", tmp_path, kind
+    )  # 0.4 M parameters, stem flattened like darknet's
 
 
 @pytest.mark.slow
@@ -171,11 +215,16 @@ def test_timm_weight_file_of_another_model_is_refused(tmp_path: Path) -> None:
     state = timm.create_model("test_nfnet").state_dict()
     partial = tmp_path / "partial.pth"
     torch.save({k: v for k, v in state.items() if not k.startswith("stem.conv1.")}, partial)
-    with pytest.raises(ValueError, match=r"partial.pth: 3 of \d+ backbone weights are not in the file .*stem_conv1"):
+    with pytest.raises(
+        ValueError, match=r"partial.pth: 3 of \d+ backbone weights are not in the file .*stem_conv1"
+    ):
         TimmBackbone("test_nfnet", checkpoint_path=str(partial))
     shaped = tmp_path / "shaped.pth"
     torch.save({**state, "stem.conv1.weight": torch.zeros(1, 1, 1, 1)}, shaped)
-    with pytest.raises(ValueError, match=r"shaped.pth: 1 backbone weights have another shape .*stem_conv1.weight \(1, 1, 1, 1\) vs"):
+    with pytest.raises(
+        ValueError,
+        match=r"shaped.pth: 1 backbone weights have another shape .*stem_conv1.weight \(1, 1, 1, 1\) vs",
+    ):
         TimmBackbone("test_nfnet", checkpoint_path=str(shaped))
     other = tmp_path / "other.pth"
     torch.save(timm.create_model("test_resnet").state_dict(), other)
@@ -191,7 +240,11 @@ def test_timm_darknet53_network_order_is_the_official_one() -> None:
     ours = [f"backbone.body.{name}.weight" for name, _, bn in conv_units(body)]
     assert len(ours) == 52 and all(bn is not None for _, _, bn in conv_units(body))
     to_ours = official_key_map(15)
-    official = [to_ours[k] for k, _, _ in fixture_meta()["keys"] if k.startswith("_GGHL__backnone") and k.endswith("_Convolutional__conv.weight")]
+    official = [
+        to_ours[k]
+        for k, _, _ in fixture_meta()["keys"]
+        if k.startswith("_GGHL__backnone") and k.endswith("_Convolutional__conv.weight")
+    ]
     assert ours == official
 
 
@@ -199,7 +252,11 @@ def test_timm_darknet53_network_order_is_the_official_one() -> None:
 def test_darknet53_conv74_in_official_order_loads_weight_by_weight(tmp_path: Path) -> None:
     """A full-size darknet53.conv.74 written in the official backbone's key order (52 convs, 166 MB)."""
     keys = [(k, shape) for k, shape, _ in fixture_meta()["keys"] if k.startswith("_GGHL__backnone")]
-    convs = [k[: -len("._Convolutional__conv.weight")] for k, _ in keys if k.endswith("_Convolutional__conv.weight")]
+    convs = [
+        k[: -len("._Convolutional__conv.weight")]
+        for k, _ in keys
+        if k.endswith("_Convolutional__conv.weight")
+    ]
     shapes = dict(keys)
     units = _random_units([tuple(shapes[f"{c}._Convolutional__conv.weight"]) for c in convs], seed=4)
     path = tmp_path / "darknet53.conv.74"
@@ -210,6 +267,11 @@ def test_darknet53_conv74_in_official_order_loads_weight_by_weight(tmp_path: Pat
     got = net.state_dict()
     to_ours = official_key_map(15)
     for conv, (beta, gamma, mean, var, weight) in zip(convs, units):
-        for leaf, value in (("norm.bias", beta), ("norm.weight", gamma), ("norm.running_mean", mean),
-                            ("norm.running_var", var), ("conv.weight", weight)):
+        for leaf, value in (
+            ("norm.bias", beta),
+            ("norm.weight", gamma),
+            ("norm.running_mean", mean),
+            ("norm.running_var", var),
+            ("conv.weight", weight),
+        ):
             assert torch.equal(got[to_ours[f"{conv}._Convolutional__{leaf}"]], value), (conv, leaf)

@@ -39,8 +39,10 @@ def test_head_prior_initialisation() -> None:
 
 def test_affine_inverse_round_trip() -> None:
     ang = 0.3
-    a = torch.tensor([[2 * math.cos(ang), -2 * math.sin(ang), 5.0], [2 * math.sin(ang), 2 * math.cos(ang), -7.0]],
-                     dtype=torch.float64)
+    a = torch.tensor(
+        [[2 * math.cos(ang), -2 * math.sin(ang), 5.0], [2 * math.sin(ang), 2 * math.cos(ang), -7.0]],
+        dtype=torch.float64,
+    )
     pts = torch.rand(10, 8, dtype=torch.float64) * 100
     back = apply_affine_to_points(apply_affine_to_points(pts, a), invert_affine(a))
     assert torch.allclose(back, pts, atol=1e-10)

@@ -20,7 +20,8 @@ class _Diverged:
         polys = torch.stack([good, good * 2e5, good + 30, good.clone().fill_(float("inf"))])
         scores = torch.tensor([0.9, 0.8, float("nan"), 0.7])
         return [
-            {"polygons": polys, "scores": scores, "labels": torch.tensor([0, 1, 2, 3])} for _ in range(len(images))
+            {"polygons": polys, "scores": scores, "labels": torch.tensor([0, 1, 2, 3])}
+            for _ in range(len(images))
         ]
 
 

@@ -35,7 +35,9 @@ def _decoded(raw: list[torch.Tensor]) -> list[torch.Tensor]:
     return [decode_gghl_level(r, s).reshape(-1, r.shape[1] + 4) for r, (_, s) in zip(raw, LEVELS)]
 
 
-def _check_against_fixture(raw: list[torch.Tensor], out: dict[str, np.ndarray], tol: float) -> dict[str, float]:
+def _check_against_fixture(
+    raw: list[torch.Tensor], out: dict[str, np.ndarray], tol: float
+) -> dict[str, float]:
     errs = {}
     for r, (name, _) in zip(raw, LEVELS):
         ref = torch.from_numpy(out[name])
@@ -57,7 +59,11 @@ def _check_against_fixture(raw: list[torch.Tensor], out: dict[str, np.ndarray], 
 @pytest.fixture(scope="module")
 def official() -> dict:
     meta = fixture_meta()
-    return {"meta": meta, "state": official_weights(meta["keys"], meta["seed_offset"]), "out": fixture_outputs()}
+    return {
+        "meta": meta,
+        "state": official_weights(meta["keys"], meta["seed_offset"]),
+        "out": fixture_outputs(),
+    }
 
 
 def test_paper_model_has_the_official_parameters_and_entries() -> None:
@@ -120,8 +126,12 @@ def test_forward_equals_the_official_network_float64_real_build(official: dict) 
 def test_training_checkpoint_layout_and_module_prefix(official: dict) -> None:
     state = official["state"]
     plain = convert_official_gghl(state)
-    wrapped = {"epoch": 7, "best_mAP": 0.5, "optimizer": {"state": {}, "param_groups": []},
-               "model": {f"module.{k}": v for k, v in state.items()}}
+    wrapped = {
+        "epoch": 7,
+        "best_mAP": 0.5,
+        "optimizer": {"state": {}, "param_groups": []},
+        "model": {f"module.{k}": v for k, v in state.items()},
+    }
     converted = convert_official_gghl(wrapped)
     assert list(converted) == list(plain) and all(converted[k] is plain[k] for k in plain)
 
@@ -132,10 +142,15 @@ def test_bad_official_dicts_list_the_keys(official: dict) -> None:
     with pytest.raises(OfficialCheckpointError, match=r"unknown keys \(1\): _GGHL__fpn._Neck__extra.weight"):
         convert_official_gghl(extra, source="ckpt.pt")
     gone = {k: v for k, v in state.items() if "conv_set_1.4" not in k}
-    with pytest.raises(OfficialCheckpointError, match=r"ckpt.pt: .*missing keys \(6\): _GGHL__fpn._Neck__conv_set_1.4"):
+    with pytest.raises(
+        OfficialCheckpointError, match=r"ckpt.pt: .*missing keys \(6\): _GGHL__fpn._Neck__conv_set_1.4"
+    ):
         convert_official_gghl(gone, source="ckpt.pt")
     bad = {**state, "_GGHL__fpn._Neck__conv01up._Convolutional__conv.weight": torch.zeros(256, 512, 3, 3)}
-    with pytest.raises(OfficialCheckpointError, match=r"wrong shapes \(1\): .*conv01up.*\(256, 512, 3, 3\) \(expected \(256, 512, 1, 1\)\)"):
+    with pytest.raises(
+        OfficialCheckpointError,
+        match=r"wrong shapes \(1\): .*conv01up.*\(256, 512, 3, 3\) \(expected \(256, 512, 1, 1\)\)",
+    ):
         convert_official_gghl(bad)
     with pytest.raises(OfficialCheckpointError, match="missing the official class conv"):
         convert_official_gghl({"a.weight": torch.zeros(1)})
@@ -158,7 +173,10 @@ def test_inverse_accepts_task_and_ema_state_dicts(official: dict) -> None:
     ours = convert_official_gghl(official["state"])
     task_sd = {f"net.{k}": v for k, v in ours.items()}
     assert list(convert_to_official_gghl(task_sd)) == [k for k, _, _ in official["meta"]["keys"]]
-    ema_sd = {**task_sd, **{f"ema.module.{k}": v + 1 if v.is_floating_point() else v for k, v in ours.items()}}
+    ema_sd = {
+        **task_sd,
+        **{f"ema.module.{k}": v + 1 if v.is_floating_point() else v for k, v in ours.items()},
+    }
     back = convert_to_official_gghl({"state_dict": ema_sd})
     k = "_GGHL__backnone._Darknet53__conv._Convolutional__conv.weight"
     assert torch.equal(back[k], ours["backbone.body.stem_conv1.conv.weight"] + 1)  # the EMA weights

@@ -107,7 +107,9 @@ def adversarial_pairs() -> tuple[Tensor, Tensor]:
     for _ in range(8):
         c = 3900 + 100 * torch.rand(2, generator=g, dtype=torch.float64)
         a = float(torch.rand(1, generator=g) * 6 - 3)
-        _pair(rows, [c[0].item(), c[1].item(), 60, 20, a], [c[0].item() + 3, c[1].item() - 2, 50, 25, a + 0.2])
+        _pair(
+            rows, [c[0].item(), c[1].item(), 60, 20, a], [c[0].item() + 3, c[1].item() - 2, 50, 25, a + 0.2]
+        )
     # Degenerate (zero-area) boxes.
     _pair(rows, [0, 0, 0, 10, 0.0], [0, 0, 10, 10, 0.0])
     _pair(rows, [0, 0, 0, 0, 0.0], [0, 0, 0, 0, 0.0])
@@ -147,7 +149,9 @@ def stress_pairs(k: int, seed: int) -> tuple[Tensor, Tensor]:
     b2[m, 2] = b[m, 2] / 2
     b2[m, 0], b2[m, 1] = b[m, 0] + b[m, 2] / 4 * c[m], b[m, 1] + b[m, 2] / 4 * s[m]
     m = kind == 4
-    noise = torch.randn(int(m.sum()), 5, generator=g, dtype=f64) * torch.tensor([1, 1, 0.5, 0.5, 0.1], dtype=f64)
+    noise = torch.randn(int(m.sum()), 5, generator=g, dtype=f64) * torch.tensor(
+        [1, 1, 0.5, 0.5, 0.1], dtype=f64
+    )
     b2[m] = b[m] + noise * b[m, 2:3]
     b2[m, 2:4] = b2[m, 2:4].abs()
     m = kind == 5
@@ -162,8 +166,6 @@ def greedy_nms_plain(boxes: Tensor, scores: Tensor, thr: float, idxs: Tensor | N
     order = sorted(range(len(scores)), key=lambda i: (-float(scores[i]), i))
     keep: list[int] = []
     for i in order:
-        if all(
-            not (iou[i, k] > thr and (cat is None or cat[i] == cat[k])) for k in keep
-        ):
+        if all(not (iou[i, k] > thr and (cat is None or cat[i] == cat[k])) for k in keep):
             keep.append(i)
     return keep

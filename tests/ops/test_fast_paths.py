@@ -35,7 +35,10 @@ def test_cpp_matches_oracle_and_reference(dtype):
     fast = _cpu.pairwise_iou("box", b1, b2, aligned=False)
     assert (fast.double() - oracle_box_iou(b1, b2)).abs().max() <= TOL[dtype]
     # Fast path equals the reference (the C++ kernel works in double, so f32 differs by f32 rounding).
-    assert (fast.double() - box_iou_rotated_ref(b1, b2).double()).abs().max() <= {torch.float64: 1e-12, torch.float32: 1e-4}[dtype]
+    assert (fast.double() - box_iou_rotated_ref(b1, b2).double()).abs().max() <= {
+        torch.float64: 1e-12,
+        torch.float32: 1e-4,
+    }[dtype]
 
 
 @needs_cpp
@@ -55,7 +58,10 @@ def test_cpp_nms_matches_reference():
     boxes, scores = clustered_boxes(250, seed=21)
     idxs = torch.randint(0, 3, (250,), generator=torch.Generator().manual_seed(1))
     for thr in (0.1, 0.5):
-        assert ops.nms_rotated(boxes, scores, thr).tolist() == batched_nms_rotated_ref(boxes, scores, None, thr).tolist()
+        assert (
+            ops.nms_rotated(boxes, scores, thr).tolist()
+            == batched_nms_rotated_ref(boxes, scores, None, thr).tolist()
+        )
         want = batched_nms_rotated_ref(boxes, scores, idxs, thr).tolist()
         assert ops.batched_nms_rotated(boxes, scores, idxs, thr).tolist() == want
 
@@ -65,7 +71,10 @@ def test_fallback_without_compiler(monkeypatch):
     b1, b2 = random_boxes(30, 4, img=150.0), random_boxes(20, 5, img=150.0)
     assert (ops.box_iou_rotated(b1, b2) - oracle_box_iou(b1, b2)).abs().max() <= 1e-6
     boxes, scores = clustered_boxes(100, seed=2)
-    assert ops.nms_rotated(boxes, scores, 0.3).tolist() == batched_nms_rotated_ref(boxes, scores, None, 0.3).tolist()
+    assert (
+        ops.nms_rotated(boxes, scores, 0.3).tolist()
+        == batched_nms_rotated_ref(boxes, scores, None, 0.3).tolist()
+    )
 
 
 def test_broken_compiler_warns_and_falls_back(tmp_path):
@@ -89,7 +98,9 @@ def test_broken_compiler_warns_and_falls_back(tmp_path):
 def test_torch_compile_aot_eager():
     # fullgraph: the custom ops must be captured (fake impls), not cause graph breaks.
     def f(a, b):
-        return ops.box_iou_rotated(a, b).amax(dim=1) * 2 + ops.poly_iou(obb_to_poly(a), obb_to_poly(a), aligned=True)
+        return ops.box_iou_rotated(a, b).amax(dim=1) * 2 + ops.poly_iou(
+            obb_to_poly(a), obb_to_poly(a), aligned=True
+        )
 
     b1, b2 = random_boxes(20, 6, img=150.0).float(), random_boxes(15, 7, img=150.0).float()
     got = torch.compile(f, backend="aot_eager", fullgraph=True)(b1, b2)
@@ -142,5 +153,7 @@ def test_triton_kernel_interpreted():
     )
     env = dict(os.environ, TRITON_INTERPRET="1")
     here = Path(__file__).parent
-    res = subprocess.run([sys.executable, "-c", code, str(here)], env=env, capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-c", code, str(here)], env=env, capture_output=True, text=True, timeout=300
+    )
     assert res.returncode == 0 and "ok" in res.stdout, res.stdout + res.stderr

@@ -54,7 +54,9 @@ def test_stress_near_degenerate(fn, dtype):
 
 
 def test_known_values():
-    b = torch.tensor([[0.0, 0.0, 10.0, 10.0, 0.0], [5.0, 0.0, 10.0, 10.0, 0.0], [0.0, 0.0, 10.0, 10.0, math.pi / 4]])
+    b = torch.tensor(
+        [[0.0, 0.0, 10.0, 10.0, 0.0], [5.0, 0.0, 10.0, 10.0, 0.0], [0.0, 0.0, 10.0, 10.0, math.pi / 4]]
+    )
     iou = box_iou_rotated(b, b).double()
     assert iou[0, 1].item() == pytest.approx(1 / 3, abs=1e-6)
     # Square vs the same square turned 45 degrees: intersection is a regular octagon.
@@ -90,7 +92,11 @@ def test_gradcheck_reference():
 
 def test_gradcheck_poly_reference():
     p1 = obb_to_poly(torch.tensor([[10.0, 12.0, 30.0, 14.0, 0.3]], dtype=torch.float64))
-    p2 = obb_to_poly(torch.tensor([[14.0, 10.0, 20.0, 25.0, 1.1]], dtype=torch.float64)).reshape(1, 4, 2).flip(1)
+    p2 = (
+        obb_to_poly(torch.tensor([[14.0, 10.0, 20.0, 25.0, 1.1]], dtype=torch.float64))
+        .reshape(1, 4, 2)
+        .flip(1)
+    )
     p1.requires_grad_(True)
     p2 = p2.reshape(1, 8).requires_grad_(True)
     assert torch.autograd.gradcheck(lambda x, y: poly_iou(x, y, aligned=True), (p1, p2))

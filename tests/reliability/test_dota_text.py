@@ -48,7 +48,10 @@ def _all_readers(p: Path) -> list:
     return [
         [(o.polygon, o.class_name, o.difficult) for o in read_dota_labels(p).objects],
         [(o.polygon, o.class_name, o.difficult) for o in read_labels(p)],
-        [(tuple(pl), n, int(d)) for n, pl, d in zip(*(lambda r: (r[0], r[1].tolist(), r[2]))(parse_gt_file(p)))],
+        [
+            (tuple(pl), n, int(d))
+            for n, pl, d in zip(*(lambda r: (r[0], r[1].tolist(), r[2]))(parse_gt_file(p)))
+        ],
     ]
 
 
@@ -120,7 +123,21 @@ def test_tab_separated_ground_truth_is_scored(tmp_path: Path) -> None:
         ("\x00", r"invisible or control character U\+0000"),
         ("\ufeff", r"byte-order mark \(U\+FEFF\) after the start of the file"),
     ],
-    ids=["lone-cr", "vt", "ff", "fs", "rs", "nel", "u2028", "u2029", "nbsp", "ideographic", "zwsp", "nul", "bom"],
+    ids=[
+        "lone-cr",
+        "vt",
+        "ff",
+        "fs",
+        "rs",
+        "nel",
+        "u2028",
+        "u2029",
+        "nbsp",
+        "ideographic",
+        "zwsp",
+        "nul",
+        "bom",
+    ],
 )
 def test_odd_line_ends_and_invisible_characters_refused(tmp_path: Path, sep: str, reason: str) -> None:
     # str.splitlines would split on most of these and str.split would take some as separators; both
@@ -246,7 +263,9 @@ def test_difficult_flag_is_a_small_integer(tmp_path: Path, token: str, reason: s
 def test_task1_score_must_be_finite(tmp_path: Path) -> None:
     for score in ("nan", "inf", "-inf", "1e309"):
         p = _write(tmp_path / "Task1_plane.txt", f"P1 {score} {POLY}\n")
-        with pytest.raises(DotaFormatError, match=rf"Task1_plane\.txt:1: score '{score}' (is not finite|overflows)"):
+        with pytest.raises(
+            DotaFormatError, match=rf"Task1_plane\.txt:1: score '{score}' (is not finite|overflows)"
+        ):
             read_task1_rows(p)
 
 
@@ -296,7 +315,9 @@ def test_writers_refuse_what_cannot_be_read_back(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match=r"image name .* cannot be written to a Task1 file"):
             write_task1({image: det}, tmp_path / "t1", ["plane"])
     for scores, polys in ((torch.tensor([float("nan")]), det[0]), (det[1], det[0] * 1e300)):
-        with pytest.raises(ValueError, match=r"image 'P1': detection 0 has a non-finite score or a coordinate"):
+        with pytest.raises(
+            ValueError, match=r"image 'P1': detection 0 has a non-finite score or a coordinate"
+        ):
             write_task1({"P1": (polys, scores, det[2])}, tmp_path / "t1", ["plane"])
     write_dota_labels(tmp_path / "ok.txt", poly * 1e4, ["飞机"], image_source="Google Earth")  # round trip
     back = read_dota_labels(tmp_path / "ok.txt")
@@ -328,7 +349,9 @@ def _eval_dir(tmp_path: Path, gt: dict[str, str], dets: dict[str, str]) -> tuple
 
 def test_imageset_naming_missing_files_lists_them(tmp_path: Path) -> None:
     ann, det = _eval_dir(tmp_path, {"P1.txt": GOOD + "\n"}, {"Task1_plane.txt": DET + "\n"})
-    with pytest.raises(FileNotFoundError, match=r"2 of the 3 images in the image set have none in .*'P2', 'P3'"):
+    with pytest.raises(
+        FileNotFoundError, match=r"2 of the 3 images in the image set have none in .*'P2', 'P3'"
+    ):
         evaluate_task1(ann, det, ["P1", "P2", "P3"], ["plane"])
     with pytest.raises(FileNotFoundError, match="image set names are file stems without extension"):
         evaluate_task1(ann, det, ["P1.png"], ["plane"])
@@ -343,9 +366,14 @@ def test_missing_or_empty_det_dir_is_an_error(tmp_path: Path, capsys) -> None:
     _write(tmp_path / "set.txt", "P1\n")
     with pytest.raises(FileNotFoundError, match="detection folder not found: .*dets_typo"):
         evaluate_task1(ann, tmp_path / "dets_typo", ["P1"], ["plane"])
-    with pytest.raises(FileNotFoundError, match=r"no result file for any of the 1 classes .*'Task1_plane\.txt'"):
+    with pytest.raises(
+        FileNotFoundError, match=r"no result file for any of the 1 classes .*'Task1_plane\.txt'"
+    ):
         evaluate_task1(ann, det, ["P1"], ["plane"])
-    for det_dir in (tmp_path / "dets_typo", det):  # the command line: one line, exit 1 (was mAP 0.0000, exit 0)
+    for det_dir in (
+        tmp_path / "dets_typo",
+        det,
+    ):  # the command line: one line, exit 1 (was mAP 0.0000, exit 0)
         code = dota_eval_main(["--ann-dir", str(ann), "--det-dir", str(det_dir), "--imageset",
                                str(tmp_path / "set.txt"), "--classes", "plane"])  # fmt: skip
         err = capsys.readouterr().err
@@ -360,8 +388,9 @@ def test_ground_truth_of_other_classes_is_counted_or_refused(tmp_path: Path, cap
     _write(tmp_path / "set.txt", "P1\nP2\n")
     assert dota_eval_main(["--ann-dir", str(ann), "--det-dir", str(det), "--imageset", str(tmp_path / "set.txt"),
                            "--classes", "plane"]) == 0  # fmt: skip
-    assert "note: 2 ground-truth objects of classes not evaluated were skipped: Plane 1, container-crane 1" in (
-        capsys.readouterr().out
+    assert (
+        "note: 2 ground-truth objects of classes not evaluated were skipped: Plane 1, container-crane 1"
+        in (capsys.readouterr().out)
     )
     with pytest.raises(ValueError, match=r"none of the 1 ground-truth objects .* is of an evaluated class"):
         evaluate_task1(ann, det, ["P2"], ["plane"], unknown_images="ignore")  # only 'Plane' (case)
@@ -389,9 +418,13 @@ def _dota(root: Path, images: list[str], labels: dict[str, str] | None) -> Path:
 
 
 def test_image_extension_case_does_not_matter(tmp_path: Path) -> None:
-    root = _dota(tmp_path / "d" / "train", ["a.PNG", "b.Png", "c.png"], {"a.txt": GOOD, "b.TXT": GOOD, "c.txt": ""})
+    root = _dota(
+        tmp_path / "d" / "train", ["a.PNG", "b.Png", "c.png"], {"a.txt": GOOD, "b.TXT": GOOD, "c.txt": ""}
+    )
     ds = DotaDataset(tmp_path / "d", "train", class_names=["plane"])
-    assert [r.image_path.name for r in ds.records] == ["a.PNG", "b.Png", "c.png"] and len(ds[0]["labels"]) == 1
+    assert [r.image_path.name for r in ds.records] == ["a.PNG", "b.Png", "c.png"] and len(
+        ds[0]["labels"]
+    ) == 1
     assert [p.name for p in list_image_files(root / "images")] == ["a.PNG", "b.Png", "c.png"]
     assert find_image(root / "images", "a").name == "a.PNG" and find_image(root / "images", "z") is None
     totals = split_dataset(root, tmp_path / "out", sizes=(32,), gaps=(0,), num_workers=0, progress=False)
@@ -411,7 +444,9 @@ def test_two_images_for_one_stem_are_refused_or_counted(tmp_path: Path) -> None:
 @pytest.mark.parametrize("labels", [None, {}], ids=["no-labelTxt", "empty-labelTxt"])
 def test_empty_dota_folder_names_what_was_looked_for(tmp_path: Path, labels) -> None:
     _dota(tmp_path / "d" / "train", [], labels)
-    with pytest.raises(FileNotFoundError, match=r"train: empty DOTA split: no image files \(\*\.png, .*any case\)"):
+    with pytest.raises(
+        FileNotFoundError, match=r"train: empty DOTA split: no image files \(\*\.png, .*any case\)"
+    ):
         DotaDataset(tmp_path / "d", "train", class_names=["plane"])
     dm = DotaDataModule(str(tmp_path / "d"), version=None, class_names=["plane"], img_size=64,
                         splits={"train": "train", "val": None, "test": None}, num_workers=0)  # fmt: skip
@@ -435,11 +470,19 @@ def test_empty_coco_split_is_named(tmp_path: Path) -> None:
     (tmp_path / "train").mkdir()
     dm = CocoDataModule(str(tmp_path), splits={"train": "train", "val": None, "test": None}, img_size=64,
                         class_names=["plane"], num_workers=0)  # fmt: skip
-    with pytest.raises(ValueError, match=r"the 'train' split has no images \(images .*train, annotations .*json\)"):
+    with pytest.raises(
+        ValueError, match=r"the 'train' split has no images \(images .*train, annotations .*json\)"
+    ):
         dm.train_dataloader()
-    one = {"images": [{"id": 1, "file_name": "a.png", "width": 8, "height": 8}], "annotations": [], "categories": cats}
+    one = {
+        "images": [{"id": 1, "file_name": "a.png", "width": 8, "height": 8}],
+        "annotations": [],
+        "categories": cats,
+    }
     _write(tmp_path / "annotations" / "instances_train.json", json.dumps(one))
-    with pytest.raises(FileNotFoundError, match=r"train: none of the first 1 images .* \(e.g. 'a.png'\); the folder is empty"):
+    with pytest.raises(
+        FileNotFoundError, match=r"train: none of the first 1 images .* \(e.g. 'a.png'\); the folder is empty"
+    ):
         CocoDetection(tmp_path / "train", tmp_path / "annotations" / "instances_train.json")
 
 
@@ -452,7 +495,9 @@ def test_split_tool_empty_folder_and_orphan_labels(tmp_path: Path, capsys) -> No
     _dota(tmp_path / "src", ["a.png"], {"a.txt": GOOD, "b.txt": GOOD})
     with pytest.raises(FileNotFoundError, match=r"1 label files have no image .*b\.txt"):
         split_dataset(tmp_path / "src", tmp_path / "out", progress=False)
-    spec = importlib.util.spec_from_file_location("split_cli", Path(__file__).parents[2] / "scripts" / "dota_split.py")
+    spec = importlib.util.spec_from_file_location(
+        "split_cli", Path(__file__).parents[2] / "scripts" / "dota_split.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     assert mod.main(["--src", str(tmp_path / "src"), "--dst", str(tmp_path / "out")]) == 1

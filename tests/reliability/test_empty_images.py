@@ -61,9 +61,9 @@ TRANSFORMS = {
     "hsv": lambda s: T.RandomHSV(p=1.0)(s, torch.Generator().manual_seed(0)),
     "random_scale": lambda s: T.RandomScale((0.5, 0.7))(s, torch.Generator().manual_seed(0)),
     "random_rotate": lambda s: T.RandomRotate(p=1.0)(s, torch.Generator().manual_seed(0)),
-    "random_flips": lambda s: T.Compose([T.RandomHorizontalFlip(1.0), T.RandomVerticalFlip(1.0), T.RandomRot90(1.0)])(
-        s, torch.Generator().manual_seed(0)
-    ),
+    "random_flips": lambda s: T.Compose(
+        [T.RandomHorizontalFlip(1.0), T.RandomVerticalFlip(1.0), T.RandomRot90(1.0)]
+    )(s, torch.Generator().manual_seed(0)),
     "train_augment": lambda s: build_augment(AugmentConfig(hflip=1.0, vflip=1.0, rot90=1.0, hsv_prob=1.0))(
         s, torch.Generator().manual_seed(0)
     ),
@@ -114,7 +114,10 @@ def _targets(counts: tuple[int, ...], size: int = 64) -> list[dict]:
 
 def _raw(batch: int, size: int = 64, num_classes: int = 3, seed: int = 0) -> list[torch.Tensor]:
     gen = torch.Generator().manual_seed(seed)
-    return [torch.randn(batch, 10 + num_classes, size // s, size // s, generator=gen).requires_grad_() for s in STRIDES]
+    return [
+        torch.randn(batch, 10 + num_classes, size // s, size // s, generator=gen).requires_grad_()
+        for s in STRIDES
+    ]
 
 
 @pytest.mark.parametrize("variant", ["gghl_obb", "gghl_alg1", "gghl_fixed"])
@@ -148,7 +151,8 @@ def test_gghl_batch_loss_is_the_mean_of_image_losses(counts: tuple[int, ...]) ->
     targets, raw = _targets(counts), [r.detach() for r in _raw(len(counts))]
     batch = loss(raw, [m.float() for m in assigner.assign(targets, 64)])
     singles = [
-        loss([r[i : i + 1] for r in raw], [m.float() for m in assigner.assign([t], 64)]) for i, t in enumerate(targets)
+        loss([r[i : i + 1] for r in raw], [m.float() for m in assigner.assign([t], 64)])
+        for i, t in enumerate(targets)
     ]
     for key in ("loss", "loss_bg", "loss_fg", "loss_iou"):
         want = sum(float(s[key]) for s in singles) / len(counts)
@@ -160,19 +164,34 @@ def test_gghl_eval_and_val_images_with_no_ground_truth(tmp_path: Path) -> None:
     from gghl.models.gghl_detector import build_gghl_detector
     from gghl.tasks.gghl_detection import GGHLDetectionTask
 
-    net = build_gghl_detector(3, backbone="test_resnet", neck_widths=(8, 16, 32), neck_convs=1, spp=False,
-                              drop_prob=0.0, head_hidden_ratio=1.0, prior_prob=0.01)
+    net = build_gghl_detector(
+        3,
+        backbone="test_resnet",
+        neck_widths=(8, 16, 32),
+        neck_convs=1,
+        spp=False,
+        drop_prob=0.0,
+        head_hidden_ratio=1.0,
+        prior_prob=0.01,
+    )
     task = GGHLDetectionTask(net, 3, optimizer="adamw").eval()
     logged: dict[str, float] = {}
     task.log = lambda name, value, **kw: logged.__setitem__(name, float(value))  # type: ignore[method-assign]
-    images, targets = detection_collate([T.letterbox(_sample(0, seed=i, image_id=f"e{i}"), 64) for i in range(2)])
+    images, targets = detection_collate(
+        [T.letterbox(_sample(0, seed=i, image_id=f"e{i}"), 64) for i in range(2)]
+    )
     with torch.no_grad():
         task._eval_step((images, targets))
         preds = task.predict_batch(images)
     task._log_dota("val")
     assert math.isfinite(logged["val/mAP50"])
-    pic = draw_polygons(images[0], preds[0]["polygons"], preds[0]["scores"], preds[0]["labels"],
-                        gt_polygons=targets[0]["polygons"])
+    pic = draw_polygons(
+        images[0],
+        preds[0]["polygons"],
+        preds[0]["scores"],
+        preds[0]["labels"],
+        gt_polygons=targets[0]["polygons"],
+    )
     assert pic.size == (64, 64)
 
 
@@ -182,7 +201,9 @@ def _query_inputs(counts: tuple[int, ...], stages: int = 2, queries: int = 5, cl
     b = len(counts)
     logits = torch.randn(stages, b, queries, classes, generator=gen).requires_grad_()
     xy = torch.rand(stages, b, queries, 2, generator=gen) * 40
-    boxes = torch.cat([xy, xy + 5 + torch.rand(stages, b, queries, 2, generator=gen) * 20], -1).requires_grad_()
+    boxes = torch.cat(
+        [xy, xy + 5 + torch.rand(stages, b, queries, 2, generator=gen) * 20], -1
+    ).requires_grad_()
     gtb = [torch.tensor([[4.0, 4, 30, 20]]).repeat(n, 1) + torch.arange(n)[:, None] for n in counts]
     gtl = [torch.arange(n) % classes for n in counts]
     wh = torch.tensor([[64.0, 64.0]]).expand(b, 2)
@@ -245,15 +266,47 @@ def test_training_on_a_mostly_empty_dota_split(tmp_path: Path) -> None:
     labels = sorted((root / "train" / "labelTxt").glob("*.txt"))
     n_objects = [sum(len(line.split()) >= 9 for line in p.read_text().splitlines()) for p in labels]
     assert len(labels) == 16 and sum(n == 0 for n in n_objects) >= len(labels) / 2
-    dm = DotaDataModule(str(root), version=None, class_names=names, splits={"train": "train", "val": "train", "test": None},
-                        img_size=64, batch_size=4, num_workers=0, hflip=0.5, vflip=0.5, rot90=0.5, mixup_prob=0.5,
-                        multiscale_sizes=[64, 96], multiscale_every=1, seed=3)
-    net = build_gghl_detector(5, backbone="test_resnet", neck_widths=(8, 16, 32), neck_convs=1, spp=False,
-                              drop_prob=0.0, head_hidden_ratio=1.0, prior_prob=0.01)
-    task = GGHLDetectionTask(net, 5, class_names=names, optimizer="adamw", lr=1e-3, warmup_epochs=0, max_bad_steps=1)
-    trainer = L.Trainer(max_epochs=1, limit_train_batches=3, limit_val_batches=1, accelerator="cpu", logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False, num_sanity_val_steps=0,
-                        enable_model_summary=False, default_root_dir=tmp_path)
+    dm = DotaDataModule(
+        str(root),
+        version=None,
+        class_names=names,
+        splits={"train": "train", "val": "train", "test": None},
+        img_size=64,
+        batch_size=4,
+        num_workers=0,
+        hflip=0.5,
+        vflip=0.5,
+        rot90=0.5,
+        mixup_prob=0.5,
+        multiscale_sizes=[64, 96],
+        multiscale_every=1,
+        seed=3,
+    )
+    net = build_gghl_detector(
+        5,
+        backbone="test_resnet",
+        neck_widths=(8, 16, 32),
+        neck_convs=1,
+        spp=False,
+        drop_prob=0.0,
+        head_hidden_ratio=1.0,
+        prior_prob=0.01,
+    )
+    task = GGHLDetectionTask(
+        net, 5, class_names=names, optimizer="adamw", lr=1e-3, warmup_epochs=0, max_bad_steps=1
+    )
+    trainer = L.Trainer(
+        max_epochs=1,
+        limit_train_batches=3,
+        limit_val_batches=1,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        num_sanity_val_steps=0,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
     trainer.fit(task, datamodule=dm)
     metrics = trainer.callback_metrics
     assert trainer.global_step == 3 and task.skipped_steps == 0
@@ -274,12 +327,33 @@ def test_query_detector_on_coco_images_without_annotations(tmp_path: Path) -> No
     data = write_synthetic_coco(ds, tmp_path / "train", ann)
     data["annotations"] = [a for a in data["annotations"] if a["image_id"] == 1]  # images 2..4: no annotation
     ann.write_text(json.dumps(data))
-    dm = CocoDataModule(str(tmp_path), splits={"train": "train", "val": "train", "test": None}, img_size=64,
-                        batch_size=2, num_workers=0, hflip=1.0, rot90=1.0, mixup_prob=0.0)
-    tiny = {"backbone": {"_target_": "gghl.models.query.tiny_backbone.TinyConvBackbone", "widths": [8, 8, 16, 16],
-                         "stem_width": 8, "depth": 0},
-            "num_queries": 6, "dim": 32, "num_stages": 2, "heads": 2, "ffn_dim": 32, "groups": 2, "points": 2,
-            "subboxes": [2, 2], "out_points": 4}
+    dm = CocoDataModule(
+        str(tmp_path),
+        splits={"train": "train", "val": "train", "test": None},
+        img_size=64,
+        batch_size=2,
+        num_workers=0,
+        hflip=1.0,
+        rot90=1.0,
+        mixup_prob=0.0,
+    )
+    tiny = {
+        "backbone": {
+            "_target_": "gghl.models.query.tiny_backbone.TinyConvBackbone",
+            "widths": [8, 8, 16, 16],
+            "stem_width": 8,
+            "depth": 0,
+        },
+        "num_queries": 6,
+        "dim": 32,
+        "num_stages": 2,
+        "heads": 2,
+        "ffn_dim": 32,
+        "groups": 2,
+        "points": 2,
+        "subboxes": [2, 2],
+        "out_points": 4,
+    }
     task = QueryDetectionTask(3, tiny, {"assigner": "cross_stage"}, lr=1e-3, max_det=5)
     task.log = lambda *a, **k: None  # type: ignore[method-assign]
     batches = list(dm.train_dataloader())

@@ -36,13 +36,20 @@ def _default_limit(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # ------------------------------------------------------------------ crafted headers
 def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (
+        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
 
 
 def png_bytes(w: int, h: int, raw: bytes = b"\0" * 16, color: int = 2, depth: int = 8) -> bytes:
     """A PNG whose IHDR says ``w x h`` with ``raw`` (filter bytes + pixels) as its only IDAT payload."""
     ihdr = struct.pack(">IIBBBBB", w, h, depth, color, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(raw)) + _chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", ihdr)
+        + _chunk(b"IDAT", zlib.compress(raw))
+        + _chunk(b"IEND", b"")
+    )
 
 
 def _saved(img: Image.Image, fmt: str, **kw) -> bytearray:
@@ -99,7 +106,11 @@ def test_lying_header_is_refused_before_decoding(tmp_path: Path, name: str, read
         reader(path)
     msg = str(info.value)
     assert str(path) in msg and f"{w} x {h} = {w * h:,} pixels" in msg
-    assert f"limit of {DEFAULT_MAX_PIXELS:,} pixels" in msg and MAX_PIXELS_ENV in msg and "set_max_image_pixels" in msg
+    assert (
+        f"limit of {DEFAULT_MAX_PIXELS:,} pixels" in msg
+        and MAX_PIXELS_ENV in msg
+        and "set_max_image_pixels" in msg
+    )
     assert isinstance(info.value, ImageReadError) and isinstance(info.value, OSError)
     assert info.value.size == (w, h) and info.value.limit == DEFAULT_MAX_PIXELS
 
@@ -126,7 +137,9 @@ def test_limit_is_set_by_function_and_environment(tmp_path: Path, monkeypatch: p
     finally:
         set_max_image_pixels(None)
     assert MAX_PIXELS_ENV not in os.environ and max_image_pixels() == DEFAULT_MAX_PIXELS
-    monkeypatch.setenv(MAX_PIXELS_ENV, "5_000_000_000")  # raised above the default: the lying PNG is "genuine"
+    monkeypatch.setenv(
+        MAX_PIXELS_ENV, "5_000_000_000"
+    )  # raised above the default: the lying PNG is "genuine"
     assert max_image_pixels() == 5_000_000_000
     for bad in ("lots", "-5", "0", "1.5e9"):
         monkeypatch.setenv(MAX_PIXELS_ENV, bad)
@@ -196,8 +209,14 @@ def _mode_image(mode: str) -> tuple[Image.Image, np.ndarray]:
     if mode == "F":
         f = rng.random((5, 7)).astype(np.float32)
         f[0, 0], f[0, 1], f[0, 2] = np.nan, np.inf, -np.inf
-        want = np.clip(np.rint(np.nan_to_num(f.astype(np.float64), nan=0, posinf=np.nanmax(f[np.isfinite(f)]), neginf=0)
-                               * 255), 0, 255).astype(np.uint8)
+        want = np.clip(
+            np.rint(
+                np.nan_to_num(f.astype(np.float64), nan=0, posinf=np.nanmax(f[np.isfinite(f)]), neginf=0)
+                * 255
+            ),
+            0,
+            255,
+        ).astype(np.uint8)
         return Image.fromarray(f, "F"), np.repeat(want[..., None], 3, 2)
     if mode == "CMYK":
         img = Image.fromarray(rgb).convert("CMYK")
@@ -207,8 +226,20 @@ def _mode_image(mode: str) -> tuple[Image.Image, np.ndarray]:
 
 @pytest.mark.parametrize(
     ("mode", "fmt"),
-    [("L", "PNG"), ("1", "PNG"), ("RGBA", "PNG"), ("LA", "PNG"), ("P", "PNG"), ("P+transparency", "PNG"),
-     ("I;16", "PNG"), ("I;16", "TIFF"), ("I", "TIFF"), ("F", "TIFF"), ("CMYK", "TIFF"), ("L", "BMP")],
+    [
+        ("L", "PNG"),
+        ("1", "PNG"),
+        ("RGBA", "PNG"),
+        ("LA", "PNG"),
+        ("P", "PNG"),
+        ("P+transparency", "PNG"),
+        ("I;16", "PNG"),
+        ("I;16", "TIFF"),
+        ("I", "TIFF"),
+        ("F", "TIFF"),
+        ("CMYK", "TIFF"),
+        ("L", "BMP"),
+    ],
 )
 def test_image_modes_read_as_rgb_uint8(tmp_path: Path, mode: str, fmt: str) -> None:
     img, want = _mode_image(mode)
@@ -224,7 +255,9 @@ def test_16_bit_rgb_png(tmp_path: Path) -> None:
     px = np.array([[[0x1234, 0xABCD, 0xFFFF], [0x0000, 0x8000, 0x00FF]]], dtype=">u2")  # 1 x 2
     raw = b"\0" + px.tobytes()
     (tmp_path / "rgb48.png").write_bytes(png_bytes(2, 1, raw, color=2, depth=16))
-    np.testing.assert_array_equal(read_image(tmp_path / "rgb48.png"), [[[0x12, 0xAB, 0xFF], [0x00, 0x80, 0x00]]])
+    np.testing.assert_array_equal(
+        read_image(tmp_path / "rgb48.png"), [[[0x12, 0xAB, 0xFF], [0x00, 0x80, 0x00]]]
+    )
 
 
 def test_extension_does_not_decide_the_format(tmp_path: Path) -> None:
@@ -238,12 +271,17 @@ def test_extension_does_not_decide_the_format(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------ broken files: ImageReadError naming the file
 def _truncated_png() -> bytes:
-    return _saved(Image.fromarray(np.random.default_rng(2).integers(0, 256, (64, 64, 3), dtype=np.uint8)), "PNG")[:-200]
+    return _saved(
+        Image.fromarray(np.random.default_rng(2).integers(0, 256, (64, 64, 3), dtype=np.uint8)), "PNG"
+    )[:-200]
 
 
 def _truncated_jpeg() -> bytes:
-    return bytes(_saved(Image.fromarray(np.random.default_rng(3).integers(0, 256, (64, 64, 3), dtype=np.uint8)),
-                        "JPEG")[:300])
+    return bytes(
+        _saved(
+            Image.fromarray(np.random.default_rng(3).integers(0, 256, (64, 64, 3), dtype=np.uint8)), "JPEG"
+        )[:300]
+    )
 
 
 BROKEN = {

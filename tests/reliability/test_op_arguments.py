@@ -61,14 +61,26 @@ def test_valid_iou_calls_unchanged() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"idxs": torch.tensor([0, 1])}, ValueError, r"idxs must have shape \[3\] \(one entry per row of boxes\), got \(2,\)"),
+        (
+            {"idxs": torch.tensor([0, 1])},
+            ValueError,
+            r"idxs must have shape \[3\] \(one entry per row of boxes\), got \(2,\)",
+        ),
         ({"idxs": torch.tensor([0, 1, 0, 1])}, ValueError, r"idxs must have shape \[3\].*got \(4,\)"),
         ({"idxs": torch.tensor([[0], [1], [0]])}, ValueError, r"idxs must have shape \[3\].*got \(3, 1\)"),
-        ({"idxs": torch.tensor([0.0, 1.0, 0.0])}, TypeError, r"idxs must be an integer tensor.*torch.float32"),
+        (
+            {"idxs": torch.tensor([0.0, 1.0, 0.0])},
+            TypeError,
+            r"idxs must be an integer tensor.*torch.float32",
+        ),
         ({"idxs": [0, 1, 0]}, TypeError, r"idxs must be a torch.Tensor, got list"),
         ({"scores": SCORES[:2]}, ValueError, r"scores must have shape \[3\].*got \(2,\)"),
         ({"scores": SCORES[:, None]}, ValueError, r"scores must have shape \[3\].*got \(3, 1\)"),
-        ({"scores": torch.tensor([True, False, True])}, TypeError, r"scores must hold real numbers, got torch.bool"),
+        (
+            {"scores": torch.tensor([True, False, True])},
+            TypeError,
+            r"scores must hold real numbers, got torch.bool",
+        ),
         ({"boxes": BOXES[:, :4]}, ValueError, r"boxes must have shape \[N, 5\], got \(3, 4\)"),
         ({"boxes": BOXES.numpy()}, TypeError, r"boxes must be a torch.Tensor, got ndarray"),
         ({"iou_threshold": float("nan")}, ValueError, r"iou_threshold must be finite, got nan"),
@@ -77,7 +89,11 @@ def test_valid_iou_calls_unchanged() -> None:
         ({"iou_threshold": torch.tensor(float("nan"))}, ValueError, r"iou_threshold must be finite"),
         ({"iou_threshold": "0.5"}, TypeError, r"iou_threshold must be a real number, got str"),
         ({"iou_threshold": None}, TypeError, r"iou_threshold must be a real number, got NoneType"),
-        ({"iou_threshold": torch.tensor([0.5, 0.6])}, TypeError, r"iou_threshold must be a real number.*shape \(2,\)"),
+        (
+            {"iou_threshold": torch.tensor([0.5, 0.6])},
+            TypeError,
+            r"iou_threshold must be a real number.*shape \(2,\)",
+        ),
     ],
 )
 def test_batched_nms_argument_errors(kwargs, error, message) -> None:
@@ -136,15 +152,37 @@ def _target(n_poly: int = 2, n_lab: int = 2, **extra) -> dict:
 @pytest.mark.parametrize(
     ("targets", "error", "message"),
     [
-        ([_target(), _target(2, 3)], ValueError,
-         r"targets\[1\]\['labels'\] has shape \(3,\) but targets\[1\]\['polygons'\] has shape \(2, 8\)"),
+        (
+            [_target(), _target(2, 3)],
+            ValueError,
+            r"targets\[1\]\['labels'\] has shape \(3,\) but targets\[1\]\['polygons'\] has shape \(2, 8\)",
+        ),
         ([_target(n_lab=1)], ValueError, r"targets\[0\]\['labels'\] has shape \(1,\).*\(2, 8\).*\[2\]"),
-        ([{"polygons": torch.zeros(4, 4, dtype=torch.float64), "labels": torch.zeros(4, dtype=torch.long)}],
-         ValueError, r"targets\[0\]\['polygons'\] must have shape \[N, 8\], got \(4, 4\)"),
-        ([_target(weights=torch.ones(3))], ValueError, r"targets\[0\]\['weights'\] has shape \(3,\).*\(2, 8\)"),
-        ([{**_target(), "labels": torch.zeros(2)}], TypeError, r"targets\[0\]\['labels'\] must hold integer class ids"),
-        ([{**_target(), "polygons": torch.zeros(2, 8, dtype=torch.long)}], TypeError,
-         r"targets\[0\]\['polygons'\] must be floating point"),
+        (
+            [
+                {
+                    "polygons": torch.zeros(4, 4, dtype=torch.float64),
+                    "labels": torch.zeros(4, dtype=torch.long),
+                }
+            ],
+            ValueError,
+            r"targets\[0\]\['polygons'\] must have shape \[N, 8\], got \(4, 4\)",
+        ),
+        (
+            [_target(weights=torch.ones(3))],
+            ValueError,
+            r"targets\[0\]\['weights'\] has shape \(3,\).*\(2, 8\)",
+        ),
+        (
+            [{**_target(), "labels": torch.zeros(2)}],
+            TypeError,
+            r"targets\[0\]\['labels'\] must hold integer class ids",
+        ),
+        (
+            [{**_target(), "polygons": torch.zeros(2, 8, dtype=torch.long)}],
+            TypeError,
+            r"targets\[0\]\['polygons'\] must be floating point",
+        ),
         ([{"polygons": torch.zeros(0, 8)}], KeyError, r"targets\[0\] has no 'labels'"),
         ([], ValueError, r"targets must be a non-empty list of per-image dicts, got an empty list"),
         ([(1, 2)], TypeError, r"targets\[0\] must be a dict, got tuple"),
@@ -168,9 +206,13 @@ def test_query_ground_truth_count_errors() -> None:
     logits, boxes = torch.zeros(2, 2, 4, 3), torch.rand(2, 2, 4, 4) * 10
     wh = torch.tensor([[64.0, 64.0]]).expand(2, 2)
     one = [torch.tensor([[1.0, 1, 9, 9]])]
-    with pytest.raises(ValueError, match=r"gt_labels\[1\] has shape \(2,\) but gt_boxes\[1\] has shape \(1, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"gt_labels\[1\] has shape \(2,\) but gt_boxes\[1\] has shape \(1, 4\)"
+    ):
         hungarian_match_stages(logits, boxes, one * 2, [torch.tensor([0]), torch.tensor([0, 1])], wh)
-    with pytest.raises(ValueError, match=r"gt_boxes has 1 images and gt_labels 1 \(predictions hold 2 images\)"):
+    with pytest.raises(
+        ValueError, match=r"gt_boxes has 1 images and gt_labels 1 \(predictions hold 2 images\)"
+    ):
         SetCriterion(3)(logits, boxes, one, [torch.tensor([0])], wh)
     with pytest.raises(TypeError, match=r"gt_labels\[0\] must hold integer class ids, got torch.float32"):
         hungarian_match(logits[0, 0], boxes[0, 0], one[0], torch.tensor([0.0]), (64, 64))

@@ -46,7 +46,13 @@ def load_keys(name: str) -> dict[str, Any]:
 
 def mmdet_checkpoint(state: dict[str, torch.Tensor]) -> dict[str, Any]:
     """``state`` in the layout of an mmdet 2.x ``.pth`` (``mmcv.runner.save_checkpoint``)."""
-    meta = {"mmdet_version": "2.12.0", "CLASSES": ["c"], "epoch": 12, "iter": 87960, "config": "model = dict()"}
+    meta = {
+        "mmdet_version": "2.12.0",
+        "CLASSES": ["c"],
+        "epoch": 12,
+        "iter": 87960,
+        "config": "model = dict()",
+    }
     return {"meta": meta, "state_dict": state, "optimizer": {"state": {}, "param_groups": []}}
 
 

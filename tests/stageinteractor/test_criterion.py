@@ -74,7 +74,11 @@ def test_focal_loss_formula():
 
 def test_criterion_step_makes_one_host_transfer(monkeypatch):
     logits, boxes = _inputs(s=4, b=3)
-    gtb = [torch.tensor([[10.0, 10, 40, 40]]), torch.zeros(0, 4), torch.tensor([[5.0, 5, 30, 30], [50, 50, 80, 90]])]
+    gtb = [
+        torch.tensor([[10.0, 10, 40, 40]]),
+        torch.zeros(0, 4),
+        torch.tensor([[5.0, 5, 30, 30], [50, 50, 80, 90]]),
+    ]
     gtl = [torch.tensor([1]), torch.zeros(0, dtype=torch.long), torch.tensor([0, 3])]
     calls = []
     for name in ("cpu", "item", "tolist"):

@@ -17,7 +17,13 @@ def _m(*rows):
 
 def test_candidate_sets_released():
     assert [candidate_stages(s, 6) for s in range(6)] == [
-        [1, 2, 3, 4, 5], [0, 2, 3, 4, 5], [1, 3, 4, 5], [2, 4, 5], [3, 5], [4]]
+        [1, 2, 3, 4, 5],
+        [0, 2, 3, 4, 5],
+        [1, 3, 4, 5],
+        [2, 4, 5],
+        [3, 5],
+        [4],
+    ]
     assert candidate_stages(2, 4, "all") == [0, 1, 3]
     assert candidate_stages(2, 4, "none") == []
     with pytest.raises(ValueError):
@@ -26,12 +32,14 @@ def test_candidate_sets_released():
 
 def test_iou_exactly_half_is_inclusive():
     # q0: IoU exactly 0.5 with GT0 (inter 50, union 100); q1: just below
-    boxes = torch.tensor([[[0.0, 0.0, 10.0, 5.0], [0.0, 0.0, 10.0, 4.99], [50, 50, 70, 70], [90, 90, 99, 99]]])
+    boxes = torch.tensor(
+        [[[0.0, 0.0, 10.0, 5.0], [0.0, 0.0, 10.0, 4.99], [50, 50, 70, 70], [90, 90, 99, 99]]]
+    )
     assert aligned_box_iou(boxes[0, 0], GT[0][0]).item() == 0.5
     matches = _m([0, -1, 1, -1], [-1, 0, 1, -1])
     t0 = cross_stage_targets(0, matches, boxes, GT, LBL, 3)
-    assert t0[0, 0].tolist() == [0, 1, 0]          # own match at exactly 0.5 kept
-    assert t0[0, 1].tolist() == [0, 0, 0]          # gathered from stage 1 but IoU < 0.5
+    assert t0[0, 0].tolist() == [0, 1, 0]  # own match at exactly 0.5 kept
+    assert t0[0, 1].tolist() == [0, 0, 0]  # gathered from stage 1 but IoU < 0.5
     assert t0[0, 2].tolist() == [0, 0, 1]
     assert cross_stage_targets(0, matches, boxes, GT, LBL, 3, iou_thr=0.51)[0, 0].sum() == 0
 

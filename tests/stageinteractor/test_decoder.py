@@ -20,7 +20,8 @@ from gghl.models.query.mixing import AdaptiveMixing
 from gghl.models.query.sampler import SubboxSampler
 
 _spec = importlib.util.spec_from_file_location(
-    "count_params_stageinteractor", Path(__file__).parents[2] / "scripts" / "count_params_stageinteractor.py")
+    "count_params_stageinteractor", Path(__file__).parents[2] / "scripts" / "count_params_stageinteractor.py"
+)
 count_mod = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(count_mod)
 
@@ -33,20 +34,28 @@ def test_xyzr_roundtrip_and_refine():
     assert xyzr[0, 3].item() == pytest.approx(1.0)  # log2(h/w) = log2(2)
     d = torch.tensor([[0.5, -0.25, 1.0, 0.0]] * 2)
     new = refine_xyzr(xyzr, d)  # StageInteractor: x += dx*w, y += dy*h
-    assert new[0, 0].item() == pytest.approx(30 + 0.5 * 40) and new[0, 1].item() == pytest.approx(60 - 0.25 * 80)
+    assert new[0, 0].item() == pytest.approx(30 + 0.5 * 40) and new[0, 1].item() == pytest.approx(
+        60 - 0.25 * 80
+    )
     old = refine_xyzr(xyzr, d, scale_xy_by_wh=False)  # AdaMixer: both by 2^z
     assert old[0, 0].item() == pytest.approx(30 + 0.5 * math.sqrt(3200))
-    torch.testing.assert_close(xyzr_to_xyxy(new)[0, 2:] - xyzr_to_xyxy(new)[0, :2], torch.tensor([80.0, 160.0]))
+    torch.testing.assert_close(
+        xyzr_to_xyxy(new)[0, 2:] - xyzr_to_xyxy(new)[0, :2], torch.tensor([80.0, 160.0])
+    )
     init = whole_image_xyzr(torch.tensor([[320.0, 200.0]]), 3)
     assert init.shape == (1, 3, 4)
-    torch.testing.assert_close(xyzr_to_xyxy(init)[0, 0], torch.tensor([0.0, 0.0, 320.0, 200.0]), atol=1e-4, rtol=0)
+    torch.testing.assert_close(
+        xyzr_to_xyxy(init)[0, 0], torch.tensor([0.0, 0.0, 320.0, 200.0]), atol=1e-4, rtol=0
+    )
 
 
 def test_position_embedding_and_iof_bias():
     xyzr = torch.tensor([[[100.0, 200.0, 5.0, 0.5]]])
     pe = position_embedding(xyzr, 256)
     assert pe.shape == (1, 1, 256)
-    assert pe[0, 0, 0].item() == pytest.approx(math.sin(0.1)) and pe[0, 0, 1].item() == pytest.approx(math.cos(0.1))
+    assert pe[0, 0, 0].item() == pytest.approx(math.sin(0.1)) and pe[0, 0, 1].item() == pytest.approx(
+        math.cos(0.1)
+    )
     assert pe[0, 0, 128].item() == pytest.approx(math.sin(5.0))  # z is not divided
     boxes = torch.tensor([[[0.0, 0.0, 10.0, 10.0], [0.0, 0.0, 5.0, 10.0], [20, 20, 30, 30]]])
     bias = iof_attention_bias(boxes, torch.tensor([1.0, 2.0]))
@@ -114,14 +123,26 @@ def test_mixing_shapes_and_reuse_zero_init():
 def test_decoder_init_state_and_gradients(reuse):
     torch.manual_seed(0)
     s, b, n, c, d = 4, 2, 5, 3, 32
-    dec = QueryDecoder(c, s, d, heads=4, ffn_dim=64, groups=2, points=4, subboxes=[4, 2, 2, 2] if reuse else 2,
-                       out_points=8, reuse_operators=reuse)
+    dec = QueryDecoder(
+        c,
+        s,
+        d,
+        heads=4,
+        ffn_dim=64,
+        groups=2,
+        points=4,
+        subboxes=[4, 2, 2, 2] if reuse else 2,
+        out_points=8,
+        reuse_operators=reuse,
+    )
     feats = [torch.randn(b, d, 64 // st, 64 // st) for st in (4, 8, 16, 32)]
     xyzr = whole_image_xyzr(torch.tensor([[64.0, 64.0]] * b), n)
     out = dec(feats, [4, 8, 16, 32], torch.randn(b, n, d), xyzr)
     assert out["cls_logits"].shape == (s, b, n, c) and out["boxes"].shape == (s, b, n, 4)
     # zero-initialised box branch: every stage still predicts the whole image; cls prior 0.01
-    torch.testing.assert_close(out["boxes"], torch.tensor([0.0, 0.0, 64.0, 64.0]).expand(s, b, n, 4), atol=1e-4, rtol=0)
+    torch.testing.assert_close(
+        out["boxes"], torch.tensor([0.0, 0.0, 64.0, 64.0]).expand(s, b, n, 4), atol=1e-4, rtol=0
+    )
     assert out["cls_logits"].sigmoid().mean().item() == pytest.approx(0.01, rel=0.5)
     out["cls_logits"][-1].sum().backward()
     gen1 = dec.stages[1].mixing.generator.weight.grad

@@ -34,8 +34,13 @@ def case():
 def test_matches_per_image(case):
     for s in range(case["S"]):
         for b in range(len(case["gtb"])):
-            m = hungarian_match(case["logits"][s, b], case["boxes"][s, b], case["gtb"][b], case["gtl"][b],
-                                case["wh"][b].tolist())
+            m = hungarian_match(
+                case["logits"][s, b],
+                case["boxes"][s, b],
+                case["gtb"][b],
+                case["gtl"][b],
+                case["wh"][b].tolist(),
+            )
             assert m.dtype == torch.int64
             assert m.tolist() == case["exp"]["matched_gt_per_stage"][s][b]
 

@@ -8,8 +8,10 @@ from gghl.losses.set_criterion import SetCriterion
 from gghl.models.query.detector import QueryDetector
 from gghl.models.query.tiny_backbone import TinyConvBackbone
 
-pytestmark = [pytest.mark.gpu,
-              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+]
 
 
 def test_matcher_cuda_equals_cpu_and_bf16_step():
@@ -22,16 +24,27 @@ def test_matcher_cuda_equals_cpu_and_bf16_step():
     gtl = [torch.tensor([1, 4]), torch.zeros(0, dtype=torch.long)]
     wh = torch.tensor([[160.0, 128.0]] * b)
     cpu = hungarian_match_stages(logits, boxes, gtb, gtl, wh)
-    gpu = hungarian_match_stages(logits.cuda().half(), boxes.cuda(), [t.cuda() for t in gtb],
-                                 [t.cuda() for t in gtl], wh.cuda())
+    gpu = hungarian_match_stages(
+        logits.cuda().half(), boxes.cuda(), [t.cuda() for t in gtb], [t.cuda() for t in gtl], wh.cuda()
+    )
     assert gpu.device.type == "cuda" and (gpu.cpu() == cpu).float().mean() > 0.9  # fp16 logits may flip ties
 
-    det = QueryDetector(c, backbone=TinyConvBackbone(), num_queries=n, dim=64, num_stages=3, heads=4,
-                        ffn_dim=128, subboxes=[8, 4, 4], out_points=32).cuda()
+    det = QueryDetector(
+        c,
+        backbone=TinyConvBackbone(),
+        num_queries=n,
+        dim=64,
+        num_stages=3,
+        heads=4,
+        ffn_dim=128,
+        subboxes=[8, 4, 4],
+        out_points=32,
+    ).cuda()
     with torch.autocast("cuda", dtype=torch.bfloat16):
         out = det(torch.rand(b, 3, 128, 160, device="cuda"))
-        losses = SetCriterion(c)(out["cls_logits"], out["boxes"], [t.cuda() for t in gtb],
-                                 [t.cuda() for t in gtl], wh.cuda())
+        losses = SetCriterion(c)(
+            out["cls_logits"], out["boxes"], [t.cuda() for t in gtb], [t.cuda() for t in gtl], wh.cuda()
+        )
     losses["loss"].backward()
     assert torch.isfinite(losses["loss"])
     assert all(torch.isfinite(p.grad).all() for p in det.parameters() if p.grad is not None)

@@ -38,7 +38,9 @@ def test_cost_matches_loop_reference():
     boxes, gtb = _rand_boxes(7, g=g), _rand_boxes(3, g=g)
     gtl = torch.tensor([0, 4, 2])
     c = hm.match_cost(logits, boxes, gtb, gtl, (100.0, 80.0))
-    torch.testing.assert_close(c.double(), _reference_cost(logits, boxes, gtb, gtl, (100.0, 80.0)), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        c.double(), _reference_cost(logits, boxes, gtb, gtl, (100.0, 80.0)), rtol=1e-5, atol=1e-5
+    )
     rows, cols = linear_sum_assignment(c.numpy())
     exp = np.full(7, -1)
     exp[rows] = cols
@@ -54,8 +56,13 @@ def test_more_gts_than_queries_and_empty():
     assert (m >= 0).all() and len(set(m.tolist())) == 3  # every query matched, to distinct GTs
     empty = hungarian_match(logits, boxes, gtb[:0], gtl[:0], (100, 100))
     assert empty.tolist() == [-1, -1, -1]
-    stages = hm.hungarian_match_stages(logits[None, None].expand(2, 1, 3, 4), boxes[None, None].expand(2, 1, 3, 4),
-                                       [gtb], [gtl], torch.tensor([[100.0, 100.0]]))
+    stages = hm.hungarian_match_stages(
+        logits[None, None].expand(2, 1, 3, 4),
+        boxes[None, None].expand(2, 1, 3, 4),
+        [gtb],
+        [gtl],
+        torch.tensor([[100.0, 100.0]]),
+    )
     assert stages.shape == (2, 1, 3) and (stages[0, 0] == m).all()
 
 
@@ -106,7 +113,9 @@ def test_batched_equals_per_image_and_single_host_transfer(monkeypatch):
 
 def test_invalid_shapes_raise():
     with pytest.raises(RuntimeError):
-        hm.match_cost(torch.zeros(3, 2), torch.zeros(4, 4), torch.zeros(1, 4), torch.zeros(1, dtype=torch.long), (1, 1))
+        hm.match_cost(
+            torch.zeros(3, 2), torch.zeros(4, 4), torch.zeros(1, 4), torch.zeros(1, dtype=torch.long), (1, 1)
+        )
 
 
 def test_class_form_and_softmax_cost():
@@ -117,7 +126,9 @@ def test_class_form_and_softmax_cost():
     wh = torch.tensor([[100.0, 100.0]])
     m = hm.HungarianMatcher()(logits, boxes, gtb, gtl, wh)
     assert torch.equal(m, hm.hungarian_match_stages(logits, boxes, gtb, gtl, wh))
-    c = hm.match_cost(logits[0, 0], boxes[0, 0], gtb[0], gtl[0], (100, 100), 1.0, 0.0, 0.0, cls_cost="softmax")
+    c = hm.match_cost(
+        logits[0, 0], boxes[0, 0], gtb[0], gtl[0], (100, 100), 1.0, 0.0, 0.0, cls_cost="softmax"
+    )
     torch.testing.assert_close(c, -logits[0, 0].softmax(-1)[:, [0, 2]])
     with pytest.raises(ValueError):
         hm.match_cost(logits[0, 0], boxes[0, 0], gtb[0], gtl[0], (100, 100), cls_cost="bogus")

@@ -27,12 +27,18 @@ from gghl.models.convert.stageinteractor_official import (
     build_stageinteractor_official_checkpoint,
 )
 
-_spec = importlib.util.spec_from_file_location("official_weights", Path(__file__).with_name("official_weights.py"))
+_spec = importlib.util.spec_from_file_location(
+    "official_weights", Path(__file__).with_name("official_weights.py")
+)
 ow = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(ow)
 
-TAMED = ("dynamic_conv.parameter_generator.weight", "feat_extractor.gen_one_d.0.weight",
-         "feat_extractor.gen_double_d.0.weight", "fc_reg.weight")
+TAMED = (
+    "dynamic_conv.parameter_generator.weight",
+    "feat_extractor.gen_one_d.0.weight",
+    "feat_extractor.gen_double_d.0.weight",
+    "fc_reg.weight",
+)
 
 
 def _official_file(path: Path) -> Path:
@@ -74,12 +80,24 @@ def test_checkpoint_dict_loads_weights_only_and_names_settings(tmp_path: Path) -
     names = [f"c{i}" for i in range(7)]
     ckpt = build_stageinteractor_official_checkpoint(src, {"class_names": names})
     model, data = ckpt["gghl_config"]["model"], ckpt["gghl_config"]["data"]
-    assert model["_target_"] == "gghl.tasks.query_detection.QueryDetectionTask" and model["class_names"] == names
+    assert (
+        model["_target_"] == "gghl.tasks.query_detection.QueryDetectionTask" and model["class_names"] == names
+    )
     det = model["detector"]
-    assert det["backbone"] == "resnet18" and det["num_queries"] == 12 and det["pixel_mean"] == list(IMAGENET_MEAN)
+    assert (
+        det["backbone"] == "resnet18"
+        and det["num_queries"] == 12
+        and det["pixel_mean"] == list(IMAGENET_MEAN)
+    )
     assert model["max_det"] == 12  # official max_per_img = the number of queries
-    assert data["_target_"].endswith("CocoDataModule") and data["img_size"] == 1088 and data["class_names"] == names
-    assert ckpt["converted_from"]["dropped_entries"] == 10 * 2 + 6 * 3 + 1  # subbox_score, iou statistics, boxes
+    assert (
+        data["_target_"].endswith("CocoDataModule")
+        and data["img_size"] == 1088
+        and data["class_names"] == names
+    )
+    assert (
+        ckpt["converted_from"]["dropped_entries"] == 10 * 2 + 6 * 3 + 1
+    )  # subbox_score, iou statistics, boxes
     torch.save(ckpt, tmp_path / "si.ckpt")
     loaded = torch.load(tmp_path / "si.ckpt", weights_only=True)
     assert all(k.startswith("model.") for k in loaded["state_dict"])
@@ -92,11 +110,29 @@ def test_convert_then_eval_on_a_coco_folder(tmp_path: Path, capsys: pytest.Captu
     root = tmp_path / "coco"
     names = _coco_folder(root)
     dst = tmp_path / "si.ckpt"
-    _run("convert", [f"src={src}", f"dst={dst}", "format=stageinteractor_official", f"class_names=[{','.join(names)}]",
-                     "img_size=128", f"paths.output_dir={tmp_path / 'conv'}"])
+    _run(
+        "convert",
+        [
+            f"src={src}",
+            f"dst={dst}",
+            "format=stageinteractor_official",
+            f"class_names=[{','.join(names)}]",
+            "img_size=128",
+            f"paths.output_dir={tmp_path / 'conv'}",
+        ],
+    )
     assert "stageinteractor_official" in capsys.readouterr().out
-    result = _run("eval", [f"ckpt_path={dst}", "data=coco", f"data.root={root}", "split=val", "data.num_workers=0",
-                           f"paths.output_dir={tmp_path / 'eval'}"])
+    result = _run(
+        "eval",
+        [
+            f"ckpt_path={dst}",
+            "data=coco",
+            f"data.root={root}",
+            "split=val",
+            "data.num_workers=0",
+            f"paths.output_dir={tmp_path / 'eval'}",
+        ],
+    )
     assert result["images"] == 3 and len(result["stats"]) == 12
     dets = json.loads((tmp_path / "eval" / "detections.json").read_text())
     # top-12 (query, class) pairs per image, no NMS, category ids of the json
@@ -104,17 +140,32 @@ def test_convert_then_eval_on_a_coco_folder(tmp_path: Path, capsys: pytest.Captu
 
 
 @pytest.mark.slow
-def test_converted_checkpoint_exports_with_parity_and_predicts(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_converted_checkpoint_exports_with_parity_and_predicts(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     root = tmp_path / "coco"
     _coco_folder(root)
     names = [f"class {i}" for i in range(7)]  # whitespace like COCO's "traffic light": no Task1 file name
-    ckpt = build_stageinteractor_official_checkpoint(_official_file(tmp_path / "official.pth"),
-                                                     {"class_names": names, "img_size": 128})
+    ckpt = build_stageinteractor_official_checkpoint(
+        _official_file(tmp_path / "official.pth"), {"class_names": names, "img_size": 128}
+    )
     torch.save(ckpt, tmp_path / "si.ckpt")
-    exported = _run("export", [f"ckpt_path={tmp_path / 'si.ckpt'}", f"paths.output_dir={tmp_path / 'export'}"])
+    exported = _run(
+        "export", [f"ckpt_path={tmp_path / 'si.ckpt'}", f"paths.output_dir={tmp_path / 'export'}"]
+    )
     assert exported["parity"]["ok"] and exported["parity"]["max_abs_boxes"] <= 1e-4 * 128
     assert "parity query/onnx images=3" in capsys.readouterr().out
-    _run("predict", [f"model_path={exported['path']}", f"input={root / 'val2017'}", f"paths.output_dir={tmp_path / 'pred'}"])
+    _run(
+        "predict",
+        [
+            f"model_path={exported['path']}",
+            f"input={root / 'val2017'}",
+            f"paths.output_dir={tmp_path / 'pred'}",
+        ],
+    )
     pred = json.loads((tmp_path / "pred" / "detections.json").read_text())
     assert pred["kind"] == "query" and len(pred["images"]) == 3 and pred["class_names"] == names
-    assert all(len(im["detections"]) == 12 for im in pred["images"]) and not (tmp_path / "pred" / "Task1").exists()
+    assert (
+        all(len(im["detections"]) == 12 for im in pred["images"])
+        and not (tmp_path / "pred" / "Task1").exists()
+    )

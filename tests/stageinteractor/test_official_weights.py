@@ -31,7 +31,9 @@ from gghl.models.convert.stageinteractor_official import IMAGENET_MEAN, IMAGENET
 from gghl.models.query.detector import QueryDetector
 from gghl.models.query.postprocess import postprocess
 
-_spec = importlib.util.spec_from_file_location("official_weights", Path(__file__).with_name("official_weights.py"))
+_spec = importlib.util.spec_from_file_location(
+    "official_weights", Path(__file__).with_name("official_weights.py")
+)
 ow = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(ow)
 
@@ -95,7 +97,9 @@ def test_fixture_forward_float32(paper_model: torch.nn.Module) -> None:
     ref = np.load(ow.DATA / "outputs.npz")
     with torch.no_grad():
         outs = paper_model.stage_outputs(torch.from_numpy(ref["x"]))
-    assert len(outs) == 6 and outs[0]["logits"].shape == (2, 100, 80) and outs[0]["boxes"].shape == (2, 100, 4)
+    assert (
+        len(outs) == 6 and outs[0]["logits"].shape == (2, 100, 80) and outs[0]["boxes"].shape == (2, 100, 4)
+    )
     errs = _stage_errors(outs, ref)
     print("float32 vs fixture (logits, boxes) per stage:", [f"{a:.2e}/{b:.2e}" for a, b in errs])
     for s, (cls_err, box_err) in enumerate(errs):
@@ -108,17 +112,25 @@ def test_fixture_forward_float32(paper_model: torch.nn.Module) -> None:
     for b, ours in enumerate(_our_dets(outs, 100)):
         theirs = ref[f"dets_img{b}"].astype(np.float64)
         cutoff = theirs[-1, 4] + score_tol
-        unmatched = [row for row in theirs if row[4] > cutoff and not np.any(
-            (ours[:, 5] == row[5]) & (np.abs(ours[:, 4] - row[4]) <= score_tol)
-            & (np.abs(ours[:, :4] - row[:4]).max(1) <= box_tol)
-        )]
+        unmatched = [
+            row
+            for row in theirs
+            if row[4] > cutoff
+            and not np.any(
+                (ours[:, 5] == row[5])
+                & (np.abs(ours[:, 4] - row[4]) <= score_tol)
+                & (np.abs(ours[:, :4] - row[:4]).max(1) <= box_tol)
+            )
+        ]
         assert (theirs[:, 4] > cutoff).sum() >= 90 and not unmatched, (b, len(unmatched))
 
 
 def test_small_official_network_float64(small_state: dict[str, torch.Tensor]) -> None:
     """Every stage within 1e-9 and the detections equal: the official code in float64, other sizes/seed."""
     info = ow.load_keys("small_keys.json")
-    model = official_stageinteractor({f"module.{k}": v for k, v in small_state.items()}, num_classes=7).double()
+    model = official_stageinteractor(
+        {f"module.{k}": v for k, v in small_state.items()}, num_classes=7
+    ).double()
     assert sum(p.numel() for p in model.parameters()) == info["num_params"] - _dead_params(info["keys"])
     ref = np.load(ow.DATA / "small_f64.npz")
     with torch.no_grad():
@@ -144,18 +156,32 @@ def test_forward_normalises_like_the_official_pipeline(small_state: dict[str, to
 
 def test_architecture_is_read_from_the_shapes(small_state: dict[str, torch.Tensor]) -> None:
     arch = stageinteractor_arch(small_state)
-    assert arch == {"num_classes": 7, "backbone": "resnet18", "num_queries": 12, "dim": 64, "num_stages": 6,
-                    "heads": 8, "ffn_dim": 96, "groups": 4, "points": 4, "subboxes": [4, 2, 2, 2, 2, 2],
-                    "out_points": 16}
+    assert arch == {
+        "num_classes": 7,
+        "backbone": "resnet18",
+        "num_queries": 12,
+        "dim": 64,
+        "num_stages": 6,
+        "heads": 8,
+        "ffn_dim": 96,
+        "groups": 4,
+        "points": 4,
+        "subboxes": [4, 2, 2, 2, 2, 2],
+        "out_points": 16,
+    }
 
 
 def test_unknown_missing_and_wrong_entries_are_listed(small_state: dict[str, torch.Tensor]) -> None:
     extra = dict(small_state)
     extra["roi_head.bbox_head.0.new_layer.weight"] = torch.zeros(3)
     extra["neck.fpn_convs.0.conv.weight"] = torch.zeros(3)
-    with pytest.raises(OfficialCheckpointError, match=r"2 entries are not part.*new_layer\.weight.*fpn_convs"):
+    with pytest.raises(
+        OfficialCheckpointError, match=r"2 entries are not part.*new_layer\.weight.*fpn_convs"
+    ):
         official_stageinteractor(extra, num_classes=7)
-    missing = {k: v for k, v in small_state.items() if not k.startswith("roi_head.bbox_head.3.dynamic_conv.M_score")}
+    missing = {
+        k: v for k, v in small_state.items() if not k.startswith("roi_head.bbox_head.3.dynamic_conv.M_score")
+    }
     missing.pop("roi_head.bbox_head.0.fc_cls.bias")
     with pytest.raises(OfficialCheckpointError, match=r"missing .*cls_branch\.3\.bias.*adapters\.0\.beta"):
         official_stageinteractor(missing, num_classes=7)
@@ -167,8 +193,12 @@ def test_unknown_missing_and_wrong_entries_are_listed(small_state: dict[str, tor
         official_stageinteractor(moved, num_classes=7)
     with pytest.raises(OfficialCheckpointError, match="not tensors: meta"):
         official_stageinteractor({"meta": {}, "model": small_state}, num_classes=7)
-    swin = {re.sub(r"^backbone\.layer3\.\d+\.", "backbone.stages.2.blocks.", k) if k.startswith("backbone.layer3")
-            else k: v for k, v in small_state.items()}
+    swin = {
+        re.sub(r"^backbone\.layer3\.\d+\.", "backbone.stages.2.blocks.", k)
+        if k.startswith("backbone.layer3")
+        else k: v
+        for k, v in small_state.items()
+    }
     with pytest.raises(OfficialCheckpointError, match=r"blocks \[2, 2, 0, 2\].*not supported"):
         official_stageinteractor(swin, num_classes=7)
 

@@ -10,8 +10,9 @@ import torch
 
 from gghl.models.query.detector import QueryDetector
 
-SMALL_DECODER = dict(num_queries=4, dim=32, num_stages=1, heads=2, ffn_dim=32, groups=2, points=2, subboxes=[2],
-                     out_points=4)
+SMALL_DECODER = dict(
+    num_queries=4, dim=32, num_stages=1, heads=2, ffn_dim=32, groups=2, points=2, subboxes=[2], out_points=4
+)
 
 
 def _check_backbone_equals(det: QueryDetector, state: dict[str, torch.Tensor]) -> None:
@@ -34,10 +35,13 @@ def test_torchvision_resnet50_state_dict_loads_into_the_backbone(tmp_path: Path)
     det = QueryDetector(3, backbone="resnet50", checkpoint_path=str(path), **SMALL_DECODER)
     _check_backbone_equals(det, state)
     # the paper recipe on top: BN frozen with the file's statistics, stem + layer1 without gradients
-    frozen = QueryDetector(3, backbone="resnet50", checkpoint_path=str(path), freeze_bn=True, frozen_stages=1,
-                           **SMALL_DECODER)
+    frozen = QueryDetector(
+        3, backbone="resnet50", checkpoint_path=str(path), freeze_bn=True, frozen_stages=1, **SMALL_DECODER
+    )
     body = frozen.backbone.body
-    torch.testing.assert_close(body.layer2[0].bn1.running_var, state["layer2.0.bn1.running_var"], rtol=0, atol=0)
+    torch.testing.assert_close(
+        body.layer2[0].bn1.running_var, state["layer2.0.bn1.running_var"], rtol=0, atol=0
+    )
     assert not any(p.requires_grad for n in ("conv1", "layer1") for p in getattr(body, n).parameters())
     assert all(p.requires_grad for p in body.layer2.parameters())
 
@@ -45,7 +49,9 @@ def test_torchvision_resnet50_state_dict_loads_into_the_backbone(tmp_path: Path)
 def test_frozen_stages_needs_resnet_stage_names() -> None:
     from gghl.models.query.tiny_backbone import TinyConvBackbone
 
-    with pytest.raises(ValueError, match=r"frozen_stages=1 needs a ResNet-style backbone.*missing \['conv1', 'bn1'"):
+    with pytest.raises(
+        ValueError, match=r"frozen_stages=1 needs a ResNet-style backbone.*missing \['conv1', 'bn1'"
+    ):
         QueryDetector(3, backbone=TinyConvBackbone((8, 8, 16, 16), 8, 0), frozen_stages=1, **SMALL_DECODER)
 
 
@@ -58,4 +64,6 @@ def test_timm_resnet50_safetensors_loads_into_the_backbone(tmp_path: Path) -> No
     state = timm.create_model("resnet50").state_dict()
     path = tmp_path / "resnet50-timm.safetensors"
     save_file(state, str(path))
-    _check_backbone_equals(QueryDetector(3, backbone="resnet50", checkpoint_path=str(path), **SMALL_DECODER), state)
+    _check_backbone_equals(
+        QueryDetector(3, backbone="resnet50", checkpoint_path=str(path), **SMALL_DECODER), state
+    )

@@ -12,15 +12,31 @@ from gghl.models.query.tiny_backbone import TinyConvBackbone
 from gghl.tasks.query_detection import QueryDetectionTask, step_lr_factor
 
 CONFIGS = str(Path(__file__).parents[2] / "configs")
-TINY = {"backbone": {"_target_": "gghl.models.query.tiny_backbone.TinyConvBackbone", "widths": [8, 8, 16, 16],
-                     "stem_width": 8, "depth": 0},
-        "num_queries": 6, "dim": 32, "num_stages": 2, "heads": 2, "ffn_dim": 32, "groups": 2, "points": 2,
-        "subboxes": [2, 2], "out_points": 4}
+TINY = {
+    "backbone": {
+        "_target_": "gghl.models.query.tiny_backbone.TinyConvBackbone",
+        "widths": [8, 8, 16, 16],
+        "stem_width": 8,
+        "depth": 0,
+    },
+    "num_queries": 6,
+    "dim": 32,
+    "num_stages": 2,
+    "heads": 2,
+    "ffn_dim": 32,
+    "groups": 2,
+    "points": 2,
+    "subboxes": [2, 2],
+    "out_points": 4,
+}
 
 
 def test_step_lr_schedule():
-    f = lambda s: step_lr_factor(s, steps_per_epoch=10, warmup_iters=5, warmup_ratio=0.001,  # noqa: E731
-                                 lr_steps=[8, 11], gamma=0.1)
+    def f(s: int) -> float:
+        return step_lr_factor(
+            s, steps_per_epoch=10, warmup_iters=5, warmup_ratio=0.001, lr_steps=[8, 11], gamma=0.1
+        )
+
     assert f(0) == pytest.approx(0.001) and f(5) == 1.0 and f(79) == 1.0
     assert f(80) == pytest.approx(0.1) and f(110) == pytest.approx(0.01)
 
@@ -36,18 +52,45 @@ def test_postprocess_topk_and_inverse_affine():
     assert out["scores"][0].item() == pytest.approx(1 / (1 + math.exp(-3)))
     torch.testing.assert_close(out["boxes"][0], torch.tensor([140.0, 40.0, 180.0, 80.0]))
     torch.testing.assert_close(out["boxes"][1], torch.tensor([80.0, 100.0, 100.0, 140.0]))
-    torch.testing.assert_close(invert_affine_boxes(out["boxes"][:1], torch.linalg.inv(
-        torch.cat([aff, torch.tensor([[0.0, 0, 1]], dtype=torch.float64)]))[:2]), boxes[0, 1:2])
+    torch.testing.assert_close(
+        invert_affine_boxes(
+            out["boxes"][:1],
+            torch.linalg.inv(torch.cat([aff, torch.tensor([[0.0, 0, 1]], dtype=torch.float64)]))[:2],
+        ),
+        boxes[0, 1:2],
+    )
 
 
 def test_detector_with_timm_name_and_module():
-    det = QueryDetector(3, backbone=TinyConvBackbone((8, 8, 16, 16), 8, 0), num_queries=4, dim=32, num_stages=2,
-                        heads=2, ffn_dim=32, groups=2, points=2, subboxes=[2, 2], out_points=4)
+    det = QueryDetector(
+        3,
+        backbone=TinyConvBackbone((8, 8, 16, 16), 8, 0),
+        num_queries=4,
+        dim=32,
+        num_stages=2,
+        heads=2,
+        ffn_dim=32,
+        groups=2,
+        points=2,
+        subboxes=[2, 2],
+        out_points=4,
+    )
     out = det(torch.rand(1, 3, 64, 96))
     assert out["boxes"].shape == (2, 1, 4, 4)
     torch.testing.assert_close(out["boxes"][0, 0, 0], torch.tensor([0.0, 0.0, 96.0, 64.0]), atol=1e-4, rtol=0)
-    timm_det = QueryDetector(3, backbone="resnet10t", num_queries=4, dim=32, num_stages=1, heads=2, ffn_dim=32,
-                             groups=2, points=2, subboxes=[2], out_points=4)
+    timm_det = QueryDetector(
+        3,
+        backbone="resnet10t",
+        num_queries=4,
+        dim=32,
+        num_stages=1,
+        heads=2,
+        ffn_dim=32,
+        groups=2,
+        points=2,
+        subboxes=[2],
+        out_points=4,
+    )
     assert timm_det.strides == [4, 8, 16, 32]
 
 
@@ -55,10 +98,20 @@ def _batch():
     images = torch.rand(2, 3, 64, 64)
     aff = torch.tensor([[0.5, 0.0, 0.0], [0.0, 0.5, 0.0]], dtype=torch.float64)
     targets = [
-        {"hbb": torch.tensor([[4.0, 4.0, 30.0, 20.0]]), "labels": torch.tensor([1]), "image_id": "0_0",
-         "orig_size": (128, 128), "affine": aff},
-        {"hbb": torch.zeros(0, 4), "labels": torch.zeros(0, dtype=torch.long), "image_id": "0_1",
-         "orig_size": (128, 128), "affine": aff},
+        {
+            "hbb": torch.tensor([[4.0, 4.0, 30.0, 20.0]]),
+            "labels": torch.tensor([1]),
+            "image_id": "0_0",
+            "orig_size": (128, 128),
+            "affine": aff,
+        },
+        {
+            "hbb": torch.zeros(0, 4),
+            "labels": torch.zeros(0, dtype=torch.long),
+            "image_id": "0_1",
+            "orig_size": (128, 128),
+            "affine": aff,
+        },
     ]
     return images, targets
 
@@ -92,8 +145,15 @@ def test_configs_compose_and_instantiate():
         assert coco.trainer.devices * coco.data.batch_size == 16 and coco.trainer.max_epochs == 12
         ada = compose("train", overrides=["experiment=stageinteractor_synthetic", "model=adamixer"])
         assert ada.model.detector.reuse_operators is False and ada.model.criterion.assigner == "o2o"
-        syn = compose("train", overrides=["experiment=stageinteractor_synthetic", "data.num_classes=5",
-                                          "model.detector.num_stages=2", "model.detector.subboxes=[4,4]"])
+        syn = compose(
+            "train",
+            overrides=[
+                "experiment=stageinteractor_synthetic",
+                "data.num_classes=5",
+                "model.detector.num_stages=2",
+                "model.detector.subboxes=[4,4]",
+            ],
+        )
         task = instantiate(syn.model)
     assert isinstance(task, QueryDetectionTask) and task.criterion.assigner == "cross_stage"
     assert isinstance(task.model.backbone, TinyConvBackbone) and len(task.model.decoder.stages) == 2
@@ -107,8 +167,20 @@ def test_freeze_bn_keeps_statistics():
     x = torch.rand(1, 3, 32, 32)
     bb.eval()
     ref = bb(x)[-1]
-    det = QueryDetector(3, backbone=bb, num_queries=2, dim=32, num_stages=1, heads=2, ffn_dim=32, groups=2,
-                        points=2, subboxes=[2], out_points=4, freeze_bn=True)
+    det = QueryDetector(
+        3,
+        backbone=bb,
+        num_queries=2,
+        dim=32,
+        num_stages=1,
+        heads=2,
+        ffn_dim=32,
+        groups=2,
+        points=2,
+        subboxes=[2],
+        out_points=4,
+        freeze_bn=True,
+    )
     assert isinstance(det.backbone.stem[1], FrozenBatchNorm2d)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in det.backbone.modules())
     det.train()
@@ -125,5 +197,7 @@ def test_out_of_memory_in_training_step_names_batch_shape():
 
     task.model.forward = oom
     images, targets = _batch()
-    with pytest.raises(BatchOutOfMemoryError, match=r"training_step .* shape \[2, 3, 64, 64\] float32.*data\.batch_size"):
+    with pytest.raises(
+        BatchOutOfMemoryError, match=r"training_step .* shape \[2, 3, 64, 64\] float32.*data\.batch_size"
+    ):
         task.training_step((images, targets), 0)

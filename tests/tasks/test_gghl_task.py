@@ -13,21 +13,40 @@ from gghl.tasks.gghl_detection import GGHLDetectionTask, NonFiniteLossError
 
 
 def _task(num_classes: int = 5, max_bad_steps: int = 20) -> GGHLDetectionTask:
-    net = build_gghl_detector(num_classes, backbone="resnet10t", neck_widths=(16, 32, 64), neck_convs=1, spp=False,
-                              drop_prob=0.0, head_hidden_ratio=1.0, prior_prob=0.01)
-    return GGHLDetectionTask(net, num_classes, optimizer="adamw", lr=1e-3, warmup_epochs=0, max_bad_steps=max_bad_steps)
+    net = build_gghl_detector(
+        num_classes,
+        backbone="resnet10t",
+        neck_widths=(16, 32, 64),
+        neck_convs=1,
+        spp=False,
+        drop_prob=0.0,
+        head_hidden_ratio=1.0,
+        prior_prob=0.01,
+    )
+    return GGHLDetectionTask(
+        net, num_classes, optimizer="adamw", lr=1e-3, warmup_epochs=0, max_bad_steps=max_bad_steps
+    )
 
 
 def _datamodule() -> SyntheticDataModule:
-    return SyntheticDataModule(num_classes=5, train_size=4, val_size=2, test_size=2, img_size=96, batch_size=2,
-                               num_workers=0)
+    return SyntheticDataModule(
+        num_classes=5, train_size=4, val_size=2, test_size=2, img_size=96, batch_size=2, num_workers=0
+    )
 
 
 def test_fit_validate_logs_dota_map(tmp_path: Path) -> None:
     task = _task()
-    trainer = L.Trainer(max_epochs=1, limit_train_batches=2, limit_val_batches=1, accelerator="cpu", logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False, num_sanity_val_steps=0,
-                        default_root_dir=tmp_path)
+    trainer = L.Trainer(
+        max_epochs=1,
+        limit_train_batches=2,
+        limit_val_batches=1,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        num_sanity_val_steps=0,
+        default_root_dir=tmp_path,
+    )
     trainer.fit(task, datamodule=_datamodule())
     metrics = trainer.callback_metrics
     assert "train/loss_total" in metrics and torch.isfinite(metrics["train/loss_total"])
@@ -39,8 +58,16 @@ def test_non_finite_loss_is_skipped_then_stops(tmp_path: Path) -> None:
     task = _task(max_bad_steps=2)
     original = task.net.forward
     task.net.forward = lambda x: [r * float("nan") for r in original(x)]  # type: ignore[method-assign]
-    trainer = L.Trainer(max_epochs=1, limit_train_batches=2, limit_val_batches=0, accelerator="cpu", logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False, default_root_dir=tmp_path)
+    trainer = L.Trainer(
+        max_epochs=1,
+        limit_train_batches=2,
+        limit_val_batches=0,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        default_root_dir=tmp_path,
+    )
     with pytest.raises(NonFiniteLossError, match="2 consecutive non-finite losses"):
         trainer.fit(task, datamodule=_datamodule())
     assert task.skipped_steps == 2
@@ -51,9 +78,20 @@ def test_non_finite_loss_is_skipped_then_stops(tmp_path: Path) -> None:
 def test_checkpoint_carries_model_config_and_loads_weights_only(tmp_path: Path) -> None:
     task = _task()
     # load_checkpoint holds the stored config to the _target_ allow-list: a real name
-    cfg = {"model": {"_target_": "gghl.tasks.gghl_detection.GGHLDetectionTask"}, "data": {"class_names": ["a"]}}
-    trainer = L.Trainer(max_epochs=1, limit_train_batches=1, limit_val_batches=0, accelerator="cpu", logger=False,
-                        enable_progress_bar=False, callbacks=[ConfigInCheckpoint(cfg)], default_root_dir=tmp_path)
+    cfg = {
+        "model": {"_target_": "gghl.tasks.gghl_detection.GGHLDetectionTask"},
+        "data": {"class_names": ["a"]},
+    }
+    trainer = L.Trainer(
+        max_epochs=1,
+        limit_train_batches=1,
+        limit_val_batches=0,
+        accelerator="cpu",
+        logger=False,
+        enable_progress_bar=False,
+        callbacks=[ConfigInCheckpoint(cfg)],
+        default_root_dir=tmp_path,
+    )
     trainer.fit(task, datamodule=_datamodule())
     path = tmp_path / "m.ckpt"
     trainer.save_checkpoint(path)
@@ -63,11 +101,27 @@ def test_checkpoint_carries_model_config_and_loads_weights_only(tmp_path: Path) 
 
 
 def test_ema_weights_are_used_for_prediction(tmp_path: Path) -> None:
-    net = build_gghl_detector(5, backbone="resnet10t", neck_widths=(16, 32, 64), neck_convs=1, spp=False,
-                              drop_prob=0.0, head_hidden_ratio=1.0, prior_prob=0.01)
+    net = build_gghl_detector(
+        5,
+        backbone="resnet10t",
+        neck_widths=(16, 32, 64),
+        neck_convs=1,
+        spp=False,
+        drop_prob=0.0,
+        head_hidden_ratio=1.0,
+        prior_prob=0.01,
+    )
     task = GGHLDetectionTask(net, 5, optimizer="adamw", lr=1e-2, warmup_epochs=0, ema_decay=0.5)
-    trainer = L.Trainer(max_epochs=1, limit_train_batches=2, limit_val_batches=0, accelerator="cpu", logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False, default_root_dir=tmp_path)
+    trainer = L.Trainer(
+        max_epochs=1,
+        limit_train_batches=2,
+        limit_val_batches=0,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        default_root_dir=tmp_path,
+    )
     trainer.fit(task, datamodule=_datamodule())
     assert task.eval_net() is task.ema.module
     ema_w = task.ema.module.head.cls[0][1].weight

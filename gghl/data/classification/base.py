@@ -50,8 +50,13 @@ class ClassificationDataModule(L.LightningDataModule):
 
     class_names: list[str]
 
-    def __init__(self, batch_size: int = 64, num_workers: int = 0, pin_memory: bool = False,
-                 aggregation: str = "average") -> None:
+    def __init__(
+        self,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        aggregation: str = "average",
+    ) -> None:
         super().__init__()
         if aggregation not in AGGREGATION_METHODS:
             raise ValueError(f"aggregation must be one of {AGGREGATION_METHODS}, got {aggregation!r}")
@@ -95,9 +100,15 @@ class ClassificationDataModule(L.LightningDataModule):
         self.setup()
         if split not in self.datasets:
             raise KeyError(f"{type(self).__name__} has no {split!r} split")
-        return DataLoader(self.datasets[split], batch_size=self.batch_size, shuffle=shuffle,
-                          num_workers=self.num_workers, pin_memory=self.pin_memory,
-                          persistent_workers=self.num_workers > 0, drop_last=False)
+        return DataLoader(
+            self.datasets[split],
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+            drop_last=False,
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

@@ -117,8 +117,13 @@ class FileImageDataset(Dataset):
         return {"image": img, "label": self.labels[i], "target": self.targets[i], "index": torch.tensor(i)}
 
 
-def image_transform(image_size: int, train: bool, hflip: bool = False,
-                    mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD):
+def image_transform(
+    image_size: int,
+    train: bool,
+    hflip: bool = False,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
+):
     """torchvision v2 pipeline PIL -> normalised float32 ``[3, image_size, image_size]``.
 
     Training adds a mild RandomResizedCrop (scale 0.7-1) and an optional horizontal flip (off by
@@ -147,7 +152,9 @@ def split_indices(
     from sklearn.model_selection import train_test_split
 
     if val_fraction < 0 or test_fraction < 0 or val_fraction + test_fraction >= 1:
-        raise ValueError(f"need 0 <= val_fraction, test_fraction and sum < 1; got {val_fraction}, {test_fraction}")
+        raise ValueError(
+            f"need 0 <= val_fraction, test_fraction and sum < 1; got {val_fraction}, {test_fraction}"
+        )
     idx = np.arange(len(labels))
 
     def _split(ids: np.ndarray, frac: float, rs: int) -> tuple[np.ndarray, np.ndarray]:

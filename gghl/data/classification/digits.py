@@ -87,8 +87,9 @@ class DigitsDataModule(ClassificationDataModule):
         # Simulate once over the whole set (the same annotators label every split), then split.
         ann_all, flipped_all = labels[:, None], np.zeros(len(labels), dtype=bool)
         if h.annotators is not None:
-            ann_all = simulate_annotators(labels, 10, list(h.annotators), h.annotator_seed,
-                                          annotators_per_item=h.annotators_per_item)
+            ann_all = simulate_annotators(
+                labels, 10, list(h.annotators), h.annotator_seed, annotators_per_item=h.annotators_per_item
+            )
         elif h.noise_rate > 0:
             noisy, flipped_all = inject_class_conditional_noise(labels, 10, h.noise_rate, h.noise_seed)
             ann_all = noisy[:, None]

@@ -20,8 +20,18 @@ from gghl.data.classification.files import FileList, encode_labels, read_label_c
 class _FileDataModule(ClassificationDataModule):
     """Common part: per-split :class:`FileList` -> datasets with torchvision transforms."""
 
-    def __init__(self, image_size: int, hflip: bool, val_fraction: float, test_fraction: float,
-                 split_seed: int, batch_size: int, num_workers: int, pin_memory: bool, aggregation: str) -> None:
+    def __init__(
+        self,
+        image_size: int,
+        hflip: bool,
+        val_fraction: float,
+        test_fraction: float,
+        split_seed: int,
+        batch_size: int,
+        num_workers: int,
+        pin_memory: bool,
+        aggregation: str,
+    ) -> None:
         super().__init__(batch_size, num_workers, pin_memory, aggregation)
         self.image_size = image_size
         self.hflip = hflip
@@ -46,10 +56,16 @@ class _FileDataModule(ClassificationDataModule):
             idx = split_indices(hard, vf, tf, self.split_seed)
             for name in ["train", *missing]:
                 ids = idx[name]
-                lists[name] = FileList([train_list.paths[i] for i in ids], [train_list.labels[i] for i in ids],
-                                       [train_list.sources[i] for i in ids])
+                lists[name] = FileList(
+                    [train_list.paths[i] for i in ids],
+                    [train_list.labels[i] for i in ids],
+                    [train_list.sources[i] for i in ids],
+                )
                 enc[name] = train_ann[ids]
-        return {k: SplitData(annotations=enc[k], extra={"paths": lists[k].paths}) for k in ("train", "val", "test")}
+        return {
+            k: SplitData(annotations=enc[k], extra={"paths": lists[k].paths})
+            for k in ("train", "val", "test")
+        }
 
     def make_dataset(self, split: str, data: SplitData, train: bool) -> FileImageDataset:
         tf = image_transform(self.image_size, train=train, hflip=self.hflip)
@@ -64,11 +80,30 @@ class ImageFolderDataModule(_FileDataModule):
     training tree; a val/test class folder unknown to training is an error.
     """
 
-    def __init__(self, root: str, image_size: int = 224, hflip: bool = False, val_fraction: float = 0.1,
-                 test_fraction: float = 0.1, split_seed: int = 0, batch_size: int = 64, num_workers: int = 0,
-                 pin_memory: bool = False, aggregation: str = "majority") -> None:
-        super().__init__(image_size, hflip, val_fraction, test_fraction, split_seed, batch_size, num_workers,
-                         pin_memory, aggregation)
+    def __init__(
+        self,
+        root: str,
+        image_size: int = 224,
+        hflip: bool = False,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.1,
+        split_seed: int = 0,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        aggregation: str = "majority",
+    ) -> None:
+        super().__init__(
+            image_size,
+            hflip,
+            val_fraction,
+            test_fraction,
+            split_seed,
+            batch_size,
+            num_workers,
+            pin_memory,
+            aggregation,
+        )
         self.save_hyperparameters(logger=False)
         split_root = os.path.join(root, "train")
         lists: dict[str, FileList] = {}
@@ -79,7 +114,9 @@ class ImageFolderDataModule(_FileDataModule):
                     lists[s], names = scan_image_folder(os.path.join(root, s))
                     unknown = sorted(set(names) - set(self.class_names))
                     if unknown:
-                        raise ValueError(f"{os.path.join(root, s)}: class folders {unknown} not in {split_root}")
+                        raise ValueError(
+                            f"{os.path.join(root, s)}: class folders {unknown} not in {split_root}"
+                        )
         else:
             lists["train"], self.class_names = scan_image_folder(root)
         self._init_lists(lists)
@@ -95,13 +132,34 @@ class CSVDataModule(_FileDataModule):
         aggregation: soft-target method for multi-annotator rows (hard label is the majority vote).
     """
 
-    def __init__(self, train_csv: str, val_csv: str | None = None, test_csv: str | None = None,
-                 root: str | None = None, class_names: Sequence[str] | None = None, image_size: int = 224,
-                 hflip: bool = False, val_fraction: float = 0.1, test_fraction: float = 0.1, split_seed: int = 0,
-                 batch_size: int = 64, num_workers: int = 0, pin_memory: bool = False,
-                 aggregation: str = "average") -> None:
-        super().__init__(image_size, hflip, val_fraction, test_fraction, split_seed, batch_size, num_workers,
-                         pin_memory, aggregation)
+    def __init__(
+        self,
+        train_csv: str,
+        val_csv: str | None = None,
+        test_csv: str | None = None,
+        root: str | None = None,
+        class_names: Sequence[str] | None = None,
+        image_size: int = 224,
+        hflip: bool = False,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.1,
+        split_seed: int = 0,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        aggregation: str = "average",
+    ) -> None:
+        super().__init__(
+            image_size,
+            hflip,
+            val_fraction,
+            test_fraction,
+            split_seed,
+            batch_size,
+            num_workers,
+            pin_memory,
+            aggregation,
+        )
         # A plain list (not Hydra's ListConfig) keeps checkpoints loadable with weights_only=True.
         class_names = [str(c) for c in class_names] if class_names is not None else None
         self.save_hyperparameters(logger=False)

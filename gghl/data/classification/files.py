@@ -69,7 +69,9 @@ def scan_image_folder(root: str) -> tuple[FileList, list[str]]:
     """``root/<class>/<image>`` -> (file list, sorted class names). Hidden files are skipped."""
     if not os.path.isdir(root):
         raise FileNotFoundError(f"image folder not found: {root}")
-    classes = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)) and not d.startswith("."))
+    classes = sorted(
+        d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)) and not d.startswith(".")
+    )
     if not classes:
         raise ValueError(f"{root}: no class sub-folders (expected root/<class>/<image>)")
     out = FileList([], [], [])

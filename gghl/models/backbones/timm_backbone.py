@@ -46,12 +46,19 @@ class TimmBackbone(nn.Module):
         reductions = list(probe.feature_info.reduction())
         missing = [s for s in strides if s not in reductions]
         if missing:
-            raise ValueError(f"timm model {name!r} has feature strides {reductions}; strides {missing} are not available")
+            raise ValueError(
+                f"timm model {name!r} has feature strides {reductions}; strides {missing} are not available"
+            )
         # The last feature of each requested stride (timm may report several at one stride).
         out_indices = tuple(max(i for i, r in enumerate(reductions) if r == s) for s in strides)
         del probe
         self.body = timm.create_model(
-            name, pretrained=pretrained, features_only=True, out_indices=out_indices, in_chans=in_chans, **kwargs
+            name,
+            pretrained=pretrained,
+            features_only=True,
+            out_indices=out_indices,
+            in_chans=in_chans,
+            **kwargs,
         )
         if leaky_slope is not None:
             for m in self.body.modules():
@@ -97,9 +104,15 @@ class TimmBackbone(nn.Module):
                 f"{path}: {len(missing)} of {len(own)} backbone weights are not in the file (e.g. {missing[:3]}); "
                 "is it a checkpoint of another model?"
             )
-        wrong = [f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in matched.items() if v.shape != own[k].shape]
+        wrong = [
+            f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}"
+            for k, v in matched.items()
+            if v.shape != own[k].shape
+        ]
         if wrong:
-            raise ValueError(f"{path}: {len(wrong)} backbone weights have another shape (file vs model): {wrong[:3]}")
+            raise ValueError(
+                f"{path}: {len(wrong)} backbone weights have another shape (file vs model): {wrong[:3]}"
+            )
         self.body.load_state_dict(matched, strict=False)
 
     def forward(self, x: Tensor) -> list[Tensor]:
@@ -120,8 +133,7 @@ def _match_feature_keys(keys: list[str], state: dict[str, Tensor]) -> dict[str, 
             continue
         first, dot, rest = key.partition(".")
         for i, ch in enumerate(first):
-            if ch == "_" and (cand := f"{first[:i]}.{first[i + 1:]}{dot}{rest}") in state:
+            if ch == "_" and (cand := f"{first[:i]}.{first[i + 1 :]}{dot}{rest}") in state:
                 out[key] = state[cand]
                 break
     return out
-

@@ -44,7 +44,9 @@ def read_darknet_header(raw: bytes) -> DarknetHeader:
     major, minor, revision = (int(v) for v in np.frombuffer(raw[:12], dtype="<i4"))
     if major * 10 + minor >= 2 and major < 1000 and minor < 1000:
         if len(raw) < 20:
-            raise ValueError("darknet header version >= 0.2 has an int64 'seen' counter: 20 header bytes needed")
+            raise ValueError(
+                "darknet header version >= 0.2 has an int64 'seen' counter: 20 header bytes needed"
+            )
         seen, nbytes = int(np.frombuffer(raw[12:20], dtype="<i8")[0]), 20
     else:
         seen, nbytes = int(np.frombuffer(raw[12:16], dtype="<i4")[0]), 16
@@ -80,7 +82,11 @@ def conv_units(module: nn.Module) -> list[tuple[str, nn.Conv2d, nn.BatchNorm2d |
             if pending is not None:
                 units.append((*pending, None))
             pending = (name, m)
-        elif isinstance(m, nn.BatchNorm2d) and pending is not None and m.num_features == pending[1].out_channels:
+        elif (
+            isinstance(m, nn.BatchNorm2d)
+            and pending is not None
+            and m.num_features == pending[1].out_channels
+        ):
             units.append((*pending, m))
             pending = None
     if pending is not None:
@@ -103,7 +109,9 @@ def load_darknet_weights(module: nn.Module, path: str | Path) -> dict[str, int]:
     head = read_darknet_header(data[:20])
     body = data[head.nbytes :]
     if len(body) % 4:
-        raise ValueError(f"{path}: darknet weights body of {len(body)} bytes is not a whole number of float32")
+        raise ValueError(
+            f"{path}: darknet weights body of {len(body)} bytes is not a whole number of float32"
+        )
     values = torch.from_numpy(np.frombuffer(body, dtype="<f4").copy())
     units = conv_units(module)
     if not units:
@@ -131,7 +139,12 @@ def load_darknet_weights(module: nn.Module, path: str | Path) -> dict[str, int]:
                 ptr += n
     ignored = int(values.numel()) - ptr
     if ignored:
-        log.info("%s: %d convolutions loaded, %d trailing values ignored (e.g. a classifier)", path, len(units), ignored)
+        log.info(
+            "%s: %d convolutions loaded, %d trailing values ignored (e.g. a classifier)",
+            path,
+            len(units),
+            ignored,
+        )
     return {
         "convs": len(units),
         "floats_read": ptr,

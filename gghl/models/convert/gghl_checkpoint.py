@@ -60,7 +60,9 @@ def _option(options: Mapping[str, Any], key: str, default: Any) -> Any:
     return default if value is None else value
 
 
-def build_gghl_official_checkpoint(src: str | Path, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def build_gghl_official_checkpoint(
+    src: str | Path, options: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Read an official GGHL file (plain state dict or training checkpoint) and return a gghl checkpoint dict.
 
     Args:
@@ -93,7 +95,9 @@ def build_gghl_official_checkpoint(src: str | Path, options: Mapping[str, Any] |
 
     model = copy.deepcopy(dict(options.get("model") or {"_target_": TASK_TARGET}))
     if model.get("_target_") != TASK_TARGET:
-        raise OfficialCheckpointError(f"format gghl_official needs a GGHL model config (model=gghl), got {model.get('_target_')!r}")
+        raise OfficialCheckpointError(
+            f"format gghl_official needs a GGHL model config (model=gghl), got {model.get('_target_')!r}"
+        )
     model.update(
         num_classes=num_classes,
         class_names=names,

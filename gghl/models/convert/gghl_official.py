@@ -47,16 +47,33 @@ __all__ = [
 #: Key of the class-logit conv of the official head (its first dimension is C).
 _CLASS_CONV = "_GGHL__fpn._Neck__cls0.1.weight"
 _BB, _FPN = "_GGHL__backnone._Darknet53__", "_GGHL__fpn._Neck__"
-_UNIT = {"conv": "_Convolutional__conv", "bn": "_Convolutional__norm", "0": "_Convolutional__conv", "1": "_Convolutional__norm"}
+_UNIT = {
+    "conv": "_Convolutional__conv",
+    "bn": "_Convolutional__norm",
+    "0": "_Convolutional__conv",
+    "1": "_Convolutional__norm",
+}
 _RULES: list[tuple[re.Pattern[str], Any]] = [
-    (re.compile(r"backbone\.body\.stem_conv1\.(conv|bn)\.(\w+)"), lambda m: f"{_BB}conv.{_UNIT[m[1]]}.{m[2]}"),
+    (
+        re.compile(r"backbone\.body\.stem_conv1\.(conv|bn)\.(\w+)"),
+        lambda m: f"{_BB}conv.{_UNIT[m[1]]}.{m[2]}",
+    ),
     (
         re.compile(r"backbone\.body\.stages_(\d)\.conv_down\.(conv|bn)\.(\w+)"),
         lambda m: f"{_BB}conv_5_{m[1]}.{_UNIT[m[2]]}.{m[3]}",
     ),
-    (re.compile(r"backbone\.body\.stages_(\d)\.blocks\.(\d+)\.conv([12])\.(conv|bn)\.(\w+)"), lambda m: _block_name(*m.groups())),
-    (re.compile(r"neck\.sets\.(\d)\.(\d+)\.out\.(weight|bias)"), lambda m: f"{_FPN}conv_set_{m[1]}.{m[2]}._SPP__outconv.{m[3]}"),
-    (re.compile(r"neck\.sets\.(\d)\.(\d+)\.([01])\.(\w+)"), lambda m: f"{_FPN}conv_set_{m[1]}.{m[2]}.{_UNIT[m[3]]}.{m[4]}"),
+    (
+        re.compile(r"backbone\.body\.stages_(\d)\.blocks\.(\d+)\.conv([12])\.(conv|bn)\.(\w+)"),
+        lambda m: _block_name(*m.groups()),
+    ),
+    (
+        re.compile(r"neck\.sets\.(\d)\.(\d+)\.out\.(weight|bias)"),
+        lambda m: f"{_FPN}conv_set_{m[1]}.{m[2]}._SPP__outconv.{m[3]}",
+    ),
+    (
+        re.compile(r"neck\.sets\.(\d)\.(\d+)\.([01])\.(\w+)"),
+        lambda m: f"{_FPN}conv_set_{m[1]}.{m[2]}.{_UNIT[m[3]]}.{m[4]}",
+    ),
     (
         re.compile(r"neck\.laterals\.(\d)\.([01])\.(\w+)"),
         lambda m: f"{_FPN}conv{m[1]}{int(m[1]) + 1}up.{_UNIT[m[2]]}.{m[3]}",
@@ -65,7 +82,10 @@ _RULES: list[tuple[re.Pattern[str], Any]] = [
         re.compile(r"head\.(loc|cls)\.([012])\.0\.([01])\.(\w+)"),
         lambda m: f"{_FPN}{m[1]}{2 - int(m[2])}.0.{_UNIT[m[3]]}.{m[4]}",
     ),
-    (re.compile(r"head\.(loc|cls)\.([012])\.1\.(weight|bias)"), lambda m: f"{_FPN}{m[1]}{2 - int(m[2])}.1.{m[3]}"),
+    (
+        re.compile(r"head\.(loc|cls)\.([012])\.1\.(weight|bias)"),
+        lambda m: f"{_FPN}{m[1]}{2 - int(m[2])}.1.{m[3]}",
+    ),
 ]
 
 
@@ -114,7 +134,9 @@ def _key_table(num_classes: int) -> tuple[dict[str, str], dict[str, torch.Size]]
     table: dict[str, str] = {}
     for ours in shapes:
         official = _official_name(ours)
-        if official is None or official in table:  # a gap or a clash in the rules is a bug here, not user input
+        if (
+            official is None or official in table
+        ):  # a gap or a clash in the rules is a bug here, not user input
             raise RuntimeError(f"no unique official name for {ours!r} (got {official!r})")
         table[official] = ours
     return table, shapes
@@ -140,7 +162,7 @@ def official_state_dict(obj: Mapping[str, Any], source: str = "state dict") -> d
         obj = obj["model"]
     state = dict(obj)
     if state and all(k.startswith("module.") for k in state):
-        state = {k[len("module."):]: v for k, v in state.items()}
+        state = {k[len("module.") :]: v for k, v in state.items()}
     not_tensors = [k for k, v in state.items() if not isinstance(v, Tensor)]
     if not_tensors or not state:
         raise OfficialCheckpointError(
@@ -183,11 +205,15 @@ def convert_official_gghl(state_dict: Mapping[str, Any], source: str = "state di
         if keys
     ]
     if problems:
-        raise OfficialCheckpointError(f"{source}: does not match the official GGHL network: " + "; ".join(problems))
+        raise OfficialCheckpointError(
+            f"{source}: does not match the official GGHL network: " + "; ".join(problems)
+        )
     return {table[k]: state[k] for k in state}
 
 
-def convert_to_official_gghl(state_dict: Mapping[str, Tensor], source: str = "state dict") -> dict[str, Tensor]:
+def convert_to_official_gghl(
+    state_dict: Mapping[str, Tensor], source: str = "state dict"
+) -> dict[str, Tensor]:
     """The inverse: our paper-model weights -> the official ``GGHL().state_dict()`` layout (for the official code).
 
     Accepts a ``GGHLDetector`` state dict, or a ``GGHLDetectionTask`` one (``net.*``; when it holds EMA weights
@@ -202,19 +228,29 @@ def convert_to_official_gghl(state_dict: Mapping[str, Tensor], source: str = "st
     state = dict(state_dict)
     for prefix in ("ema.module.", "net."):
         if any(k.startswith(prefix) for k in state):
-            state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+            state = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
             break
     cls = "head.cls.2.1.weight"
     if cls not in state:
-        raise OfficialCheckpointError(f"{source}: missing {cls!r}: not the weights of a paper-model GGHLDetector")
+        raise OfficialCheckpointError(
+            f"{source}: missing {cls!r}: not the weights of a paper-model GGHLDetector"
+        )
     table, shapes = _key_table(int(state[cls].shape[0]))
     inverse = {ours: official for official, ours in table.items()}
     unknown = [k for k in state if k not in inverse]
     missing = [k for k in shapes if k not in state]
-    wrong = [f"{k} {tuple(state[k].shape)} (expected {tuple(shapes[k])})" for k in shapes if k in state and state[k].shape != shapes[k]]
+    wrong = [
+        f"{k} {tuple(state[k].shape)} (expected {tuple(shapes[k])})"
+        for k in shapes
+        if k in state and state[k].shape != shapes[k]
+    ]
     problems = [
         f"{name} ({len(keys)}): {_listing(keys)}"
-        for name, keys in (("keys not in the paper model", unknown), ("missing keys", missing), ("wrong shapes", wrong))
+        for name, keys in (
+            ("keys not in the paper model", unknown),
+            ("missing keys", missing),
+            ("wrong shapes", wrong),
+        )
         if keys
     ]
     if problems:
@@ -233,7 +269,12 @@ def _official_order(ours: str) -> tuple[int, int]:
     if m is None:
         return (0, 0)
     k = int(m[2])
-    block = {"neck.sets": 2 * k, "neck.laterals": 2 * k + 1, "head.loc": 5 + 2 * (2 - k), "head.cls": 6 + 2 * (2 - k)}
+    block = {
+        "neck.sets": 2 * k,
+        "neck.laterals": 2 * k + 1,
+        "head.loc": 5 + 2 * (2 - k),
+        "head.cls": 6 + 2 * (2 - k),
+    }
     return (1, block[m[1]])
 
 
@@ -254,9 +295,13 @@ def load_official_file(path: str | Path) -> dict[str, Any]:
         head = f.read(4)
     if head != b"PK\x03\x04" and head[:1] != b"\x80":  # torch's zip archive or its legacy pickle format
         kind = weights_file_format(path) if path.stat().st_size >= 20 else "torch"
-        hint = {"darknet": " (Darknet binary weights: use model.net.checkpoint_path=FILE for a backbone)",
-                "safetensors": " (a safetensors file)"}.get(kind, "")
-        raise OfficialCheckpointError(f"{path}: not a torch checkpoint file{hint}; official GGHL weights are .pt files")
+        hint = {
+            "darknet": " (Darknet binary weights: use model.net.checkpoint_path=FILE for a backbone)",
+            "safetensors": " (a safetensors file)",
+        }.get(kind, "")
+        raise OfficialCheckpointError(
+            f"{path}: not a torch checkpoint file{hint}; official GGHL weights are .pt files"
+        )
     scalar = np._core.multiarray.scalar if hasattr(np, "_core") else np.core.multiarray.scalar
     allowed = [
         (scalar, "numpy.core.multiarray.scalar"),
@@ -272,5 +317,7 @@ def load_official_file(path: str | Path) -> dict[str, Any]:
             f"{path}: could not be read with torch.load(weights_only=True): {' '.join(str(err).split())[:300]}"
         ) from err
     if not isinstance(obj, dict):
-        raise OfficialCheckpointError(f"{path}: expected a dict (state dict or training checkpoint), got {type(obj).__name__}")
+        raise OfficialCheckpointError(
+            f"{path}: expected a dict (state dict or training checkpoint), got {type(obj).__name__}"
+        )
     return obj

@@ -52,16 +52,97 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 #: COCO 2017 category ids of the 80 classes in the order of the official class outputs (mmdet ``CocoDataset``
 #: sorts the categories by id); names are ``configs/data/coco.yaml``'s ``class_names``.
 COCO_CATEGORY_IDS = (
-    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28, 31, 32, 33,
-    34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61,
-    62, 63, 64, 65, 67, 70, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 84, 85, 86, 87, 88, 89, 90,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+    10,
+    11,
+    13,
+    14,
+    15,
+    16,
+    17,
+    18,
+    19,
+    20,
+    21,
+    22,
+    23,
+    24,
+    25,
+    27,
+    28,
+    31,
+    32,
+    33,
+    34,
+    35,
+    36,
+    37,
+    38,
+    39,
+    40,
+    41,
+    42,
+    43,
+    44,
+    46,
+    47,
+    48,
+    49,
+    50,
+    51,
+    52,
+    53,
+    54,
+    55,
+    56,
+    57,
+    58,
+    59,
+    60,
+    61,
+    62,
+    63,
+    64,
+    65,
+    67,
+    70,
+    72,
+    73,
+    74,
+    75,
+    76,
+    77,
+    78,
+    79,
+    80,
+    81,
+    82,
+    84,
+    85,
+    86,
+    87,
+    88,
+    89,
+    90,
 )
 #: Official entries dropped by the converter (regex over the key, why).
 DEAD_ENTRIES = (
-    (r"roi_head\.bbox_head\.\d+\.dynamic_conv\.subbox_score_list\.\d+\.(weight|bias)",
-     "softmax over a size-1 axis: always 1"),
-    (r"roi_head\.bbox_head\.\d+\.iou_snyc_statistics\.(running_mean|running_var|num_batches_tracked)",
-     "training statistics of a discarded branch"),
+    (
+        r"roi_head\.bbox_head\.\d+\.dynamic_conv\.subbox_score_list\.\d+\.(weight|bias)",
+        "softmax over a size-1 axis: always 1",
+    ),
+    (
+        r"roi_head\.bbox_head\.\d+\.iou_snyc_statistics\.(running_mean|running_var|num_batches_tracked)",
+        "training statistics of a discarded branch",
+    ),
     (r"rpn_head\.init_proposal_bboxes", "constant whole-image boxes (checked)"),
 )
 _HEAD = r"roi_head\.bbox_head\.(\d+)\."
@@ -71,8 +152,10 @@ _RENAMES: tuple[tuple[str, str], ...] = (
     (r"neck\.gn_out\.(weight|bias)", "neck.norm.{0}"),
     (r"rpn_head\.init_content_features\.weight", "query_embed.weight"),
     (_HEAD + r"iof_tau", "decoder.stages.{0}.iof_tau"),
-    (_HEAD + r"attention\.attn\.(in_proj_weight|in_proj_bias|out_proj\.weight|out_proj\.bias)",
-     "decoder.stages.{0}.attn.{1}"),
+    (
+        _HEAD + r"attention\.attn\.(in_proj_weight|in_proj_bias|out_proj\.weight|out_proj\.bias)",
+        "decoder.stages.{0}.attn.{1}",
+    ),
     (_HEAD + r"attention_norm\.(weight|bias)", "decoder.stages.{0}.attn_norm.{1}"),
     (_HEAD + r"feat_extractor\.gen_one_d\.0\.(weight|bias)", "decoder.stages.{0}.sampler.gen_one.{1}"),
     (_HEAD + r"feat_extractor\.gen_double_d\.0\.(weight|bias)", "decoder.stages.{0}.sampler.gen_two.{1}"),
@@ -80,9 +163,14 @@ _RENAMES: tuple[tuple[str, str], ...] = (
     (_HEAD + r"dynamic_conv\.mix_bias\.(weight|bias)", "decoder.stages.{0}.mixing.bias_gen.{1}"),
     (_HEAD + r"dynamic_conv\.Wv\.(weight|bias)", "decoder.stages.{0}.mixing.out_proj.{1}"),
     (_HEAD + r"dynamic_conv\.Wv_layer_norm\.(weight|bias)", "decoder.stages.{0}.mix_norm.{1}"),
-    (_HEAD + r"dynamic_conv\.axis_atten_list\.(\d+)\.(weight|bias)", "decoder.stages.{0}.mixing.adapters.{1}.axis.{2}"),
-    (_HEAD + r"dynamic_conv\.subbox_local_list\.(\d+)\.(weight|bias)",
-     "decoder.stages.{0}.mixing.adapters.{1}.subbox.{2}"),
+    (
+        _HEAD + r"dynamic_conv\.axis_atten_list\.(\d+)\.(weight|bias)",
+        "decoder.stages.{0}.mixing.adapters.{1}.axis.{2}",
+    ),
+    (
+        _HEAD + r"dynamic_conv\.subbox_local_list\.(\d+)\.(weight|bias)",
+        "decoder.stages.{0}.mixing.adapters.{1}.subbox.{2}",
+    ),
     (_HEAD + r"dynamic_conv\.S_score_list\.(weight|bias)", "decoder.stages.{0}.mixing.s_gate_rows.{1}"),
     (_HEAD + r"dynamic_conv\.S_score_list2\.(weight|bias)", "decoder.stages.{0}.mixing.s_gate_points.{1}"),
     (_HEAD + r"ffn\.layers\.0\.0\.(weight|bias)", "decoder.stages.{0}.ffn.0.{1}"),
@@ -99,8 +187,11 @@ _M_BETA = re.compile(_HEAD + r"dynamic_conv\.M_score_list_mix_bias\.(weight|bias
 _WHOLE_IMAGE = (0.5, 0.5, 1.0, 1.0)
 #: (bottleneck blocks, blocks per stage) -> timm name; mmdet ``ResNet(style="pytorch")`` = torchvision = timm.
 _RESNETS = {
-    (False, (2, 2, 2, 2)): "resnet18", (False, (3, 4, 6, 3)): "resnet34", (True, (3, 4, 6, 3)): "resnet50",
-    (True, (3, 4, 23, 3)): "resnet101", (True, (3, 8, 36, 3)): "resnet152",
+    (False, (2, 2, 2, 2)): "resnet18",
+    (False, (3, 4, 6, 3)): "resnet34",
+    (True, (3, 4, 6, 3)): "resnet50",
+    (True, (3, 4, 23, 3)): "resnet101",
+    (True, (3, 8, 36, 3)): "resnet152",
 }
 
 
@@ -118,7 +209,7 @@ def _state_dict(obj: Mapping[str, Any], source: str) -> dict[str, Tensor]:
         obj = obj["state_dict"]
     state = dict(obj)
     if state and all(str(k).startswith("module.") for k in state):
-        state = {k[len("module."):]: v for k, v in state.items()}
+        state = {k[len("module.") :]: v for k, v in state.items()}
     not_tensors = [str(k) for k, v in state.items() if not isinstance(v, Tensor)]
     if not_tensors or not state:
         raise OfficialCheckpointError(
@@ -145,7 +236,9 @@ def stageinteractor_arch(state: Mapping[str, Tensor], source: str = "state dict"
     head = "roi_head.bbox_head."
     stages = sorted({int(m[1]) for k in state if (m := re.match(_HEAD, k))})
     if not stages or stages != list(range(len(stages))):
-        raise OfficialCheckpointError(f"{source}: decoder stages {stages}; expected roi_head.bbox_head.0..S-1")
+        raise OfficialCheckpointError(
+            f"{source}: decoder stages {stages}; expected roi_head.bbox_head.0..S-1"
+        )
     num_queries, dim = _shape(state, "rpn_head.init_content_features.weight", source)
     num_classes = _shape(state, f"{head}0.fc_cls.weight", source)[0]
     heads = _shape(state, f"{head}0.iof_tau", source)[0]
@@ -154,9 +247,16 @@ def stageinteractor_arch(state: Mapping[str, Tensor], source: str = "state dict"
     out_points = _shape(state, f"{head}0.dynamic_conv.Wv.weight", source)[1] // dim
     groups = (_shape(state, f"{head}0.dynamic_conv.mix_bias.weight", source)[0] - dim) // max(out_points, 1)
     if groups < 1 or dim % groups:
-        raise OfficialCheckpointError(f"{source}: cannot read the mixing groups from {head}0.dynamic_conv.mix_bias")
-    subboxes = [_shape(state, f"{head}{s}.feat_extractor.gen_one_d.0.weight", source)[0] // (3 * groups) for s in stages]
-    blocks = tuple(len({k.split(".")[2] for k in state if k.startswith(f"backbone.layer{i}.")}) for i in range(1, 5))
+        raise OfficialCheckpointError(
+            f"{source}: cannot read the mixing groups from {head}0.dynamic_conv.mix_bias"
+        )
+    subboxes = [
+        _shape(state, f"{head}{s}.feat_extractor.gen_one_d.0.weight", source)[0] // (3 * groups)
+        for s in stages
+    ]
+    blocks = tuple(
+        len({k.split(".")[2] for k in state if k.startswith(f"backbone.layer{i}.")}) for i in range(1, 5)
+    )
     bottleneck = "backbone.layer1.0.conv3.weight" in state
     depth = _RESNETS.get((bottleneck, blocks))
     if depth is None:
@@ -166,9 +266,17 @@ def stageinteractor_arch(state: Mapping[str, Tensor], source: str = "state dict"
             f"is not supported (mmdet ResNet-18/34/50/101/152 are; Swin and ResNeXt-DCN are not): {_listing(other, 6)}"
         )
     return {
-        "num_classes": int(num_classes), "backbone": depth, "num_queries": int(num_queries), "dim": int(dim),
-        "num_stages": len(stages), "heads": int(heads), "ffn_dim": int(ffn_dim), "groups": int(groups),
-        "points": int(points), "subboxes": [int(p) for p in subboxes], "out_points": int(out_points),
+        "num_classes": int(num_classes),
+        "backbone": depth,
+        "num_queries": int(num_queries),
+        "dim": int(dim),
+        "num_stages": len(stages),
+        "heads": int(heads),
+        "ffn_dim": int(ffn_dim),
+        "groups": int(groups),
+        "points": int(points),
+        "subboxes": [int(p) for p in subboxes],
+        "out_points": int(out_points),
     }
 
 
@@ -176,8 +284,15 @@ def detector_config(arch: Mapping[str, Any]) -> dict[str, Any]:
     """The ``detector`` node (every ``QueryDetector`` argument) of the official network ``arch``."""
     cfg = {k: v for k, v in arch.items() if k != "num_classes"}
     cfg.update(
-        pretrained=False, checkpoint_path=None, strides=[4, 8, 16, 32], reuse_operators=True, dropout=0.0,
-        freeze_bn=False, frozen_stages=0, pixel_mean=list(IMAGENET_MEAN), pixel_std=list(IMAGENET_STD),
+        pretrained=False,
+        checkpoint_path=None,
+        strides=[4, 8, 16, 32],
+        reuse_operators=True,
+        dropout=0.0,
+        freeze_bn=False,
+        frozen_stages=0,
+        pixel_mean=list(IMAGENET_MEAN),
+        pixel_std=list(IMAGENET_STD),
     )
     cfg["subboxes"] = list(cfg["subboxes"])
     return cfg
@@ -191,7 +306,9 @@ def _split_gates(key: str, value: Tensor, m: re.Match, groups: int, out: dict[st
     cg_l = rows // (2 * groups)
     num = int(stage) - 1  # stage s reuses the kernels of stages 1..s-1
     if num < 1 or cg_l % num:
-        raise OfficialCheckpointError(f"{key}: {rows} rows do not fit {groups} groups x 2 gates x {num} kernels")
+        raise OfficialCheckpointError(
+            f"{key}: {rows} rows do not fit {groups} groups x 2 gates x {num} kernels"
+        )
     cg = cg_l // num
     v = value.reshape(groups, cg, 2, num, *value.shape[1:])
     for i in range(num):
@@ -206,7 +323,9 @@ def _split_beta(value: Tensor, m: re.Match, groups: int, out: dict[str, Tensor])
     num = int(stage) - 1
     v = value.reshape(groups, num, -1, *value.shape[1:])
     for i in range(num):
-        out[f"decoder.stages.{stage}.mixing.adapters.{i}.beta.{leaf}"] = v[:, i].reshape(-1, *value.shape[1:]).clone()
+        out[f"decoder.stages.{stage}.mixing.adapters.{i}.beta.{leaf}"] = (
+            v[:, i].reshape(-1, *value.shape[1:]).clone()
+        )
 
 
 def convert_official_stageinteractor(
@@ -265,8 +384,11 @@ def _check_keys(model: nn.Module, converted: Mapping[str, Tensor], source: str) 
     ours = model.state_dict()
     missing = sorted(set(ours) - set(converted))
     unexpected = sorted(set(converted) - set(ours))
-    shapes = [f"{k} {tuple(converted[k].shape)} vs ours {tuple(ours[k].shape)}"
-              for k in ours if k in converted and converted[k].shape != ours[k].shape]
+    shapes = [
+        f"{k} {tuple(converted[k].shape)} vs ours {tuple(ours[k].shape)}"
+        for k in ours
+        if k in converted and converted[k].shape != ours[k].shape
+    ]
     if missing or unexpected or shapes:
         parts = []
         if missing:
@@ -275,10 +397,14 @@ def _check_keys(model: nn.Module, converted: Mapping[str, Tensor], source: str) 
             parts.append(f"unexpected: {_listing(unexpected)}")
         if shapes:
             parts.append(f"shape mismatch: {_listing(shapes)}")
-        raise OfficialCheckpointError(f"{source}: does not match the official StageInteractor layout; " + "; ".join(parts))
+        raise OfficialCheckpointError(
+            f"{source}: does not match the official StageInteractor layout; " + "; ".join(parts)
+        )
 
 
-def official_stageinteractor(state_dict: Mapping[str, Any], num_classes: int = 80, source: str = "state dict") -> nn.Module:
+def official_stageinteractor(
+    state_dict: Mapping[str, Any], num_classes: int = 80, source: str = "state dict"
+) -> nn.Module:
     """Our ``QueryDetector`` in the paper configuration with the official weights (eval mode).
 
     Args:
@@ -303,8 +429,10 @@ def official_stageinteractor(state_dict: Mapping[str, Any], num_classes: int = 8
         )
     converted, _ = convert_official_stageinteractor(state, groups=arch["groups"], source=source)
     # assign=True keeps the given tensors: make them float32 CPU tensors like a freshly built model's
-    converted = {k: v.detach().to("cpu", torch.float32) if v.is_floating_point() else v.detach().cpu()
-                 for k, v in converted.items()}
+    converted = {
+        k: v.detach().to("cpu", torch.float32) if v.is_floating_point() else v.detach().cpu()
+        for k, v in converted.items()
+    }
     config = detector_config(arch)
     with torch.device("meta"):  # no random init of ~137 M parameters: every one is assigned below
         model = QueryDetector(num_classes=arch["num_classes"], **config)
@@ -326,15 +454,86 @@ def _option(options: Mapping[str, Any], key: str, default: Any) -> Any:
 
 #: COCO's 80 class names in the order of the official class outputs (= ``configs/data/coco.yaml``).
 COCO_CLASSES = (
-    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
-    "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
-    "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee",
-    "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
-    "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple",
-    "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
-    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard",
-    "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors",
-    "teddy bear", "hair drier", "toothbrush",
+    "person",
+    "bicycle",
+    "car",
+    "motorcycle",
+    "airplane",
+    "bus",
+    "train",
+    "truck",
+    "boat",
+    "traffic light",
+    "fire hydrant",
+    "stop sign",
+    "parking meter",
+    "bench",
+    "bird",
+    "cat",
+    "dog",
+    "horse",
+    "sheep",
+    "cow",
+    "elephant",
+    "bear",
+    "zebra",
+    "giraffe",
+    "backpack",
+    "umbrella",
+    "handbag",
+    "tie",
+    "suitcase",
+    "frisbee",
+    "skis",
+    "snowboard",
+    "sports ball",
+    "kite",
+    "baseball bat",
+    "baseball glove",
+    "skateboard",
+    "surfboard",
+    "tennis racket",
+    "bottle",
+    "wine glass",
+    "cup",
+    "fork",
+    "knife",
+    "spoon",
+    "bowl",
+    "banana",
+    "apple",
+    "sandwich",
+    "orange",
+    "broccoli",
+    "carrot",
+    "hot dog",
+    "pizza",
+    "donut",
+    "cake",
+    "chair",
+    "couch",
+    "potted plant",
+    "bed",
+    "dining table",
+    "toilet",
+    "tv",
+    "laptop",
+    "mouse",
+    "remote",
+    "keyboard",
+    "cell phone",
+    "microwave",
+    "oven",
+    "toaster",
+    "sink",
+    "refrigerator",
+    "book",
+    "clock",
+    "vase",
+    "scissors",
+    "teddy bear",
+    "hair drier",
+    "toothbrush",
 )
 TASK_TARGET = "gghl.tasks.query_detection.QueryDetectionTask"
 DATA_TARGET = "gghl.data.detection_datamodule.CocoDataModule"
@@ -345,32 +544,58 @@ OFFICIAL_IMG_SIZE = 1088
 #: The official training recipe (configs/stageinteractor/stageinteractor_r50_1x_coco.py), stored so that
 #: fine-tuning a converted checkpoint starts from it.
 RECIPE: dict[str, Any] = {
-    "lr": 2.5e-5, "weight_decay": 1.0e-4, "warmup_iters": 500, "warmup_ratio": 0.001, "lr_steps": [8, 11],
+    "lr": 2.5e-5,
+    "weight_decay": 1.0e-4,
+    "warmup_iters": 500,
+    "warmup_ratio": 0.001,
+    "lr_steps": [8, 11],
     "lr_gamma": 0.1,
 }
 CRITERION: dict[str, Any] = {
-    "assigner": "cross_stage", "candidates": "prev+future", "iou_thr": 0.5, "keep_own_positive": False,
-    "cost_cls": 2.0, "cost_l1": 5.0, "cost_giou": 2.0, "weight_cls": 2.0, "weight_l1": 5.0, "weight_giou": 2.0,
+    "assigner": "cross_stage",
+    "candidates": "prev+future",
+    "iou_thr": 0.5,
+    "keep_own_positive": False,
+    "cost_cls": 2.0,
+    "cost_l1": 5.0,
+    "cost_giou": 2.0,
+    "weight_cls": 2.0,
+    "weight_l1": 5.0,
+    "weight_giou": 2.0,
 }
 
 
-def _model_config(base: Mapping[str, Any] | None, arch: Mapping[str, Any], names: list[str], max_det: int) -> dict[str, Any]:
+def _model_config(
+    base: Mapping[str, Any] | None, arch: Mapping[str, Any], names: list[str], max_det: int
+) -> dict[str, Any]:
     """``QueryDetectionTask`` node: ``base`` (a composed ``model=stageinteractor``) or the paper recipe, with
     the official network and classes."""
-    model: dict[str, Any] = {"_target_": TASK_TARGET, "_recursive_": False, **RECIPE, "criterion": dict(CRITERION)}
+    model: dict[str, Any] = {
+        "_target_": TASK_TARGET,
+        "_recursive_": False,
+        **RECIPE,
+        "criterion": dict(CRITERION),
+    }
     if base and base.get("_target_") == TASK_TARGET:
         model.update({k: v for k, v in base.items() if k not in ("detector", "num_classes", "class_names")})
-    model.update(num_classes=len(names), class_names=list(names), detector=detector_config(arch), max_det=int(max_det))
+    model.update(
+        num_classes=len(names), class_names=list(names), detector=detector_config(arch), max_det=int(max_det)
+    )
     return model
 
 
 def _data_config(base: Mapping[str, Any] | None, names: list[str], img_size: int) -> dict[str, Any]:
     """COCO datamodule node: ``base`` (a composed ``data=coco``) or a built-in one, with the classes and size."""
     data: dict[str, Any] = {
-        "_target_": DATA_TARGET, "root": "data/coco",
+        "_target_": DATA_TARGET,
+        "root": "data/coco",
         "splits": {"train": "train2017", "val": "val2017", "test": "val2017"},
-        "images": "{split}", "annotations": "annotations/instances_{split}.json",
-        "batch_size": 2, "num_workers": 2, "hflip": 0.5, "hsv": None,
+        "images": "{split}",
+        "annotations": "annotations/instances_{split}.json",
+        "batch_size": 2,
+        "num_workers": 2,
+        "hflip": 0.5,
+        "hsv": None,
     }
     if base and base.get("_target_") == DATA_TARGET:
         data.update(base)
@@ -378,7 +603,9 @@ def _data_config(base: Mapping[str, Any] | None, names: list[str], img_size: int
     return data
 
 
-def build_stageinteractor_official_checkpoint(src: str | Path, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def build_stageinteractor_official_checkpoint(
+    src: str | Path, options: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """A gghl checkpoint (``scripts/train.py`` layout) from an official StageInteractor file
     (the ``stageinteractor_official`` format of ``gghl-convert``).
 
@@ -414,7 +641,9 @@ def build_stageinteractor_official_checkpoint(src: str | Path, options: Mapping[
     max_det = int(_option(options, "max_det", arch["num_queries"]))
     _, dropped = convert_official_stageinteractor(state, groups=arch["groups"], source=str(src))
     origin: dict[str, Any] = {
-        "format": "stageinteractor_official", "source": str(src), "dropped_entries": len(dropped),
+        "format": "stageinteractor_official",
+        "source": str(src),
+        "dropped_entries": len(dropped),
         "official_entries": len(state),
     }
     meta = raw.get("meta") if isinstance(raw, Mapping) else None

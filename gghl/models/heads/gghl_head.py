@@ -14,6 +14,7 @@ class _Branch(nn.Sequential):
     def __init__(self, in_ch: int, hidden: int, out_ch: int) -> None:
         super().__init__(ConvBNAct(in_ch, hidden, 3), nn.Conv2d(hidden, out_ch, 1))
 
+
 class GGHLHead(nn.Module):
     """Decoupled localisation / classification branches on every pyramid level.
 
@@ -33,7 +34,11 @@ class GGHLHead(nn.Module):
     """
 
     def __init__(
-        self, in_channels: list[int], num_classes: int, hidden_ratio: float = 2.0, prior_prob: float | None = 0.01
+        self,
+        in_channels: list[int],
+        num_classes: int,
+        hidden_ratio: float = 2.0,
+        prior_prob: float | None = 0.01,
     ) -> None:
         super().__init__()
         self.num_classes = num_classes

@@ -67,7 +67,9 @@ class YoloFPN(nn.Module):
         self.laterals = nn.ModuleList()
         for i in reversed(range(n)):  # coarse to fine
             extra = 0 if i == n - 1 else widths[i + 1] // 2
-            self.sets.append(_conv_set(in_channels[i] + extra, widths[i], num_convs, drop_prob, spp=spp and i == n - 1))
+            self.sets.append(
+                _conv_set(in_channels[i] + extra, widths[i], num_convs, drop_prob, spp=spp and i == n - 1)
+            )
             if i > 0:
                 self.laterals.append(ConvBNAct(widths[i], widths[i] // 2, 1))
         self.upsample = nn.Upsample(scale_factor=2, mode="nearest")

@@ -23,16 +23,35 @@ def records_to_coco(records: list[dict[str, Any]], num_classes: int) -> tuple[di
     for i, r in enumerate(records, start=1):
         h, w = r["orig_size"]
         images.append({"id": i, "width": int(w), "height": int(h), "file_name": r["image_id"]})
-        for box, lab in zip(np.asarray(r["gt_boxes"], dtype=np.float64).reshape(-1, 4), np.asarray(r["gt_labels"])):
+        for box, lab in zip(
+            np.asarray(r["gt_boxes"], dtype=np.float64).reshape(-1, 4), np.asarray(r["gt_labels"])
+        ):
             bw, bh = box[2] - box[0], box[3] - box[1]
-            anns.append({"id": len(anns) + 1, "image_id": i, "category_id": int(lab) + 1, "iscrowd": 0,
-                         "bbox": [float(box[0]), float(box[1]), float(bw), float(bh)], "area": float(bw * bh)})
+            anns.append(
+                {
+                    "id": len(anns) + 1,
+                    "image_id": i,
+                    "category_id": int(lab) + 1,
+                    "iscrowd": 0,
+                    "bbox": [float(box[0]), float(box[1]), float(bw), float(bh)],
+                    "area": float(bw * bh),
+                }
+            )
         boxes = np.asarray(r["boxes"], dtype=np.float64).reshape(-1, 4)
         for box, s, lab in zip(boxes, np.asarray(r["scores"]), np.asarray(r["labels"])):
-            dets.append({"image_id": i, "category_id": int(lab) + 1, "score": float(s),
-                         "bbox": [float(box[0]), float(box[1]), float(box[2] - box[0]), float(box[3] - box[1])]})
-    gt = {"images": images, "annotations": anns,
-          "categories": [{"id": c + 1, "name": str(c)} for c in range(num_classes)]}
+            dets.append(
+                {
+                    "image_id": i,
+                    "category_id": int(lab) + 1,
+                    "score": float(s),
+                    "bbox": [float(box[0]), float(box[1]), float(box[2] - box[0]), float(box[3] - box[1])],
+                }
+            )
+    gt = {
+        "images": images,
+        "annotations": anns,
+        "categories": [{"id": c + 1, "name": str(c)} for c in range(num_classes)],
+    }
     return gt, dets
 
 

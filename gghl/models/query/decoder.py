@@ -46,10 +46,19 @@ class QueryDecoder(nn.Module):
         self.reuse_operators = reuse_operators
         self.stages = nn.ModuleList(
             DecoderStage(
-                num_classes, dim, heads, ffn_dim, groups, subs[s], points, out_points,
+                num_classes,
+                dim,
+                heads,
+                ffn_dim,
+                groups,
+                subs[s],
+                points,
+                out_points,
                 num_reused=max(s - 1, 0) if reuse_operators else 0,
-                dynamic_bias=reuse_operators, scale_xy_by_wh=reuse_operators,
-                num_levels=num_levels, dropout=dropout,
+                dynamic_bias=reuse_operators,
+                scale_xy_by_wh=reuse_operators,
+                num_levels=num_levels,
+                dropout=dropout,
             )
             for s in range(num_stages)
         )

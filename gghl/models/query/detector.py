@@ -52,7 +52,9 @@ def freeze_stages(backbone: nn.Module, num_stages: int) -> nn.Module:
     return backbone
 
 
-def _build_backbone(name: str, pretrained: bool, checkpoint_path: str | None, strides: Sequence[int]) -> nn.Module:
+def _build_backbone(
+    name: str, pretrained: bool, checkpoint_path: str | None, strides: Sequence[int]
+) -> nn.Module:
     """The project's ``TimmBackbone`` (``.channels`` / ``.strides``), or plain timm ``features_only``."""
     try:
         from gghl.models.backbones.timm_backbone import TimmBackbone
@@ -137,8 +139,18 @@ class QueryDetector(nn.Module):
         if not isinstance(subboxes, int):
             subboxes = list(subboxes)[:num_stages]
         self.decoder = QueryDecoder(
-            num_classes, num_stages, dim, heads, ffn_dim, groups, points, subboxes, out_points,
-            reuse_operators, num_levels=len(self.strides), dropout=dropout,
+            num_classes,
+            num_stages,
+            dim,
+            heads,
+            ffn_dim,
+            groups,
+            points,
+            subboxes,
+            out_points,
+            reuse_operators,
+            num_levels=len(self.strides),
+            dropout=dropout,
         )
 
     def forward(self, images: Tensor, img_wh: Tensor | None = None) -> dict[str, Tensor]:
@@ -162,7 +174,9 @@ class QueryDetector(nn.Module):
     def stage_outputs(self, x: Tensor, img_wh: Tensor | None = None) -> list[dict[str, Tensor]]:
         """Per decoder stage ``{"logits": [B,N,C], "boxes": [B,N,4]}`` for an already-normalised ``x``."""
         out = self.forward_normalized(x, img_wh)
-        return [{"logits": lg, "boxes": bx} for lg, bx in zip(out["cls_logits"].unbind(0), out["boxes"].unbind(0))]
+        return [
+            {"logits": lg, "boxes": bx} for lg, bx in zip(out["cls_logits"].unbind(0), out["boxes"].unbind(0))
+        ]
 
 
 def _check_normalization(mean: Sequence[float] | None, std: Sequence[float] | None) -> bool:
@@ -172,7 +186,9 @@ def _check_normalization(mean: Sequence[float] | None, std: Sequence[float] | No
     if mean is None or std is None:
         raise ValueError("pixel_mean and pixel_std must be given together (or both null)")
     if len(mean) != 3 or len(std) != 3 or min(float(v) for v in std) <= 0:
-        raise ValueError(f"pixel_mean / pixel_std must be 3 values each with std > 0, got {list(mean)} / {list(std)}")
+        raise ValueError(
+            f"pixel_mean / pixel_std must be 3 values each with std > 0, got {list(mean)} / {list(std)}"
+        )
     return True
 
 

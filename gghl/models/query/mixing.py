@@ -56,7 +56,9 @@ class ReuseAdapter(nn.Module):
         b, n = q.shape[:2]
         g, p, k, cg = self.shape
         h5 = h.view(b, n, g, p, k, cg)
-        along_p = self.axis(h5.transpose(3, 4).reshape(b, n, g, k, p * cg)).view(b, n, g, k, p, cg).transpose(3, 4)
+        along_p = (
+            self.axis(h5.transpose(3, 4).reshape(b, n, g, k, p * cg)).view(b, n, g, k, p, cg).transpose(3, 4)
+        )
         along_k = self.subbox(h5.reshape(b, n, g, p, k * cg)).view(b, n, g, p, k, cg)
         pre = (along_p + along_k).reshape(b, n, g, p * k, cg) + r
         g1 = torch.sigmoid(self.gate_in(q)).view(b, n, g, cg, 1)

@@ -50,7 +50,9 @@ def postprocess(
             bx = invert_affine_boxes(bx, affines[i])
         if orig_sizes is not None:
             h0, w0 = orig_sizes[i]
-            bx = torch.stack([bx[:, 0].clamp(0, w0), bx[:, 1].clamp(0, h0), bx[:, 2].clamp(0, w0),
-                              bx[:, 3].clamp(0, h0)], -1)
+            bx = torch.stack(
+                [bx[:, 0].clamp(0, w0), bx[:, 1].clamp(0, h0), bx[:, 2].clamp(0, w0), bx[:, 3].clamp(0, h0)],
+                -1,
+            )
         out.append({"boxes": bx, "scores": scores[i], "labels": labels[i]})
     return out

@@ -22,7 +22,13 @@ class SubboxSampler(nn.Module):
 
     def __init__(self, dim: int, groups: int, subboxes: int, points: int, num_levels: int = 4) -> None:
         super().__init__()
-        self.dim, self.groups, self.subboxes, self.points, self.num_levels = dim, groups, subboxes, points, num_levels
+        self.dim, self.groups, self.subboxes, self.points, self.num_levels = (
+            dim,
+            groups,
+            subboxes,
+            points,
+            num_levels,
+        )
         self.gen_one = nn.Linear(dim, 3 * groups * subboxes)  # (dx0, dy0, dz0) per (g, p)
         self.gen_two = nn.Linear(dim, 3 * points)  # (dx1, dy1, dz1) per k, shared by all (g, p)
         self.reset_parameters()
@@ -67,8 +73,9 @@ class SubboxSampler(nn.Module):
             gy = py / (hl * stride) * 2 - 1
             grid = torch.stack([gx, gy], -1).permute(0, 2, 1, 3, 4).reshape(b * g, n, -1, 2)
             value = feat.reshape(b * g, cg, hl, wl)
-            sampled = F.grid_sample(value, grid.to(value.dtype), mode="bilinear", padding_mode="zeros",
-                                    align_corners=False)  # [B*G, Cg, N, PK]
+            sampled = F.grid_sample(
+                value, grid.to(value.dtype), mode="bilinear", padding_mode="zeros", align_corners=False
+            )  # [B*G, Cg, N, PK]
             wgt = lw[..., lvl].permute(0, 2, 1, 3).reshape(b * g, 1, n, -1)
             out = out + sampled * wgt
         # -> [B, N, G, PK, Cg]

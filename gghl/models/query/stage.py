@@ -51,13 +51,20 @@ class DecoderStage(nn.Module):
         self.sampler = SubboxSampler(dim, groups, subboxes, points, num_levels)
         self.mixing = AdaptiveMixing(dim, groups, subboxes, points, out_points, num_reused, dynamic_bias)
         self.mix_norm = nn.LayerNorm(dim)
-        self.ffn = nn.Sequential(nn.Linear(dim, ffn_dim), nn.ReLU(inplace=True), nn.Dropout(dropout),
-                                 nn.Linear(ffn_dim, dim), nn.Dropout(dropout))
+        self.ffn = nn.Sequential(
+            nn.Linear(dim, ffn_dim),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(ffn_dim, dim),
+            nn.Dropout(dropout),
+        )
         self.ffn_norm = nn.LayerNorm(dim)
-        self.cls_branch = nn.Sequential(nn.Linear(dim, dim), nn.LayerNorm(dim), nn.ReLU(inplace=True),
-                                        nn.Linear(dim, num_classes))
-        self.reg_branch = nn.Sequential(nn.Linear(dim, dim), nn.LayerNorm(dim), nn.ReLU(inplace=True),
-                                        nn.Linear(dim, 4))
+        self.cls_branch = nn.Sequential(
+            nn.Linear(dim, dim), nn.LayerNorm(dim), nn.ReLU(inplace=True), nn.Linear(dim, num_classes)
+        )
+        self.reg_branch = nn.Sequential(
+            nn.Linear(dim, dim), nn.LayerNorm(dim), nn.ReLU(inplace=True), nn.Linear(dim, 4)
+        )
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

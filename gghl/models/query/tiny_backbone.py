@@ -8,7 +8,9 @@ from torch import Tensor, nn
 
 
 def _conv_bn(cin: int, cout: int, stride: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
+    )
 
 
 class TinyConvBackbone(nn.Module):
@@ -22,7 +24,9 @@ class TinyConvBackbone(nn.Module):
     ``channels`` and ``strides`` as the project's ``TimmBackbone``.
     """
 
-    def __init__(self, widths: Sequence[int] = (32, 64, 96, 128), stem_width: int = 16, depth: int = 1) -> None:
+    def __init__(
+        self, widths: Sequence[int] = (32, 64, 96, 128), stem_width: int = 16, depth: int = 1
+    ) -> None:
         super().__init__()
         self.stem = _conv_bn(3, stem_width, 2)
         levels, cin = [], stem_width

@@ -74,14 +74,30 @@ def small_config(model) -> None:
     model.backbone.depth = 18
     model.neck.in_channels = [64, 128, 256, 512]
     model.neck.out_channels = dim
-    model.rpn_head.update(num_query=queries, content_dim=dim, per_group_point_num=in_points[0],
-                          point_group_num=groups, anchor_point_num=k, anchor_channel=dim // groups)
+    model.rpn_head.update(
+        num_query=queries,
+        content_dim=dim,
+        per_group_point_num=in_points[0],
+        point_group_num=groups,
+        anchor_point_num=k,
+        anchor_channel=dim // groups,
+    )
     model.roi_head.content_dim = dim
     for i, head in enumerate(model.roi_head.bbox_head):
-        head.update(num_classes=classes, feedforward_channels=ffn, content_dim=dim, feat_channels=dim,
-                    in_points=in_points[i], out_points=r, n_heads=groups, num_queries=queries,
-                    anchor_point_num=k, anchor_channel=dim // groups, subbox_poolsize=k,
-                    last_in_point_num=None if i == 0 else in_points[i - 1] * k)
+        head.update(
+            num_classes=classes,
+            feedforward_channels=ffn,
+            content_dim=dim,
+            feat_channels=dim,
+            in_points=in_points[i],
+            out_points=r,
+            n_heads=groups,
+            num_queries=queries,
+            anchor_point_num=k,
+            anchor_channel=dim // groups,
+            subbox_poolsize=k,
+            last_in_point_num=None if i == 0 else in_points[i - 1] * k,
+        )
     model.test_cfg.rcnn.max_per_img = queries
 
 
@@ -120,8 +136,16 @@ def main() -> None:
     if a.double:
         model.double()
         x = x.double()
-    metas = [dict(img_shape=(h, w, 3), ori_shape=(h, w, 3), pad_shape=(h, w, 3),
-                  scale_factor=np.ones(4, np.float32), flip=False) for _ in range(a.batch)]
+    metas = [
+        dict(
+            img_shape=(h, w, 3),
+            ori_shape=(h, w, 3),
+            pad_shape=(h, w, 3),
+            scale_factor=np.ones(4, np.float32),
+            flip=False,
+        )
+        for _ in range(a.batch)
+    ]
     records = []
     forward = model.roi_head._bbox_forward
 
@@ -135,14 +159,21 @@ def main() -> None:
         results = model.simple_test(x, metas, rescale=False)
     out = {"x": x.numpy()}
     for k, r in enumerate(records):
-        for name, key in (("cls", "cls_score"), ("box", "decode_bbox_pred"), ("xyzr", "xyzr"), ("delta", "box_delta")):
+        for name, key in (
+            ("cls", "cls_score"),
+            ("box", "decode_bbox_pred"),
+            ("xyzr", "xyzr"),
+            ("delta", "box_delta"),
+        ):
             out[f"{name}_s{k}"] = r[key].numpy()
     for b, per_class in enumerate(results):
         rows = np.array([[*row[:5], c] for c, arr in enumerate(per_class) for row in arr], np.float64)
         out[f"dets_img{b}"] = rows[np.lexsort((rows[:, 5], -rows[:, 4]))]
     np.savez_compressed(a.out, **out)
-    print(f"{a.out}: {len(records)} stages, {sum(v.numel() for v in model.parameters())} parameters, "
-          f"{len(state)} state-dict entries")
+    print(
+        f"{a.out}: {len(records)} stages, {sum(v.numel() for v in model.parameters())} parameters, "
+        f"{len(state)} state-dict entries"
+    )
 
 
 if __name__ == "__main__":
