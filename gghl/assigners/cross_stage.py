@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from gghl.assigners._checks import check_gt_lists
-from gghl.losses.hbb_ops import aligned_box_iou
+from gghl.structures.hbb import aligned_box_iou
 
 CANDIDATE_MODES = ("prev+future", "all", "none")
 

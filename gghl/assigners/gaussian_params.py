@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from gghl.structures.orc import area_ratio, long_side_angle, orc_order, orc_ratios, poly_hbb
+from gghl.structures.orc import area_ratio, long_side_angle, orc_order, orc_ratios
+from gghl.structures.poly import poly_to_hbb
 
 __all__ = ["VariantSpec", "VARIANTS", "ObjectParams", "object_params", "keep_mask", "size_levels"]
 
@@ -85,7 +86,7 @@ def object_params(polygons: Tensor, labels: Tensor, weights: Tensor | None = Non
         weights: ``[N]`` mix weights, default 1.
     """
     ordered = orc_order(polygons)
-    hbb = poly_hbb(ordered)
+    hbb = poly_to_hbb(ordered)
     xmin, ymin, xmax, ymax = hbb.unbind(1)
     xs, ys = ordered[:, 0::2], ordered[:, 1::2]
     # Explicit left-to-right sums: a centre exactly on a cell border must floor the same way every time.

@@ -23,7 +23,7 @@ from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
 from gghl.assigners._checks import check_gt_lists
-from gghl.losses.hbb_ops import generalized_box_iou
+from gghl.structures.hbb import generalized_box_iou
 
 # Large but far from float32 overflow: LSA subtracts dual variables, so finfo.max would lose precision.
 _BIG = 1e8

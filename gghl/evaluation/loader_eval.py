@@ -21,6 +21,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from gghl.structures import poly_to_hbb
+
 UNREADABLE = "__unreadable__"
 
 
@@ -76,11 +78,6 @@ def _loader(dataset: Any, collate: Callable, batch_size: int, num_workers: int) 
     )
 
 
-def _poly_hbb(polys: Tensor) -> Tensor:
-    xy = polys.reshape(-1, 4, 2)
-    return torch.cat([xy.min(1).values, xy.max(1).values], dim=1)
-
-
 @torch.no_grad()
 def evaluate_coco_split(
     task: Any,
@@ -123,7 +120,7 @@ def evaluate_coco_split(
         images, targets = batch
         for p, t in zip(task.predict_batch(images.to(device), targets), targets):
             n += 1
-            boxes = p["hbb"] if "hbb" in p else _poly_hbb(p["polygons"])
+            boxes = p["hbb"] if "hbb" in p else poly_to_hbb(p["polygons"])
             for box, score, label in zip(boxes.tolist(), p["scores"].tolist(), p["labels"].tolist()):
                 results.append(
                     {

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from gghl.models.gghl_postprocess import flatten_decoded, orc_polygons
+from gghl.structures.gghl_decode import decode_gghl, decoded_to_polygons
 
 OUTPUTS: dict[str, tuple[str, ...]] = {
     "gghl": ("polygons", "scores", "labels"),
@@ -51,7 +51,7 @@ class GGHLExportModule(nn.Module):
         self.score_mode = score_mode
 
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        decoded = flatten_decoded(self.net(images), self.strides).float()  # [B, A, 14+C]
+        decoded = decode_gghl(self.net(images), self.strides).float()  # [B, A, 14+C]
         conf = decoded[..., 13]
         prob, labels = decoded[..., 14:].max(dim=-1)
         scores = conf * prob
@@ -61,7 +61,7 @@ class GGHLExportModule(nn.Module):
         # threshold >= 0 drops them (a fixed-size output cannot drop rows).
         valid = torch.isfinite(decoded[..., :9]).all(dim=-1) & (decoded[..., 2] > 0) & (decoded[..., 3] > 0)
         scores = torch.where(valid, scores, torch.full_like(scores, -1.0))
-        return orc_polygons(decoded), scores, labels
+        return decoded_to_polygons(decoded), scores, labels
 
 
 class QueryExportModule(nn.Module):

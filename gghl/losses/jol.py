@@ -3,7 +3,7 @@
 Inputs per level ``k`` (stride ``s_k``, grid ``G_k``):
 
 * ``raw[k]``: ``[B, 10 + C, G, G]`` raw head logits (channel order of §1.2, decoded by
-  ``gghl.losses.gghl_decode.decode_gghl_level``);
+  ``gghl.structures.gghl_decode.decode_gghl_level``);
 * ``maps[k]``: ``[B, G, G, 16 + C]`` OLA targets (``GaussianAssigner`` layout, §1.3); cast to the logits'
   dtype and device.
 
@@ -24,8 +24,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gghl.losses.focal import focal_bce_with_logits, safe_logit
-from gghl.losses.gghl_decode import decode_gghl_level
-from gghl.losses.iou import iou_xywh
+from gghl.structures.gghl_decode import decode_gghl_level
+from gghl.structures.hbb import aligned_iou_cxcywh
 
 __all__ = ["JOLLoss", "LOSS_KEYS"]
 
@@ -139,7 +139,7 @@ class JOLLoss(nn.Module):
         pos = (m > 0).unsqueeze(-1)
         unit = torch.tensor([0.0, 0.0, 1.0, 1.0], dtype=raw.dtype, device=raw.device)
         lab_box = torch.where(pos, lab[..., 0:4], unit)  # background: any finite box, weighted by m = 0
-        e_iou = lam * (1 - iou_xywh(pd[..., 0:4], lab_box, self.iou_type))
+        e_iou = lam * (1 - aligned_iou_cxcywh(pd[..., 0:4], lab_box, self.iou_type))
         e_s = ((pd[..., 4:8] - lab[..., 8:12]) ** 2).sum(-1)
         e_r = (pd[..., 8] - lab[..., 12]) ** 2
         q_loc = torch.exp(-(e_iou + e_s + e_r))

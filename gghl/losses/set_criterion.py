@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from gghl.assigners._checks import check_gt_lists
 from gghl.assigners.cross_stage import cross_stage_targets, one_to_one_targets, pad_gts
 from gghl.assigners.hungarian import hungarian_match_stages
-from gghl.losses.hbb_ops import aligned_generalized_box_iou
+from gghl.structures.hbb import aligned_generalized_box_iou
 
 
 def sigmoid_focal_loss_sum(

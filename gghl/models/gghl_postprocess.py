@@ -9,31 +9,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from gghl.losses.gghl_decode import decode_gghl_level
 from gghl.models.coords import apply_affine_to_points, invert_affine
 from gghl.ops import batched_nms_rotated
 from gghl.structures import poly_to_obb
-
-
-def orc_polygons(decoded: Tensor) -> Tensor:
-    """Quadrilaterals from decoded HBB ``xywh`` and ORC ratios ``ŝ`` (gghl.md §1.5).
-
-    Args:
-        decoded: ``[..., 14+C]`` decoded predictions (``[0:4]`` HBB cx, cy, w, h; ``[4:8]`` ŝ1..ŝ4, already
-            zeroed where r̂ > 0.9).
-
-    Returns:
-        ``[..., 8]`` polygons ``p1 (top), p2 (right), p3 (bottom), p4 (left)`` in the same pixel frame.
-    """
-    cx, cy, w, h = decoded[..., 0], decoded[..., 1], decoded[..., 2], decoded[..., 3]
-    s1, s2, s3, s4 = decoded[..., 4], decoded[..., 5], decoded[..., 6], decoded[..., 7]
-    x0, y0, x1, y1 = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
-    return torch.stack([x0 + s1 * w, y0, x1, y0 + s2 * h, x1 - s3 * w, y1, x0, y1 - s4 * h], dim=-1)
-
-
-def flatten_decoded(raw: list[Tensor], strides: tuple[int, ...]) -> Tensor:
-    """Decode every level and concatenate: ``list[Tensor[B,10+C,G,G]] -> Tensor[B, sum G^2, 14+C]``."""
-    return torch.cat([decode_gghl_level(r, s).flatten(1, 2) for r, s in zip(raw, strides)], dim=1)
+from gghl.structures.gghl_decode import decode_gghl, decoded_to_polygons
 
 
 class GGHLPostProcess(torch.nn.Module):
@@ -78,7 +57,7 @@ class GGHLPostProcess(torch.nn.Module):
         Returns:
             per image ``{"polygons": [K,8], "obb": [K,5], "scores": [K], "labels": [K] int64}``, scores descending.
         """
-        decoded = flatten_decoded(raw, self.strides).float()
+        decoded = decode_gghl(raw, self.strides).float()
         results = []
         for b in range(decoded.shape[0]):
             results.append(self._single(decoded[b], None if affines is None else affines[b]))
@@ -101,7 +80,7 @@ class GGHLPostProcess(torch.nn.Module):
             # Stable sort, not topk: among tied scores the lower index wins, deterministically (topk's tie order is
             # unspecified), and the exported nms=true graph makes the same choice.
             idx = idx[torch.sort(scores[idx], descending=True, stable=True).indices[: self.pre_nms_topk]]
-        polys = orc_polygons(pred[idx])
+        polys = decoded_to_polygons(pred[idx])
         if affine is not None:
             polys = apply_affine_to_points(polys, invert_affine(affine))
         obb = poly_to_obb(polys)

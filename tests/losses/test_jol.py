@@ -12,8 +12,8 @@ import torch
 from gghl.assigners import GaussianAssigner
 from gghl.assigners.gaussian_scenes import random_scene
 from gghl.losses import JOLLoss
-from gghl.losses.gghl_decode import decode_gghl_level
-from gghl.losses.iou import iou_xywh
+from gghl.structures.gghl_decode import decode_gghl_level
+from gghl.structures.hbb import aligned_iou_cxcywh
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "gghl"
 STRIDES = (8, 16, 32)
@@ -125,11 +125,11 @@ def test_ciou_option_changes_only_iou_dependent_terms() -> None:
 def test_iou_helpers_known_values() -> None:
     a = torch.tensor([[5.0, 5.0, 10.0, 10.0]])
     b = torch.tensor([[10.0, 5.0, 10.0, 10.0]])  # half overlap, same height
-    assert float(iou_xywh(a, b, "iou")) == pytest.approx(50 / 150)
-    assert float(iou_xywh(a, b, "giou")) == pytest.approx(50 / 150)  # enclosing box = union
+    assert float(aligned_iou_cxcywh(a, b, "iou")) == pytest.approx(50 / 150)
+    assert float(aligned_iou_cxcywh(a, b, "giou")) == pytest.approx(50 / 150)  # enclosing box = union
     far = torch.tensor([[25.0, 5.0, 10.0, 10.0]])
-    assert float(iou_xywh(a, far, "giou")) == pytest.approx(0 - (300 - 200) / 300)
-    ciou = float(iou_xywh(a, b, "ciou"))
+    assert float(aligned_iou_cxcywh(a, far, "giou")) == pytest.approx(0 - (300 - 200) / 300)
+    ciou = float(aligned_iou_cxcywh(a, b, "ciou"))
     assert ciou == pytest.approx(50 / 150 - 25 / (15**2 + 10**2), rel=1e-6)  # same aspect: v = 0
 
 

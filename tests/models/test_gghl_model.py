@@ -2,7 +2,6 @@
 
 import math
 
-import pytest
 import torch
 
 from gghl.models.coords import apply_affine_to_points, invert_affine
@@ -49,13 +48,12 @@ def test_affine_inverse_round_trip() -> None:
 
 
 def test_orc_polygon_from_decoded() -> None:
-    pytest.importorskip("gghl.losses.gghl_decode")
-    from gghl.models.gghl_postprocess import orc_polygons
+    from gghl.structures.gghl_decode import decoded_to_polygons
 
     dec = torch.zeros(2, 14 + 2)
     dec[:, :4] = torch.tensor([50.0, 40.0, 20.0, 10.0])
     dec[1, 4:8] = torch.tensor([0.5, 0.5, 0.5, 0.5])
-    polys = orc_polygons(dec)
+    polys = decoded_to_polygons(dec)
     # s = 0: the HBB corners TL, TR, BR, BL.
     assert polys[0].tolist() == [40.0, 35.0, 60.0, 35.0, 60.0, 45.0, 40.0, 45.0]
     # s = 0.5: the mid-points of the sides (a diamond), top, right, bottom, left.

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from gghl.losses.gghl_decode import decode_gghl_level
 from gghl.models.convert import OfficialCheckpointError, convert_official_gghl, convert_to_official_gghl
 from gghl.models.gghl_detector import build_gghl_detector
+from gghl.structures.gghl_decode import decode_gghl_level
 
 from .official_gghl_weights import fixture_meta, fixture_outputs, official_input, official_weights
 

@@ -5,7 +5,7 @@ import torch
 
 from gghl.assigners import cross_stage_targets
 from gghl.assigners.cross_stage import candidate_stages, one_to_one_targets
-from gghl.losses.hbb_ops import aligned_box_iou
+from gghl.structures.hbb import aligned_box_iou
 
 GT = [torch.tensor([[0.0, 0.0, 10.0, 10.0], [50.0, 50.0, 70.0, 70.0]])]
 LBL = [torch.tensor([1, 2])]

@@ -7,7 +7,7 @@ from scipy.optimize import linear_sum_assignment
 
 import gghl.assigners.hungarian as hm
 from gghl.assigners import hungarian_match
-from gghl.losses.hbb_ops import generalized_box_iou
+from gghl.structures.hbb import generalized_box_iou
 
 
 def _rand_boxes(n, size=100.0, g=None):

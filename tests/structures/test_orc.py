@@ -19,16 +19,15 @@ from gghl.structures.orc import (
     orc_order,
     orc_ratios,
     orc_to_poly,
-    poly_area,
-    poly_hbb,
 )
+from gghl.structures.poly import poly_area, poly_to_hbb
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "gghl"
 
 
 def _touches(ordered: torch.Tensor, tol: float = 1e-9) -> torch.Tensor:
     p = ordered.view(-1, 4, 2)
-    xmin, ymin, xmax, ymax = poly_hbb(ordered).unbind(1)
+    xmin, ymin, xmax, ymax = poly_to_hbb(ordered).unbind(1)
     return (
         ((p[:, 0, 1] - ymin).abs() <= tol)
         & ((p[:, 1, 0] - xmax).abs() <= tol)
@@ -66,7 +65,7 @@ def test_fixture_rows_are_reproduced_from_shuffled_vertices() -> None:
         assert torch.allclose(area_ratio(ordered), torch.from_numpy(rows[:, 13]), rtol=0, atol=1e-12)
         theta, _, _ = long_side_angle(ordered)
         assert torch.allclose(torch.rad2deg(theta), torch.from_numpy(rows[:, 14]), atol=1e-9)
-        assert torch.equal(poly_hbb(ordered), torch.from_numpy(rows[:, 0:4]))
+        assert torch.equal(poly_to_hbb(ordered), torch.from_numpy(rows[:, 0:4]))
 
 
 def test_right_trapezoid_with_corner_vertex_has_unique_orc_order() -> None:
@@ -75,7 +74,7 @@ def test_right_trapezoid_with_corner_vertex_has_unique_orc_order() -> None:
     assert out.tolist() == [[10.0, 0.0, 20.0, 10.0, 0.0, 10.0, 0.0, 0.0]]
     assert orc_ratios(out).tolist() == [[0.5, 1.0, 1.0, 1.0]]
     assert float(area_ratio(out)) == pytest.approx(0.75)
-    assert torch.equal(orc_to_poly(poly_hbb(out), orc_ratios(out)), out)
+    assert torch.equal(orc_to_poly(poly_to_hbb(out), orc_ratios(out)), out)
 
 
 def test_square_angle_is_zero_and_long_side_angle_of_tall_box() -> None:
@@ -109,7 +108,7 @@ def test_rotated_rectangles_properties(
     shoelace = float((p[:, 0] * p[:, 1].roll(-1) - p[:, 0].roll(-1) * p[:, 1]).sum())
     assert shoelace > 0
     assert float(poly_area(ordered)) == pytest.approx(w * h, rel=1e-9)
-    assert torch.allclose(orc_to_poly(poly_hbb(ordered), orc_ratios(ordered)), ordered, atol=1e-9)
+    assert torch.allclose(orc_to_poly(poly_to_hbb(ordered), orc_ratios(ordered)), ordered, atol=1e-9)
     theta, L, Sd = long_side_angle(ordered)
     assert 0 <= float(theta) < math.pi
     if abs(w - h) > 1e-6:

@@ -18,9 +18,9 @@ class _Branch(nn.Sequential):
 class GGHLHead(nn.Module):
     """Decoupled localisation / classification branches on every pyramid level.
 
-    Raw channel order (the contract of ``JOLLoss`` and the decoder): ``[0:4] t_l`` (distances top, right,
-    bottom, left, log-space), ``[4:8] t_s`` (ORC ratio logits), ``[8] t_r`` (area ratio), ``[9] t_conf``,
-    ``[10:] t_cls``.
+    Raw channel order (the contract of ``JOLLoss`` and of the decoder ``gghl.structures.gghl_decode``):
+    ``[0:4] t_l`` (distances top, right, bottom, left, log-space), ``[4:8] t_s`` (ORC ratio logits), ``[8] t_r``
+    (area ratio), ``[9] t_conf``, ``[10:] t_cls``.
 
     Args:
         in_channels: channels per level (the neck's ``out_channels``).

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from gghl.losses.hbb_ops import box_iof
+from gghl.structures.hbb import box_iof
 
 
 def xyzr_to_xyxy(xyzr: Tensor) -> Tensor:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from gghl.assigners.gaussian_params import object_params
-from gghl.losses.gghl_decode import decode_gghl, decode_gghl_level, decoded_to_polygons
+from gghl.structures.gghl_decode import decode_gghl, decode_gghl_level, decoded_to_polygons
 from gghl.structures.orc import orc_order
 
 

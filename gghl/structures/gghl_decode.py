@@ -1,4 +1,10 @@
-"""GGHL head decode (spec/gghl.md §1.2), shared by the JOL loss and inference so both decode identically.
+"""GGHL box decoding: raw head logits -> ORC boxes (HBB, ratios ``s``, area ratio ``r``, distances, scores).
+
+One function for the JOL loss (``gghl.losses.jol``), inference (``gghl.models.gghl_postprocess``) and the
+exported graph (``gghl.export.modules``), so training and inference decode identically. It lives in
+``structures`` rather than beside the head (``gghl.models.heads.gghl_head``, whose output layout it reads)
+because it is a pure function of tensors that the losses need too, and losses sit below models: the box
+coder is the lowest layer both may import, as ``orc.py`` is for the ORC polygons it produces.
 
 Raw head output per level: ``[B, 10 + C, G, G]`` with channels ``[0:4] t_l (top, right, bottom, left),
 [4:8] t_s, [8] t_r, [9] t_conf, [10:] t_cls``. Cell ``(i, j)`` = (col, row) has centre
