@@ -1,7 +1,7 @@
 """Benchmark GGHL OLA label assignment: per-object Python loop vs the batched vectorised path.
 
 Times per 800 px image with 100 objects (C = 15, DOTA-like random scenes from
-``gghl.assigners.gaussian_scenes.random_scene``):
+``gghl.testing.gaussian_scenes.random_scene``):
 
 (a) ``GaussianAssigner.reference_maps`` — the readable per-object, per-cell Python loop (one image at a time);
 (b) ``GaussianAssigner.assign`` on CPU, batch of 8 images, reported per image;
@@ -41,7 +41,7 @@ if __name__ == "__main__":
 import torch  # noqa: E402
 
 from gghl.assigners import GaussianAssigner  # noqa: E402
-from gghl.assigners.gaussian_scenes import random_scene  # noqa: E402
+from gghl.testing.gaussian_scenes import random_scene  # noqa: E402
 
 
 def _time(fn, repeats: int, sync: bool) -> tuple[float, float]:

@@ -3,7 +3,7 @@
 
 1. ``--root``: the synthetic oriented set (``SyntheticOrientedDataset``, ``--images`` at ``--size`` px) is
    written in DOTA layout (``clean/train``), known errors are injected into half of the images
-   (``gghl.evaluation.detection_label_noise``: dropped, swapped, shifted/scaled, rotated 10-30 deg, spurious
+   (``gghl.testing.detection_label_noise``: dropped, swapped, shifted/scaled, rotated 10-30 deg, spurious
    boxes, each kind with probability ``--rate`` per object) and written as ``noisy/train`` (images linked)
    with ``truth.json``. Reused when ``truth.json`` exists.
 2. Out-of-fold detections: ``gghl-audit-detection`` on ``noisy`` (k-fold GGHL training); ``--audit-dir``
@@ -52,7 +52,7 @@ def prepare(root: Path, images: int, size: int, rate: float, seed: int) -> dict:
     from gghl.data.dota_labels import write_dota_labels
     from gghl.data.synthetic import SyntheticOrientedDataset
     from gghl.data.synthetic_export import write_synthetic_dota
-    from gghl.evaluation.detection_label_noise import inject_detection_errors
+    from gghl.testing.detection_label_noise import inject_detection_errors
 
     ds = SyntheticOrientedDataset(images, img_size=size, num_classes=len(CLASSES), seed=seed)
     write_synthetic_dota(ds, root / "clean", "train")

@@ -1,6 +1,6 @@
 """Benchmark: vectorised DOTA Task1 evaluator vs a faithful devkit re-implementation.
 
-The baseline is :func:`gghl.evaluation.dota_reference.devkit_evaluate`: the devkit's ``voc_eval``
+The baseline is :func:`gghl.testing.dota_reference.devkit_evaluate`: the devkit's ``voc_eval``
 loop (per detection: HBB pre-filter with the ``+1`` convention, shapely polygon IoU per kept GT,
 argmax, TP/FP), the same AP code. The fast path is :func:`gghl.evaluation.dota.evaluate_polygons`
 (one batched ``gghl.ops.poly_iou`` call over the candidate pairs, no per-detection loop).
@@ -42,7 +42,7 @@ import torch  # noqa: E402
 
 from gghl.evaluation.dota import evaluate_polygons, evaluate_task1  # noqa: E402
 from gghl.evaluation.dota_match import DetArrays, GTArrays  # noqa: E402
-from gghl.evaluation.dota_reference import as_mappings, devkit_evaluate, make_random_set  # noqa: E402
+from gghl.testing.dota_reference import as_mappings, devkit_evaluate, make_random_set  # noqa: E402
 
 
 def _best(fn, repeat: int) -> tuple[float, object]:

@@ -94,10 +94,6 @@ class GaussianAssigner:
         self.spec = VARIANTS[variant]
         self.empty_background = bool(empty_background)
 
-    def grid_sizes(self, img_size: int) -> list[int]:
-        """``G_k = img_size // s_k`` per level."""
-        return [img_size // s for s in self.strides]
-
     def reference_maps(
         self, polygons: Tensor, labels: Tensor, img_size: int, weights: Tensor | None = None
     ) -> list[Tensor]:

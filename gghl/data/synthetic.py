@@ -296,18 +296,6 @@ class SyntheticOrientedDataset(Dataset):
             raise IndexError(f"index {index} out of range for {self.length} synthetic images")
         return self.generator.render(self.seed, index)
 
-    def write_dota(self, root: str, split: str = "train", gsd: float | None = 0.5) -> str:
-        """Write all images in DOTA layout under ``<root>/<split>`` (see ``gghl.data.synthetic_export``)."""
-        from gghl.data.synthetic_export import write_synthetic_dota
-
-        return str(write_synthetic_dota(self, root, split, gsd=gsd))
-
-    def write_coco(self, images_dir: str, ann_file: str, category_ids: list[int] | None = None) -> dict:
-        """Write all images + a COCO instances json (HBB); returns the json dict."""
-        from gghl.data.synthetic_export import write_synthetic_coco
-
-        return write_synthetic_coco(self, images_dir, ann_file, category_ids=category_ids)
-
     def load_raw(self, index: int) -> dict[str, Any]:
         """Untransformed sample (identity ``affine``)."""
         r = self.render(index)

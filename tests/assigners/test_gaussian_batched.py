@@ -11,7 +11,7 @@ from gghl.assigners.gaussian_scan import (
     segmented_exclusive_cummax,
     segmented_exclusive_cumsum,
 )
-from gghl.assigners.gaussian_scenes import random_scene
+from gghl.testing.gaussian_scenes import random_scene
 
 VARIANTS = ["gghl_obb", "gghl_alg1", "gghl_fixed"]
 

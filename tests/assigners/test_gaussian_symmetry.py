@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from gghl.assigners import GaussianAssigner
-from gghl.assigners.gaussian_scenes import random_scene
+from gghl.testing.gaussian_scenes import random_scene
 
 S = 256
 

@@ -203,8 +203,8 @@ def test_rank_issues_rows_fixes_and_overlooked_dedup():
 
 def test_injected_errors_are_what_they_say():
     from gghl.data.synthetic import SyntheticOrientedDataset
-    from gghl.evaluation.detection_label_noise import KINDS, inject_detection_errors
     from gghl.evaluation.detection_label_quality import rotated_iou
+    from gghl.testing.detection_label_noise import KINDS, inject_detection_errors
 
     ds = SyntheticOrientedDataset(24, img_size=256, seed=3)
     anns = []

@@ -9,7 +9,7 @@ import torch
 from gghl.evaluation.coco import STAT_NAMES, available_backends, evaluate
 from gghl.evaluation.detection_metrics import COCOMetric, DOTAMetric, image_key
 from gghl.evaluation.dota import evaluate_polygons
-from gghl.evaluation.dota_reference import make_random_set
+from gghl.testing.dota_reference import make_random_set
 
 CLASSES = ["a", "b", "c"]
 

@@ -12,7 +12,7 @@ import torch
 from gghl.evaluation.dota import evaluate_polygons, evaluate_polygons_coco_style, evaluate_task1
 from gghl.evaluation.dota_ap import VOC07_GRID, voc_ap
 from gghl.evaluation.dota_cli import main
-from gghl.evaluation.dota_reference import as_mappings, devkit_evaluate, make_random_set
+from gghl.testing.dota_reference import as_mappings, devkit_evaluate, make_random_set
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

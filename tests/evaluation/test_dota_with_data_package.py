@@ -8,7 +8,7 @@ import pytest
 from gghl.evaluation.dota import evaluate_task1
 from gghl.evaluation.dota_classes import DOTA_CLASSES
 from gghl.evaluation.dota_match import DetArrays, GTArrays
-from gghl.evaluation.dota_reference import devkit_evaluate
+from gghl.testing.dota_reference import devkit_evaluate
 
 data_classes = pytest.importorskip("gghl.data.dota_classes")
 

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from gghl.assigners import GaussianAssigner
-from gghl.assigners.gaussian_scenes import random_scene
 from gghl.losses import JOLLoss
 from gghl.structures.gghl_decode import decode_gghl_level
 from gghl.structures.hbb import aligned_iou_cxcywh
+from gghl.testing.gaussian_scenes import random_scene
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "gghl"
 STRIDES = (8, 16, 32)

@@ -190,8 +190,3 @@ def _check_normalization(mean: Sequence[float] | None, std: Sequence[float] | No
             f"pixel_mean / pixel_std must be 3 values each with std > 0, got {list(mean)} / {list(std)}"
         )
     return True
-
-
-def build_query_detector(**kwargs) -> QueryDetector:
-    """Explicit builder used by configs (``kwargs`` of :class:`QueryDetector`)."""
-    return QueryDetector(**kwargs)
