@@ -13,7 +13,7 @@ help:
 	@echo "make test      - fast test suite (excludes slow and gpu markers)"
 	@echo "make test-full - all CPU tests including slow ones"
 	@echo "make train     - embedded default: train GGHL on the synthetic oriented set, evaluate, print mAP50"
-	@echo "make lint      - ruff"
+	@echo "make lint      - ruff check, ruff format --check, lint-imports (the layer contracts in pyproject.toml)"
 	@echo "make bench     - op, assigner, evaluation and data benchmarks (prints ratios)"
 
 $(VPY):
@@ -30,8 +30,11 @@ test: $(VPY)
 test-full: $(VPY)
 	$(VPY) -m pytest -q -m "not gpu" -p no:cacheprovider
 
+# PYTHONPATH: lint-imports analyses this checkout even when the venv's editable install points elsewhere.
 lint: $(VPY)
 	$(VPY) -m ruff check gghl scripts tests
+	$(VPY) -m ruff format --check gghl scripts tests
+	PYTHONPATH=$(CURDIR) $(VENV)/bin/lint-imports
 
 format: $(VPY)
 	$(VPY) -m ruff format gghl scripts tests

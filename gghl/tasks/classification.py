@@ -5,7 +5,7 @@
 - ``hard``: one-hot of ``batch["label"]`` (majority vote for multi-annotator data).
 - ``smooth``: one-hot smoothed by ``label_smoothing``.
 - ``soft``: ``batch["target"]``, the aggregated annotator distribution (aggregation is chosen by the
-  datamodule, see :mod:`gghl.assigners.soft_labels`).
+  datamodule, see :mod:`gghl.data.classification.soft_labels`).
 - ``distill``: a frozen teacher's tempered softmax mixed with the ground-truth target
   (``distill.teacher_ckpt``, ``distill.temperature``, ``distill.alpha``, ``distill.base`` = target kind
   of the ground-truth term).

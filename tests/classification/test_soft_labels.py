@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 
-from gghl.assigners.soft_labels import (
+from gghl.data.classification.noise import simulate_annotators
+from gghl.data.classification.soft_labels import (
     aggregate_soft_labels,
     dawid_skene,
     empirical_distribution,
     majority_vote,
     vote_counts,
 )
-from gghl.data.classification.noise import simulate_annotators
 
 
 def test_vote_counts_and_majority_with_missing():

@@ -17,8 +17,9 @@ import timm
 import torch
 
 from gghl.models.backbones import TimmBackbone
-from gghl.models.convert import official_key_map, weights_file_format
-from gghl.models.convert.darknet import conv_units, is_darknet_file, load_darknet_weights
+from gghl.models.backbones.darknet_weights import conv_units, is_darknet_file, load_darknet_weights
+from gghl.models.backbones.weights_format import weights_file_format
+from gghl.models.convert import official_key_map
 from gghl.models.gghl_detector import build_gghl_detector
 from gghl.models.layers import ConvBNAct
 

@@ -15,7 +15,7 @@ import lightning as L
 import numpy as np
 from torch.utils.data import DataLoader, Dataset
 
-from gghl.assigners.soft_labels import AGGREGATION_METHODS, aggregate_soft_labels, majority_vote
+from gghl.data.classification.soft_labels import AGGREGATION_METHODS, aggregate_soft_labels, majority_vote
 
 SPLITS = ("train", "val", "test")
 
@@ -45,7 +45,7 @@ class ClassificationDataModule(L.LightningDataModule):
     Args:
         batch_size, num_workers, pin_memory: DataLoader settings (val/test use the same batch size).
         aggregation: how multi-annotator labels become soft targets, one of
-            ``majority | empirical | dawid_skene | average`` (see :mod:`gghl.assigners.soft_labels`).
+            ``majority | empirical | dawid_skene | average`` (see :mod:`gghl.data.classification.soft_labels`).
     """
 
     class_names: list[str]

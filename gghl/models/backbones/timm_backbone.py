@@ -19,7 +19,7 @@ class TimmBackbone(nn.Module):
         checkpoint_path: a local weights file, detected by its content: a torch file (``.pth``/``.pt``, a state
             dict or ``{"state_dict"|"model": ...}``) or a safetensors file with weights of the *full* timm model
             (classifier weights are ignored), or Darknet binary weights (``darknet53.conv.74``,
-            ``darknet53_448.weights``: the convolutions in network order, see ``gghl.models.convert.darknet``).
+            ``darknet53_448.weights``: the convolutions in network order, see ``gghl.models.backbones.darknet_weights``).
             The usual way to start from ImageNet weights without network access.
         strides: feature strides to return (each must exist in the model's ``feature_info``).
         in_chans: input channels.
@@ -70,8 +70,8 @@ class TimmBackbone(nn.Module):
         self.strides: list[int] = list(self.body.feature_info.reduction())
 
     def _load_local_weights(self, path: Path) -> None:
-        from gghl.models.convert.darknet import load_darknet_weights
-        from gghl.models.convert.formats import weights_file_format
+        from gghl.models.backbones.darknet_weights import load_darknet_weights
+        from gghl.models.backbones.weights_format import weights_file_format
 
         if not path.is_file():
             raise FileNotFoundError(f"backbone checkpoint_path does not exist: {path}")

@@ -1,13 +1,12 @@
 """Weights from other code bases into gghl models, and back.
 
 * :mod:`gghl.models.convert.gghl_official`: the official GGHL network (Shank2358/GGHL) <-> ``GGHLDetector``.
-* :mod:`gghl.models.convert.darknet`: Darknet binary weights (``darknet53.conv.74``) into a backbone.
-* :mod:`gghl.models.convert.formats`: which kind of weights file a path holds.
-* :mod:`gghl.models.convert.checkpoint`: builders of complete gghl checkpoints (``gghl-convert``).
+* :mod:`gghl.models.convert.stageinteractor_official`: the official StageInteractor weights -> ``QueryDetector``.
+* :mod:`gghl.models.convert.gghl_checkpoint`: builders of complete gghl checkpoints (``gghl-convert``).
+
+Local backbone weights files (Darknet, safetensors, torch) are read by ``gghl.models.backbones``.
 """
 
-from gghl.models.convert.darknet import load_darknet_weights
-from gghl.models.convert.formats import weights_file_format
 from gghl.models.convert.gghl_official import (
     OfficialCheckpointError,
     convert_official_gghl,
@@ -22,10 +21,8 @@ __all__ = [
     "OfficialCheckpointError",
     "convert_official_gghl",
     "convert_to_official_gghl",
-    "load_darknet_weights",
     "load_official_file",
     "official_key_map",
     "official_stageinteractor",
     "official_state_dict",
-    "weights_file_format",
 ]

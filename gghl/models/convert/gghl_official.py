@@ -286,7 +286,7 @@ def load_official_file(path: str | Path) -> dict[str, Any]:
     """
     import numpy as np
 
-    from gghl.models.convert.formats import weights_file_format
+    from gghl.models.backbones.weights_format import weights_file_format
 
     path = Path(path)
     if not path.is_file():

@@ -1,5 +1,9 @@
 """Soft-label aggregation of crowd annotations (classification target assignment).
 
+The classification datamodules call it once when they build a split (numpy in, numpy out), so it lives with
+them in ``gghl.data`` rather than in ``gghl.assigners`` (the tensor assigners the tasks call, which the data
+layer does not import).
+
 Each item carries labels from up to ``A`` annotators: ``annotations`` is an int array ``[N, A]`` whose
 entries are class ids in ``[0, C)`` or ``-1`` where an annotator did not label that item.
 Every aggregator returns soft targets ``[N, C]`` (float64 rows summing to 1).

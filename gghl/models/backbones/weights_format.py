@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from gghl.models.convert.darknet import is_darknet_file
+from gghl.models.backbones.darknet_weights import is_darknet_file
 
 WeightsFormat = Literal["torch", "safetensors", "darknet"]
 
@@ -14,7 +14,7 @@ __all__ = ["WeightsFormat", "weights_file_format"]
 
 def weights_file_format(path: str | Path) -> WeightsFormat:
     """``"safetensors"`` (u64 header length + JSON), ``"darknet"`` (binary header + float32 body, see
-    :mod:`gghl.models.convert.darknet`) or ``"torch"`` (zip or legacy pickle; anything else is left to
+    :mod:`gghl.models.backbones.darknet_weights`) or ``"torch"`` (zip or legacy pickle; anything else is left to
     ``torch.load``, which names the file when it cannot read it)."""
     path = Path(path)
     size = path.stat().st_size
