@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from gghl.ops import batched_nms_rotated
-from gghl.structures import poly_to_obb
+from gghl.structures import hbb_to_poly, poly_to_obb
 
 
 def gghl_detections(
@@ -74,12 +74,6 @@ def graph_detections(
     return {"polygons": polys, "obb": poly_to_obb(polys), "scores": scores, "labels": labels}
 
 
-def hbb_to_polygons(boxes: Tensor) -> Tensor:
-    """``[K, 4]`` xyxy -> ``[K, 8]`` corners (x1,y1 top-left, clockwise on screen)."""
-    x0, y0, x1, y1 = boxes.unbind(-1)
-    return torch.stack([x0, y0, x1, y0, x1, y1, x0, y1], dim=-1)
-
-
 def query_detections(
     boxes: Tensor, scores: Tensor, labels: Tensor, score_thresh: float | None = None
 ) -> dict[str, Tensor]:
@@ -92,4 +86,4 @@ def query_detections(
     if score_thresh is not None:
         keep = scores > score_thresh
         boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
-    return {"boxes": boxes, "polygons": hbb_to_polygons(boxes), "scores": scores, "labels": labels}
+    return {"boxes": boxes, "polygons": hbb_to_poly(boxes), "scores": scores, "labels": labels}
