@@ -49,4 +49,4 @@ train: $(VPY)
 	$(VPY) scripts/train.py
 
 clean:
-	rm -rf build dist *.egg-info .pytest_cache logs outputs
+	rm -rf build dist *.egg-info .pytest_cache logs outputs .import_linter_cache .grimp_cache
