@@ -128,7 +128,8 @@ class CheckpointKindError(CheckpointError):
 
 
 class CheckpointBuildError(CheckpointError):
-    """The stored model config does not build (arguments of another version, missing entries)."""
+    """The stored config does not build a usable task (arguments of another version, missing entries, a data
+    config entry of the wrong type)."""
 
 
 class CheckpointWeightsError(CheckpointError):

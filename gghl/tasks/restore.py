@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from gghl.checkpoint import (
+    CONFIG_KEY,
     CheckpointBuildError,
     CheckpointWeightsError,
     check_kind,
@@ -81,6 +82,34 @@ def _check_on_meta(path: str | Path, model_cfg: dict[str, Any], state_dict: Any,
         )
 
 
+def _data_facts(path: str | Path, task: nn.Module, data: dict[str, Any]) -> tuple[list[str], int | None]:
+    """``(class names, training input side)`` from the stored data config, else the task: the data config's
+    ``class_names``, the task's, else ``"0".."n-1"``; ``img_size`` / ``image_size`` or ``None``. A value of
+    the wrong type is a :class:`CheckpointBuildError` naming the key, not a crash later in a command."""
+
+    def integer(key: str, value: Any) -> int:
+        try:
+            return int(value)
+        except (TypeError, ValueError, OverflowError) as err:
+            raise CheckpointBuildError(
+                path, f"'{CONFIG_KEY}.data.{key}' is {value!r:.60}, not an integer"
+            ) from err
+
+    names = data.get("class_names") or getattr(task, "class_names", None)
+    if names and not isinstance(names, (list, tuple)):
+        raise CheckpointBuildError(
+            path, f"'{CONFIG_KEY}.data.class_names' is {names!r:.60}, not a list of names"
+        )
+    if not names:
+        # The task's own count (its weights were just checked against it) before the data config's.
+        own = getattr(task, "num_classes", 0) or dict(getattr(task, "hparams", {})).get("num_classes")
+        n = integer("num_classes", own or data.get("num_classes") or 0)
+        names = [str(i) for i in range(n)]
+    key = "img_size" if data.get("img_size") else "image_size"
+    size = data.get(key)
+    return [str(c) for c in names], integer(key, size) if size else None
+
+
 def restore_task(
     path: str | Path,
     allow_pickle: bool = False,
@@ -124,10 +153,5 @@ def restore_task(
     state_dict = check_weights(path, ckpt.get("state_dict"), task, describe(kind, target))
     task.load_state_dict(state_dict)
     task.eval()
-    data = dict(config.get("data") or {})
-    names = data.get("class_names") or getattr(task, "class_names", None)
-    if not names:
-        n = int(getattr(task, "num_classes", 0) or data.get("num_classes") or 0)
-        names = [str(i) for i in range(n)]
-    size = data.get("img_size") or data.get("image_size")
-    return RestoredTask(task, kind, [str(c) for c in names], int(size) if size else None, config, str(path))
+    names, size = _data_facts(path, task, dict(config.get("data") or {}))
+    return RestoredTask(task, kind, names, size, config, str(path))

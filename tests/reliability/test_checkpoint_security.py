@@ -529,3 +529,28 @@ def test_weights_files_are_read_weights_only_in_one_line(tmp_path: Path) -> None
         assert text in msg and "allow_pickle" not in msg, msg
     with pytest.raises(FileNotFoundError, match="weights file not found: .*gone.pt"):
         read_weights(tmp_path / "gone.pt")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "text"),
+    [
+        (
+            "img_size",
+            "torch.nn.Identity",
+            "'gghl_config.data.img_size' is 'torch.nn.Identity', not an integer",
+        ),
+        ("class_names", 7, "'gghl_config.data.class_names' is 7, not a list of names"),
+    ],
+)
+def test_data_entries_of_the_wrong_type_are_one_line(
+    tmp_path: Path, ckpts: dict[str, Path], key: str, value: Any, text: str
+) -> None:
+    """A fuzz find: the class names and input size every command reads from the stored data config are
+    checked when the task is restored, not left to crash inside a command."""
+    ckpt = torch.load(ckpts["classifier"], weights_only=True)
+    ckpt[CONFIG_KEY]["data"][key] = value
+    path = tmp_path / "bad_data.ckpt"
+    torch.save(ckpt, path)
+    with pytest.raises(CheckpointError) as info:
+        restore_task(path)
+    assert text in _one_line(info.value, path)
