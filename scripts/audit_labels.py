@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     import lightning as L
     from hydra import compose, initialize_config_dir
 
-    from gghl.cli._config import CONFIG_DIR, inject_data_info
+    from gghl.config import CONFIG_DIR, inject_data_info
     from gghl.evaluation.label_quality import find_label_issues, label_quality_scores
 
     with initialize_config_dir(CONFIG_DIR, version_base="1.3"):

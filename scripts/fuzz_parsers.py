@@ -25,7 +25,7 @@ Targets and their documented errors:
   image_reader      gghl.data.image_io.read_image / read_image_size on mutated PNG/JPEG/BMP/TIFF files
                     (lying width/height, flips, truncation; lying extensions) under a 4 Mpx limit:
                     RGB uint8 of the header's size, or (gghl.testing.image_fuzz)       ImageReadError
-  checkpoint        gghl.tasks.checkpoint.restore_task on byte flips, truncation, random bytes, hostile
+  checkpoint        gghl.tasks.restore.restore_task on byte flips, truncation, random bytes, hostile
                     stored configs (_target_ outside the allow-list, nested, _partial_, _args_) and
                     state-dict damage of a real tiny checkpoint (gghl.testing.checkpoint_fuzz)
                                                                 CheckpointError, UnsafeConfigError
@@ -385,7 +385,7 @@ TARGETS: dict[str, tuple[Callable, tuple[type[BaseException], ...]]] = {
     "dota_imageset": (_imageset, (DotaFormatError,)),
     "dota_write_read": (_write_read, (ValueError,)),
 }
-# Checkpoint loader (gghl.tasks.checkpoint.restore_task) on byte/config/state-dict mutations of a real tiny
+# Checkpoint loader (gghl.tasks.restore.restore_task) on byte/config/state-dict mutations of a real tiny
 # checkpoint: restores, or CheckpointError / UnsafeConfigError in one line naming the file (checkpoint_fuzz).
 from gghl.testing.checkpoint_fuzz import DOCUMENTED_ERRORS as CHECKPOINT_ERRORS  # noqa: E402
 from gghl.testing.checkpoint_fuzz import make_input as checkpoint_input  # noqa: E402

@@ -25,8 +25,9 @@ def main() -> None:
     args = ap.parse_args()
     from hydra import compose, initialize_config_dir
 
-    from gghl.cli._config import CONFIG_DIR, prepare_environment
+    from gghl.cli._entry import prepare_environment
     from gghl.cli.train import run
+    from gghl.config import CONFIG_DIR
 
     prepare_environment()
 

@@ -7,7 +7,7 @@
   A process killed at any moment leaves either the previous complete ``last.ckpt`` or the new one, never
   a truncated file. (Lightning's own ``_atomic_save`` goes through an fsspec transaction whose temporary
   file lives in the system temp folder, so its final move can be a non-atomic copy across file systems.)
-* load: through the one checkpoint loader (:func:`gghl.tasks.checkpoint_config.load_checkpoint`) on every
+* load: through the one checkpoint reader (:func:`gghl.checkpoint.read_checkpoint`) on every
   path (resume, ``trainer.test(ckpt_path=...)``): "not a checkpoint" for files that are not torch files,
   ``torch.load(weights_only=True)`` so an untrusted checkpoint cannot run code (``allow_pickle=True`` is the
   explicit opt-in for old files that pickled classes), and the stored config held to the ``_target_``
@@ -27,6 +27,8 @@ from typing import Any
 
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+
+from gghl.checkpoint import read_checkpoint
 
 SAVE_DELAY_ENV = "GGHL_CKPT_SAVE_DELAY_S"
 
@@ -113,9 +115,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         weights_only: bool | None = None,
     ) -> dict[str, Any]:
         # Our flag decides, whatever Lightning passes: resume and test-time loads are both safe by default.
-        from gghl.tasks.checkpoint_config import load_checkpoint
-
-        return load_checkpoint(path, allow_pickle=self.allow_pickle, map_location=map_location)
+        return read_checkpoint(path, allow_pickle=self.allow_pickle, map_location=map_location)
 
 
 __all__ = ["SAVE_DELAY_ENV", "AtomicCheckpointIO", "atomic_torch_save"]

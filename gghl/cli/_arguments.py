@@ -2,7 +2,7 @@
 
 ``+trainer.max_epoch=1`` adds a key Hydra cannot know is wrong; without this check it surfaces as a
 ``TypeError`` deep inside ``hydra.utils.instantiate`` (``config key ?``). Run after
-:func:`gghl.config_targets.check_targets`: resolving a ``_target_`` imports it.
+:func:`gghl.config.check_targets`: resolving a ``_target_`` imports it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from gghl.config_targets import ConfigError, config_file_for
+from gghl.config import ConfigError, config_file_for
 
 #: Hydra's own keys in a ``_target_`` node.
 _HYDRA_KEYS = frozenset({"_target_", "_partial_", "_convert_", "_recursive_", "_args_"})

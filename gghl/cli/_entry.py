@@ -34,6 +34,12 @@ def debug_enabled() -> bool:
     return any(os.environ.get(k, "") not in ("", "0") for k in (DEBUG_ENV, "HYDRA_FULL_ERROR"))
 
 
+def prepare_environment() -> None:
+    """Run-time defaults that must be set before loggers import: wandb never blocks on a login prompt."""
+    if not os.environ.get("WANDB_API_KEY") and "WANDB_MODE" not in os.environ:
+        os.environ["WANDB_MODE"] = "offline"
+
+
 def wants_help(argv: Sequence[str]) -> bool:
     """``--help`` / ``-h`` among the arguments (Hydra's own ``--hydra-help`` is left to Hydra)."""
     return any(a in ("--help", "-h") for a in argv[1:])
@@ -190,8 +196,7 @@ def run_command(
     if wants_help(sys.argv):
         print(config_help(config_name, summary, main_keys=main_keys))
         return
-    if not os.environ.get("WANDB_API_KEY") and "WANDB_MODE" not in os.environ:
-        os.environ["WANDB_MODE"] = "offline"  # wandb must never block on a login prompt
+    prepare_environment()
     import hydra
 
     reported: list[BaseException] = []

@@ -76,7 +76,7 @@ def compose_config(overrides: list[str]):
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
 
-    from gghl.cli._config import CONFIG_DIR, ConfigError
+    from gghl.config import CONFIG_DIR, ConfigError
 
     with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
         try:
@@ -113,10 +113,10 @@ def link_split(records: list, dst: Path) -> None:
 
 def load_init_weights(model, path: str) -> None:
     """Every weight of ``model`` from a Lightning checkpoint (``state_dict``) or a plain state dict."""
-    import torch
+    from gghl.checkpoint import read_weights
 
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    state = state.get("state_dict", state) if isinstance(state, dict) else state
+    state = read_weights(path)
+    state = state.get("state_dict", state)
     if not isinstance(state, dict):
         raise ValueError(f"init={path}: expected a checkpoint or a state dict, got {type(state).__name__}")
     own = model.state_dict()
@@ -137,7 +137,7 @@ def train_fold(cfg, init: str | None, root_dir: Path):
     import lightning as L
 
     from gghl.cli._arguments import check_arguments
-    from gghl.cli._config import check_targets, config_errors, inject_data_info
+    from gghl.config import check_targets, config_errors, inject_data_info
 
     skip = ("ModelCheckpoint", "LearningRateMonitor", "ValImageLogger")  # nothing to monitor, log or draw
     with config_errors(cfg):
@@ -360,7 +360,7 @@ def audit(opts: dict[str, Any], overrides: list[str]) -> int:
     import numpy as np
     import torch
 
-    from gghl.cli._config import ConfigError, config_errors
+    from gghl.config import ConfigError, config_errors
     from gghl.data.dota import DotaDataset
     from gghl.evaluation.detection_label_issues import rank_issues
     from gghl.evaluation.detection_label_quality import audit_detection_labels

@@ -44,7 +44,7 @@ def builder(fmt: str) -> Builder:
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Convert ``cfg.src`` to ``cfg.dst``; returns ``{"dst", "format", "entries", "parameters", "seconds"}``."""
-    from gghl.cli._config import check_targets, config_errors
+    from gghl.config import check_targets, config_errors
 
     with config_errors(cfg):
         check_targets(cfg)
@@ -55,8 +55,8 @@ def _run(cfg: DictConfig) -> dict[str, Any]:
     import torch
     from omegaconf import OmegaConf
 
-    from gghl.cli._config import ConfigError
-    from gghl.config_targets import check_targets
+    from gghl.checkpoint import check_torch_file, stored_config
+    from gghl.config import ConfigError
 
     start = time.time()
     if cfg.format not in FORMATS:
@@ -66,8 +66,6 @@ def _run(cfg: DictConfig) -> dict[str, Any]:
     src, dst = Path(str(cfg.src)), Path(str(cfg.dst))
     if not src.is_file():
         raise FileNotFoundError(f"src does not exist: {src}")
-    from gghl.tasks.checkpoint import check_torch_file
-
     check_torch_file(src)  # random bytes, other archives: one line naming the file, before torch.load
     if dst.exists() and not cfg.overwrite:
         raise ConfigError("dst", f"{dst} exists; pass overwrite=true to replace it", "configs/convert.yaml")
@@ -81,8 +79,9 @@ def _run(cfg: DictConfig) -> dict[str, Any]:
                 OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
             )
     ckpt = builder(str(cfg.format))(src, options)
-    # The stored config must pass the allow-list every loader applies (only gghl's own targets).
-    check_targets({"model": ckpt["gghl_config"]["model"], "data": ckpt["gghl_config"].get("data", {})})
+    # The stored config must pass the check every reader applies (gghl.checkpoint.stored_config: plain data,
+    # allow-listed targets): a converter never writes a checkpoint the loader would refuse.
+    stored_config(ckpt, dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(dst.name + ".tmp")
     torch.save(ckpt, tmp)

@@ -39,7 +39,7 @@ def _device(name: str) -> Any:
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Evaluate ``cfg.ckpt_path``; config errors are raised as ``ConfigError`` naming key and file."""
-    from gghl.cli._config import check_targets, config_errors
+    from gghl.config import check_targets, config_errors
 
     with config_errors(cfg):
         check_targets(cfg)  # before anything is instantiated
@@ -49,7 +49,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 def _datamodule(data_cfg: dict[str, Any]) -> Any:
     import hydra
 
-    from gghl.cli._config import ConfigError
+    from gghl.config import ConfigError
 
     try:
         return hydra.utils.instantiate(data_cfg, _convert_="all")
@@ -61,7 +61,7 @@ def _datamodule(data_cfg: dict[str, Any]) -> Any:
 def _detection_split(datamodule: Any, split: str) -> tuple[Any, str]:
     """``(raw dataset, split key)`` of a detection datamodule; a folder name that is no split key is used as
     the ``test`` split's folder (DOTA/COCO layouts: ``split=val2017``, ``split=test_full``)."""
-    from gghl.cli._config import ConfigError
+    from gghl.config import ConfigError
 
     key = split
     if split not in SPLIT_KEYS:
@@ -88,12 +88,13 @@ def _protocol(kind: str, datamodule: Any) -> str:
 
 
 def _run(cfg: DictConfig) -> dict[str, Any]:
-    from gghl.cli._config import ConfigError
     from gghl.cli.eval_data import given_data, resolve_eval_data
-    from gghl.export import CheckpointModel, load_task
+    from gghl.config import ConfigError
+    from gghl.export import CheckpointModel
     from gghl.models.large_image import TileSettings
+    from gghl.tasks.restore import restore_task
 
-    loaded = load_task(cfg.ckpt_path, allow_pickle=cfg.allow_pickle)
+    loaded = restore_task(cfg.ckpt_path, allow_pickle=cfg.allow_pickle)
     input_size = int(cfg.input_size) if cfg.input_size else loaded.img_size
     if not input_size:
         raise ConfigError("input_size", f"{cfg.ckpt_path} stores no img_size/image_size; pass input_size=N")

@@ -21,7 +21,7 @@ gghl-export ckpt_path=CKPT format=onnx|torchscript [img_size=800] [dynamic_batch
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Export ``cfg.ckpt_path``; returns ``{"path", "kind", "format", "parity": {...}}``."""
-    from gghl.cli._config import check_targets, config_errors
+    from gghl.config import check_targets, config_errors
 
     with config_errors(cfg):
         check_targets(cfg)
@@ -29,9 +29,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
 
 def _run(cfg: DictConfig) -> dict[str, Any]:
-    from gghl.cli._config import ConfigError
-    from gghl.export import export_checkpoint, load_task
+    from gghl.config import ConfigError
+    from gghl.export import export_checkpoint
     from gghl.export.pipeline import SUFFIX
+    from gghl.tasks.restore import restore_task
 
     if cfg.format not in SUFFIX:
         raise ConfigError(
@@ -40,7 +41,7 @@ def _run(cfg: DictConfig) -> dict[str, Any]:
     # The loader holds the checkpoint's stored config to the _target_ allow-list before anything is imported
     # (allow_pickle does not lift it). nms=true puts GGHL's rotated NMS into the graph: a checkpoint of
     # another kind is refused in one line.
-    loaded = load_task(
+    loaded = restore_task(
         cfg.ckpt_path, allow_pickle=cfg.allow_pickle, expected_kind="gghl" if cfg.nms else None
     )
     out_dir = Path(cfg.paths.output_dir)

@@ -30,8 +30,9 @@ def _device(name: str) -> str:
 
 def load_predictor(cfg: DictConfig) -> Any:
     """A ``CheckpointModel`` (``ckpt_path``) or an ``ExportedModel`` (``model_path``): exactly one is given."""
-    from gghl.cli._config import ConfigError
-    from gghl.export import CheckpointModel, ExportedModel, load_task
+    from gghl.config import ConfigError
+    from gghl.export import CheckpointModel, ExportedModel
+    from gghl.tasks.restore import restore_task
 
     if bool(cfg.ckpt_path) == bool(cfg.model_path):
         raise ConfigError(
@@ -40,7 +41,7 @@ def load_predictor(cfg: DictConfig) -> Any:
     if cfg.model_path:
         model = ExportedModel(cfg.model_path)
     else:
-        loaded = load_task(cfg.ckpt_path, allow_pickle=cfg.allow_pickle)
+        loaded = restore_task(cfg.ckpt_path, allow_pickle=cfg.allow_pickle)
         model = CheckpointModel(loaded, img_size=cfg.img_size, device=_device(cfg.device))
     if cfg.score_thresh is not None:
         model.score_thresh = float(cfg.score_thresh)
@@ -49,7 +50,7 @@ def load_predictor(cfg: DictConfig) -> Any:
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Predict ``cfg.input``; returns the JSON dict written to the output folder."""
-    from gghl.cli._config import check_targets, config_errors
+    from gghl.config import check_targets, config_errors
 
     with config_errors(cfg):
         check_targets(cfg)

@@ -85,7 +85,7 @@ def check_trainer_config(cfg: DictConfig) -> None:
     """Fail early, naming the key, on trainer settings that would only fail after the processes start."""
     import torch
 
-    from gghl.cli._config import ConfigError, config_file_for
+    from gghl.config import ConfigError, config_file_for
 
     tr = cfg.get("trainer") or {}
     if tr.get("sync_batchnorm") and (tr.get("accelerator") == "cpu" or not torch.cuda.is_available()):
@@ -135,7 +135,7 @@ def resolve_precision(cfg: DictConfig) -> str | None:
 def run(cfg: DictConfig) -> dict[str, float]:
     """Train and/or test as configured; returns the final metrics (floats)."""
     from gghl.cli._arguments import check_arguments
-    from gghl.cli._config import check_targets, config_errors
+    from gghl.config import check_targets, config_errors
 
     with config_errors(cfg):
         check_targets(cfg)  # before anything is instantiated
@@ -152,14 +152,14 @@ def _run(cfg: DictConfig) -> dict[str, float]:
     import lightning as L
 
     from gghl.callbacks import AtomicCheckpointIO
-    from gghl.cli._config import checkpoint_config, inject_data_info
-    from gghl.tasks.checkpoint_config import ConfigInCheckpoint
+    from gghl.callbacks.config_in_checkpoint import ConfigInCheckpoint
+    from gghl.checkpoint import config_to_store
+    from gghl.config import inject_data_info
 
     start = time.time()
     early = None  # a checkpoint file given by path fails here, before anything is built (one line)
     if cfg.get("ckpt_path") not in (None, "", "last"):
-        from gghl.tasks.checkpoint import check_resume_file
-        from gghl.tasks.model_kinds import kind_of_target
+        from gghl.checkpoint import check_resume_file, kind_of_target
 
         early = check_resume_file(
             str(cfg.ckpt_path),
@@ -172,7 +172,7 @@ def _run(cfg: DictConfig) -> dict[str, float]:
     # _convert_="all": plain lists/dicts in hparams, so checkpoints load with torch.load(weights_only=True).
     model = hydra.utils.instantiate(cfg.model, _convert_="all")
     callbacks = _instantiate_group(cfg.get("callbacks"))
-    callbacks.append(ConfigInCheckpoint(checkpoint_config(cfg)))
+    callbacks.append(ConfigInCheckpoint(config_to_store(cfg)))
     loggers = _instantiate_group(cfg.get("logger"))
     if not loggers:  # LearningRateMonitor refuses to run without a logger; nothing to monitor into anyway
         callbacks = [c for c in callbacks if not isinstance(c, L.pytorch.callbacks.LearningRateMonitor)]
@@ -186,7 +186,7 @@ def _run(cfg: DictConfig) -> dict[str, float]:
     if (
         ckpt_path
     ):  # not a checkpoint / refused target / another model kind / weights that do not fit: one line
-        from gghl.tasks.checkpoint import check_resume
+        from gghl.checkpoint import check_resume
 
         check_resume(ckpt_path, model, allow_pickle=bool(cfg.get("allow_pickle", False)), ckpt=early)
         early = None

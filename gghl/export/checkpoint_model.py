@@ -12,15 +12,16 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from gghl.export.loading import LoadedModel, export_module
 from gghl.export.postprocess import query_detections
+from gghl.export.wrapper import export_module
+from gghl.tasks.restore import RestoredTask
 
 
 class CheckpointModel:
     """``predict_batch(images [B,3,S,S] in [0,1]) -> list[dict]`` for a loaded task (see ``ExportedModel``).
 
     Args:
-        loaded: from :func:`gghl.export.loading.load_task`.
+        loaded: from :func:`gghl.tasks.restore.restore_task`.
         img_size: network input side (default: the training ``img_size`` of the data config).
         device: where the network runs.
         post: post-processing settings of an export (``meta["postprocess"]``); GGHL's ``score_thresh`` and
@@ -29,7 +30,7 @@ class CheckpointModel:
 
     def __init__(
         self,
-        loaded: LoadedModel,
+        loaded: RestoredTask,
         img_size: int | None = None,
         device: str | torch.device = "cpu",
         post: dict[str, Any] | None = None,

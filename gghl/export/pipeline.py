@@ -7,16 +7,17 @@ from pathlib import Path
 from gghl.export.checkpoint_model import CheckpointModel
 from gghl.export.exporter import FORMATS, export_onnx, export_torchscript
 from gghl.export.graph_nms import GGHLNMSExportModule
-from gghl.export.loading import LoadedModel, export_module
 from gghl.export.modules import GGHL_NMS_OUTPUTS, OUTPUTS
 from gghl.export.parity import ParityReport, assert_parity, check_parity, synthetic_images
 from gghl.export.runtime import ExportedModel
+from gghl.export.wrapper import export_module
+from gghl.tasks.restore import RestoredTask
 
 SUFFIX = {"onnx": ".onnx", "torchscript": ".pt"}
 
 
 def export_checkpoint(
-    loaded: LoadedModel,
+    loaded: RestoredTask,
     fmt: str,
     output: str | Path,
     img_size: int | None = None,

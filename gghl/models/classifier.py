@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 
-import torch
 from torch import Tensor, nn
+
+from gghl.checkpoint import read_weights
 
 
 class SmallCNN(nn.Module):
@@ -47,8 +48,8 @@ class SmallCNN(nn.Module):
 def _load_local(model: nn.Module, path: str) -> None:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"checkpoint_path not found: {path}")
-    state = torch.load(path, map_location="cpu", weights_only=True)  # a weights file never runs code
-    if isinstance(state, dict) and "state_dict" in state:
+    state = read_weights(path)  # weights_only: a weights file never runs code
+    if isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if isinstance(state, dict) and any(k.startswith("net.") for k in state):
         state = {k[4:]: v for k, v in state.items() if k.startswith("net.")}

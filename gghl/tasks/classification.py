@@ -276,7 +276,7 @@ def _plain(cfg: Any) -> Any:
 
 def load_eval_net(ckpt_path: str) -> nn.Module:
     """Frozen eval-mode net (EMA weights when the run kept them) from a ClassificationTask checkpoint."""
-    from gghl.tasks.checkpoint import restore_task  # the one loader: allow-list, kind, weights checks
+    from gghl.tasks.restore import restore_task  # the one loader: allow-list, kind, weights checks
 
     task = restore_task(ckpt_path, expected_kind="classifier").task
     net = copy.deepcopy(task.eval_net()).eval()

@@ -1,9 +1,9 @@
 """Malformed variants of a real (tiny) gghl checkpoint for ``scripts/fuzz_parsers.py`` (target ``checkpoint``).
 
-:func:`make_input` returns ``(bytes, call)``; ``call()`` runs :func:`gghl.tasks.checkpoint.restore_task` on the
+:func:`make_input` returns ``(bytes, call)``; ``call()`` runs :func:`gghl.tasks.restore.restore_task` on the
 file and asserts the loader's contract: it restores a classifier in eval mode, or raises one of
 :data:`DOCUMENTED_ERRORS` whose message is one line naming the file, and only
-:class:`~gghl.tasks.checkpoint.PickledCheckpointError` mentions ``allow_pickle``. Anything else is a finding.
+:class:`~gghl.checkpoint.PickledCheckpointError` mentions ``allow_pickle``. Anything else is a finding.
 
 Mutations: the file's bytes (flips, truncation, inserted / overwritten runs, random or empty files, other
 headers), the stored config (deleted keys, wrong types, NaN/inf, huge numbers, refused targets, interpolations,
@@ -23,9 +23,10 @@ from typing import Any
 
 import torch
 
-from gghl.config_targets import UnsafeConfigError
-from gghl.tasks.checkpoint import CONFIG_KEY, CheckpointError, PickledCheckpointError, restore_task
+from gghl.checkpoint import CONFIG_KEY, CheckpointError, PickledCheckpointError
+from gghl.config import UnsafeConfigError
 from gghl.tasks.classification import ClassificationTask  # imported here: the first example stays fast
+from gghl.tasks.restore import restore_task
 
 DOCUMENTED_ERRORS: tuple[type[BaseException], ...] = (CheckpointError, UnsafeConfigError)
 

@@ -17,8 +17,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from gghl.cli._config import CONFIG_DIR, ConfigError
-from gghl.config_targets import check_targets
+from gghl.config import CONFIG_DIR, ConfigError, check_targets
 from gghl.data.dota_classes import DOTA_V1_0
 from gghl.models.convert import OfficialCheckpointError
 from gghl.models.convert.gghl_checkpoint import build_gghl_official_checkpoint, paper_net_config

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from gghl.cli._config import CONFIG_DIR, ConfigError
+from gghl.config import CONFIG_DIR, ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = ("train", "eval", "export", "predict", "convert")

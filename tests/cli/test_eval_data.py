@@ -9,8 +9,8 @@ import pytest
 import yaml
 from hydra import compose, initialize_config_dir
 
-from gghl.cli._config import CONFIG_DIR
 from gghl.cli.eval_data import given_data, resolve_eval_data
+from gghl.config import CONFIG_DIR
 
 SYN = "gghl.data.detection_datamodule.SyntheticDataModule"
 NAMES = ["plane", "vehicle", "ship", "storage-tank", "court"]
@@ -89,8 +89,8 @@ def test_eval_yaml_lists_every_data_key() -> None:
 
 
 def test_data_and_split_errors_name_the_key() -> None:
-    from gghl.cli._config import ConfigError
     from gghl.cli.eval import _datamodule, _detection_split
+    from gghl.config import ConfigError
 
     with pytest.raises(ConfigError, match=r"config key data.*DotaDataModule.*train_size"):
         _datamodule(

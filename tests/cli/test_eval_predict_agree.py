@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from gghl.cli._config import CONFIG_DIR
+from gghl.config import CONFIG_DIR
 from gghl.data.output_names import ImageNameError
 
 _spec = importlib.util.spec_from_file_location(

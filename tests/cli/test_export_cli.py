@@ -10,7 +10,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from gghl.cli._config import CONFIG_DIR, ConfigError
+from gghl.config import CONFIG_DIR, ConfigError
 
 _spec = importlib.util.spec_from_file_location(
     "export_tiny_checkpoints", Path(__file__).parents[1] / "export" / "tiny_checkpoints.py"

@@ -14,7 +14,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from gghl.cli._config import CONFIG_DIR, ConfigError
+from gghl.config import CONFIG_DIR, ConfigError
 from gghl.export.parity import match_detections
 
 _spec = importlib.util.spec_from_file_location(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 
-from gghl.cli._config import CONFIG_DIR
+from gghl.config import CONFIG_DIR
 
 TINY = [
     "model.detector.num_queries=8",

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from gghl.cli._config import CONFIG_DIR
+from gghl.config import CONFIG_DIR
 
 TINY_MODEL = [
     "model.net.backbone=resnet10t",

@@ -15,7 +15,8 @@ import lightning as L
 import pytest
 from hydra.utils import instantiate
 
-from gghl.tasks.checkpoint_config import CONFIG_KEY, build_task_from_checkpoint, load_checkpoint
+from gghl.checkpoint import CONFIG_KEY, read_checkpoint
+from gghl.tasks.restore import restore_task
 
 REPO = Path(__file__).resolve().parents[2]
 OVERRIDES = [
@@ -57,12 +58,12 @@ def test_two_process_ddp_trains_and_validates_like_one_process(tmp_path: Path) -
     assert (run_dir / "train_ddp_process_1.log").is_file()  # rank 1 ran (Lightning's Hydra-aware re-launch)
 
     ckpt_path = run_dir / "checkpoints" / "last.ckpt"
-    ckpt = load_checkpoint(ckpt_path)
+    ckpt = read_checkpoint(ckpt_path)
     assert ckpt["global_step"] == 2  # 8 images / 2 ranks / batch 2: each rank trained 2 steps
     ddp = _last_val_row(next(run_dir.glob("csv/version_*/metrics.csv")))
     assert list((run_dir / "csv").glob("version_*/val_images/*.png")), "no validation images logged"
 
-    task, config = build_task_from_checkpoint(ckpt_path)
+    task = restore_task(ckpt_path).task
     datamodule = instantiate(ckpt[CONFIG_KEY]["data"])
     trainer = L.Trainer(
         accelerator="cpu",

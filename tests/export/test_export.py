@@ -14,12 +14,12 @@ from gghl.export import (
     ParityError,
     check_parity,
     export_checkpoint,
-    load_task,
 )
 from gghl.export.checkpoint_model import CheckpointModel
-from gghl.export.loading import export_module
 from gghl.export.parity import assert_parity, synthetic_images
 from gghl.export.postprocess import gghl_detections
+from gghl.export.wrapper import export_module
+from gghl.tasks.restore import restore_task
 
 SUFFIX = {"onnx": ".onnx", "torchscript": ".pt"}
 
@@ -27,7 +27,7 @@ SUFFIX = {"onnx": ".onnx", "torchscript": ".pt"}
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
 @pytest.mark.parametrize("kind", ["gghl", "query", "classifier"])
 def test_export_parity(checkpoints: dict[str, Path], tmp_path: Path, kind: str, fmt: str) -> None:
-    loaded = load_task(checkpoints[kind])
+    loaded = restore_task(checkpoints[kind])
     path, report = export_checkpoint(loaded, fmt, tmp_path / f"m{SUFFIX[fmt]}", dynamic_batch=True)
     print(report.line())  # the numbers of the closing note (pytest -s)
     assert report.ok and report.kept_same
@@ -45,7 +45,7 @@ def test_export_parity(checkpoints: dict[str, Path], tmp_path: Path, kind: str, 
 
 def test_gghl_host_postprocess_equals_task(checkpoints: dict[str, Path]) -> None:
     """The exported graph's candidates + gghl_detections == GGHLDetectionTask.predict_batch, exactly in PyTorch."""
-    loaded = load_task(checkpoints["gghl"])
+    loaded = restore_task(checkpoints["gghl"])
     module, post = export_module(loaded)
     images = synthetic_images(2, 128, seed=1)
     with torch.no_grad():
@@ -76,9 +76,9 @@ def test_gghl_invalid_candidates_are_dropped() -> None:
 def test_parity_check_fails_loudly_on_a_wrong_model(checkpoints: dict[str, Path], tmp_path: Path) -> None:
     from .tiny_checkpoints import make_checkpoint
 
-    loaded = load_task(checkpoints["gghl"])
+    loaded = restore_task(checkpoints["gghl"])
     path, _ = export_checkpoint(loaded, "onnx", tmp_path / "m.onnx")
-    other = load_task(make_checkpoint("gghl", tmp_path, seed=1))  # different weights
+    other = restore_task(make_checkpoint("gghl", tmp_path, seed=1))  # different weights
     module, _ = export_module(other)
     report = check_parity(module, CheckpointModel(other), ExportedModel(path), synthetic_images(2, 128))
     assert not report.ok
@@ -87,7 +87,7 @@ def test_parity_check_fails_loudly_on_a_wrong_model(checkpoints: dict[str, Path]
 
 
 def test_bad_requests_are_refused(checkpoints: dict[str, Path], tmp_path: Path) -> None:
-    loaded = load_task(checkpoints["gghl"])
+    loaded = restore_task(checkpoints["gghl"])
     with pytest.raises(ValueError, match="nms_pre"):
         export_checkpoint(loaded, "onnx", tmp_path / "m.onnx", nms=True, nms_pre=0)
     with pytest.raises(ValueError, match="multiple of 32"):
@@ -104,7 +104,7 @@ def test_exported_model_errors_name_the_file(checkpoints: dict[str, Path], tmp_p
     with pytest.raises(ExportedModelError, match="suffix"):
         ExportedModel(checkpoints["gghl"])  # a .ckpt is not an exported model
     path, _ = export_checkpoint(
-        load_task(checkpoints["classifier"]), "onnx", tmp_path / "c.onnx", check=False
+        restore_task(checkpoints["classifier"]), "onnx", tmp_path / "c.onnx", check=False
     )
     with pytest.raises(ValueError, match=r"c.onnx: expects images \[B, 3, 32, 32\]"):
         ExportedModel(path).run(torch.rand(1, 3, 64, 64))

@@ -10,13 +10,14 @@ import pytest
 import torch
 from torch import nn
 
-from gghl.export import ExportedModel, export_checkpoint, load_task
+from gghl.export import ExportedModel, export_checkpoint
 from gghl.export.exporter import quiet_trace
 from gghl.export.graph_nms import candidate_pairs, graph_nms, near_suppress, pairwise_box_iou, poly_to_obb
 from gghl.export.postprocess import gghl_detections
 from gghl.ops import box_iou_rotated
 from gghl.structures import obb_to_poly
 from gghl.structures import poly_to_obb as host_poly_to_obb
+from gghl.tasks.restore import restore_task
 
 
 def _special_boxes() -> torch.Tensor:
@@ -229,7 +230,7 @@ def test_graph_greedy_equals_batched_nms_rotated(tmp_path: Path) -> None:
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
 def test_export_nms_true_parity(checkpoints: dict[str, Path], tmp_path: Path, fmt: str) -> None:
     """The exported graph's own NMS gives the checkpoint's kept detections on 3 synthetic images."""
-    loaded = load_task(checkpoints["gghl"])
+    loaded = restore_task(checkpoints["gghl"])
     suffix = ".onnx" if fmt == "onnx" else ".pt"
     path, report = export_checkpoint(loaded, fmt, tmp_path / f"m{suffix}", nms=True, nms_pre=200)
     print(report.line())

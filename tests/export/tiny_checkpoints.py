@@ -11,8 +11,8 @@ import hydra
 import torch
 from hydra import compose, initialize_config_dir
 
-from gghl.cli._config import CONFIG_DIR, checkpoint_config
-from gghl.tasks.checkpoint_config import CONFIG_KEY
+from gghl.checkpoint import CONFIG_KEY, config_to_store
+from gghl.config import CONFIG_DIR
 
 OVERRIDES = {
     # score_thresh 0: every valid candidate reaches the rotated NMS (untrained scores are ~1e-4), so the
@@ -77,5 +77,5 @@ def make_checkpoint(kind: str, out_dir: Path, seed: int = 0) -> Path:
             for stage in task.model.decoder.stages:
                 stage.reg_branch[-1].weight.normal_(0.0, 0.05)
     path = out_dir / f"{kind}.ckpt"
-    torch.save({"state_dict": task.state_dict(), CONFIG_KEY: checkpoint_config(cfg)}, path)
+    torch.save({"state_dict": task.state_dict(), CONFIG_KEY: config_to_store(cfg)}, path)
     return path

@@ -25,8 +25,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from gghl.config_targets import CONFIG_DIR, ConfigError, UnsafeConfigError
-from gghl.tasks.checkpoint import (
+from gghl.checkpoint import (
     CONFIG_KEY,
     CheckpointError,
     CheckpointKindError,
@@ -34,8 +33,9 @@ from gghl.tasks.checkpoint import (
     NotACheckpointError,
     PickledCheckpointError,
     read_checkpoint,
-    restore_task,
 )
+from gghl.config import CONFIG_DIR, ConfigError, UnsafeConfigError
+from gghl.tasks.restore import restore_task
 
 _spec = importlib.util.spec_from_file_location(
     "tiny_checkpoints", Path(__file__).resolve().parents[1] / "export" / "tiny_checkpoints.py"
@@ -453,7 +453,7 @@ def test_plain_state_dict_is_not_a_gghl_checkpoint(tmp_path: Path, base: dict) -
 
 
 def test_converter_helper_names_a_gghl_checkpoint_by_kind(base: dict, ckpts: dict[str, Path]) -> None:
-    from gghl.tasks.checkpoint import refuse_gghl_checkpoint
+    from gghl.checkpoint import refuse_gghl_checkpoint
 
     with pytest.raises(CheckpointKindError) as info:
         refuse_gghl_checkpoint(base, ckpts["gghl"], "official GGHL weights")
@@ -472,3 +472,85 @@ def test_distillation_teacher_goes_through_the_loader(ckpts: dict[str, Path]) ->
         CheckpointKindError, match="holds a GGHL detector .*; this command expects a classifier$"
     ):
         load_eval_net(str(ckpts["gghl"]))
+
+
+# ------------------------------------------------------------------------------------------ one reader
+def test_torch_load_is_called_only_by_the_checkpoint_module() -> None:
+    """Every checkpoint and weights file is read through :mod:`gghl.checkpoint` (weights_only, one-line errors):
+    no other library module calls ``torch.load``."""
+    import ast
+
+    root = Path(__file__).resolve().parents[2] / "gghl"
+    callers = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            func = node.func if isinstance(node, ast.Call) else None
+            if isinstance(func, ast.Attribute) and func.attr == "load" and ast.unparse(func.value) == "torch":
+                callers.append(str(path.relative_to(root.parent)))
+    assert callers == ["gghl/checkpoint.py", "gghl/checkpoint.py"], callers
+
+
+def test_kinds_name_their_task_classes_where_they_are_defined() -> None:
+    """:func:`gghl.checkpoint.model_kind` compares qualified class names (no import): each ``TASK_KINDS`` key
+    must be the class's own module and name, and a subclass keeps its kind."""
+    from hydra._internal.utils import _locate
+
+    from gghl.checkpoint import TASK_KINDS, model_kind
+
+    for target, kind in TASK_KINDS.items():
+        cls = _locate(target)
+        assert f"{cls.__module__}.{cls.__qualname__}" == target
+        assert model_kind(cls.__new__(type("Sub", (cls,), {}))) == kind
+    with pytest.raises(TypeError, match="Linear is not a gghl task"):
+        model_kind(torch.nn.Linear(1, 1))
+
+
+def test_weights_files_are_read_weights_only_in_one_line(tmp_path: Path) -> None:
+    from gghl.checkpoint import read_weights
+
+    good = tmp_path / "w.pt"
+    torch.save({"a": torch.ones(2)}, good)
+    assert torch.equal(read_weights(good)["a"], torch.ones(2))
+    pickled = tmp_path / "pickled.pt"
+    torch.save({"obj": Path("x")}, pickled)
+    tensor = tmp_path / "tensor.pt"
+    torch.save(torch.ones(2), tensor)
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not weights")
+    expected = {
+        pickled: "could not be read with torch.load(weights_only=True)",
+        tensor: "holds a Tensor, not a dict of weights",
+        junk: "not a checkpoint",
+    }
+    for path, text in expected.items():
+        with pytest.raises(NotACheckpointError) as info:
+            read_weights(path)
+        msg = _one_line(info.value, path)
+        assert text in msg and "allow_pickle" not in msg, msg
+    with pytest.raises(FileNotFoundError, match="weights file not found: .*gone.pt"):
+        read_weights(tmp_path / "gone.pt")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "text"),
+    [
+        (
+            "img_size",
+            "torch.nn.Identity",
+            "'gghl_config.data.img_size' is 'torch.nn.Identity', not an integer",
+        ),
+        ("class_names", 7, "'gghl_config.data.class_names' is 7, not a list of names"),
+    ],
+)
+def test_data_entries_of_the_wrong_type_are_one_line(
+    tmp_path: Path, ckpts: dict[str, Path], key: str, value: Any, text: str
+) -> None:
+    """A fuzz find: the class names and input size every command reads from the stored data config are
+    checked when the task is restored, not left to crash inside a command."""
+    ckpt = torch.load(ckpts["classifier"], weights_only=True)
+    ckpt[CONFIG_KEY]["data"][key] = value
+    path = tmp_path / "bad_data.ckpt"
+    torch.save(ckpt, path)
+    with pytest.raises(CheckpointError) as info:
+        restore_task(path)
+    assert text in _one_line(info.value, path)

@@ -7,16 +7,17 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from gghl.cli._config import (
+from gghl.config import (
+    ALLOWED_TARGETS,
     CONFIG_DIR,
+    DENIED_MODULES,
     ConfigError,
     check_targets,
     config_errors,
     config_file_for,
     instantiate_at,
+    target_entries,
 )
-from gghl.config_targets import DENIED_MODULES
-from gghl.target_allowlist import ALLOWED_TARGETS
 
 EXPERIMENTS = sorted(p.stem for p in (Path(CONFIG_DIR) / "experiment").glob("*.yaml"))
 
@@ -48,7 +49,7 @@ def test_eval_config_passes() -> None:
         "subprocess.Popen",
         "torch.utils.collect_env.run",  # under torch., starts a process: admitted by the old prefix rule
         "torch.os.system",  # prefix matches, object is os.system
-        "gghl.cli._config.os.system",
+        "gghl.config.os.system",
         "torch.hub.load",
         "torch.load",
         "torch.nn.Module.__init__.__globals__",
@@ -71,15 +72,13 @@ def _yaml_targets() -> dict[str, list[str]]:
     are covered too) -> the files naming it."""
     from omegaconf import OmegaConf
 
-    from gghl.config_targets import _walk_targets
-
     found: dict[str, list[str]] = {}
     for path in sorted(Path(CONFIG_DIR).rglob("*.yaml")):
         raw = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
         if path.parent.name == "hydra" or not isinstance(raw, dict):
             continue
         raw.pop("hydra", None)
-        for _, value in _walk_targets(raw, ""):
+        for _, value in target_entries(raw):
             found.setdefault(value, []).append(str(path.relative_to(CONFIG_DIR)))
     return found
 
@@ -88,7 +87,7 @@ def test_allow_list_holds_every_shipped_target() -> None:
     found = _yaml_targets()
     assert len(found) >= 20  # the scan really read the configs
     missing = {t: files for t, files in found.items() if t not in ALLOWED_TARGETS}
-    assert not missing, f"add these to gghl/target_allowlist.py: {missing}"
+    assert not missing, f"add these to ALLOWED_TARGETS in gghl/config.py: {missing}"
 
 
 def test_every_allowed_name_is_a_class_or_function_outside_loader_modules() -> None:
@@ -201,12 +200,13 @@ def test_checkpoint_with_foreign_target_is_refused(tmp_path) -> None:
     """A checkpoint's stored config passes the allow-list: `_target_: os.system` never runs."""
     import torch
 
-    from gghl.tasks.checkpoint_config import CONFIG_KEY, build_task_from_checkpoint
+    from gghl.checkpoint import CONFIG_KEY
+    from gghl.tasks.restore import restore_task
 
     marker = tmp_path / "pwned"
     bad = {"state_dict": {}, CONFIG_KEY: {"model": {"_target_": "os.system", "command": f"touch {marker}"}}}
     path = tmp_path / "evil.ckpt"
     torch.save(bad, path)
     with pytest.raises(ConfigError, match=r"model\._target_.*evil\.ckpt"):
-        build_task_from_checkpoint(path)
+        restore_task(path)
     assert not marker.exists()

@@ -18,7 +18,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from gghl.cli._config import CONFIG_DIR
+from gghl.config import CONFIG_DIR
 from gghl.models.convert.gghl_official import OfficialCheckpointError
 from gghl.models.convert.stageinteractor_official import (
     COCO_CATEGORY_IDS,

@@ -7,7 +7,7 @@ from typing import Any
 
 from hydra import compose, initialize_config_dir
 
-from gghl.cli._config import CONFIG_DIR
+from gghl.config import CONFIG_DIR
 
 TINY = [
     "model.net.backbone=test_resnet",

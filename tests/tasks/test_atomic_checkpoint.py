@@ -14,9 +14,8 @@ import pytest
 import torch
 
 from gghl.callbacks.atomic_checkpoint import SAVE_DELAY_ENV, AtomicCheckpointIO, atomic_torch_save
+from gghl.checkpoint import NotACheckpointError, PickledCheckpointError, read_checkpoint
 from gghl.cli.train import run
-from gghl.tasks.checkpoint import NotACheckpointError, PickledCheckpointError
-from gghl.tasks.checkpoint_config import load_checkpoint
 
 from ._train_helpers import TINY, compose_train
 
@@ -72,12 +71,12 @@ def test_sigkill_during_save_keeps_last_ckpt_and_resumes(tmp_path: Path) -> None
             proc.stdout.close()
     assert proc.returncode == -signal.SIGKILL
     assert any(ckpts.glob(".last.ckpt.tmp-*"))  # killed mid-save: the partial file is the temporary one
-    last = load_checkpoint(ckpts / "last.ckpt")  # weights_only load of a complete file
+    last = read_checkpoint(ckpts / "last.ckpt")  # weights_only load of a complete file
     assert last["epoch"] == 0 and last["global_step"] == 2
     print(f"killed during save; last.ckpt intact at epoch {last['epoch']} step {last['global_step']}")
 
     metrics = run(compose_train(run_dir, *RUN, "trainer.max_epochs=2", "ckpt_path=last"))
-    resumed = load_checkpoint(ckpts / "last.ckpt")
+    resumed = read_checkpoint(ckpts / "last.ckpt")
     assert (resumed["epoch"], resumed["global_step"]) == (1, 4)
     assert torch.isfinite(torch.tensor(metrics["train/loss_total"]))
     assert not any(ckpts.glob(".last.ckpt.tmp-*"))  # the killed process's temporary was cleaned up

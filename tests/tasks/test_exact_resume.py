@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from gghl.checkpoint import read_checkpoint
 from gghl.cli.train import resolve_ckpt_path, run
-from gghl.tasks.checkpoint_config import load_checkpoint
 from gghl.tasks.gghl_detection import GGHLDetectionTask
 
 from ._train_helpers import compose_train
@@ -55,12 +55,12 @@ def test_resume_from_last_equals_uninterrupted(tmp_path: Path, monkeypatch: pyte
         m.setattr(GGHLDetectionTask, "on_train_epoch_start", crash_in_second_epoch, raising=False)
         with pytest.raises(_Interrupt):
             run(compose_train(cut_dir, *RUN))
-    first = load_checkpoint(cut_dir / "checkpoints" / "last.ckpt")
+    first = read_checkpoint(cut_dir / "checkpoints" / "last.ckpt")
     assert first["epoch"] == 0
     resumed_metrics = run(compose_train(cut_dir, *RUN, "ckpt_path=last"))
 
-    ref = load_checkpoint(ref_dir / "checkpoints" / "last.ckpt")
-    res = load_checkpoint(cut_dir / "checkpoints" / "last.ckpt")
+    ref = read_checkpoint(ref_dir / "checkpoints" / "last.ckpt")
+    res = read_checkpoint(cut_dir / "checkpoints" / "last.ckpt")
     assert (
         (res["epoch"], res["global_step"]) == (ref["epoch"], ref["global_step"]) == (EPOCHS - 1, 3 * EPOCHS)
     )

@@ -112,7 +112,7 @@ def test_tensorboard_logger_gets_scalars_and_images(tmp_path: Path) -> None:
 
 @pytest.mark.slow  # starts the wandb service process (~10 s)
 def test_wandb_logger_runs_offline_without_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from gghl.cli._config import prepare_environment
+    from gghl.cli._entry import prepare_environment
 
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.delenv("WANDB_MODE", raising=False)

@@ -6,9 +6,10 @@ import lightning as L
 import pytest
 import torch
 
+from gghl.callbacks.config_in_checkpoint import ConfigInCheckpoint
+from gghl.checkpoint import CONFIG_KEY, read_checkpoint
 from gghl.data.detection_datamodule import SyntheticDataModule
 from gghl.models.gghl_detector import build_gghl_detector
-from gghl.tasks.checkpoint_config import CONFIG_KEY, ConfigInCheckpoint, load_checkpoint
 from gghl.tasks.gghl_detection import GGHLDetectionTask, NonFiniteLossError
 
 
@@ -77,7 +78,7 @@ def test_non_finite_loss_is_skipped_then_stops(tmp_path: Path) -> None:
 
 def test_checkpoint_carries_model_config_and_loads_weights_only(tmp_path: Path) -> None:
     task = _task()
-    # load_checkpoint holds the stored config to the _target_ allow-list: a real name
+    # read_checkpoint holds the stored config to the _target_ allow-list: a real name
     cfg = {
         "model": {"_target_": "gghl.tasks.gghl_detection.GGHLDetectionTask"},
         "data": {"class_names": ["a"]},
@@ -95,7 +96,7 @@ def test_checkpoint_carries_model_config_and_loads_weights_only(tmp_path: Path) 
     trainer.fit(task, datamodule=_datamodule())
     path = tmp_path / "m.ckpt"
     trainer.save_checkpoint(path)
-    ckpt = load_checkpoint(path)
+    ckpt = read_checkpoint(path)
     assert ckpt[CONFIG_KEY] == cfg
     assert "net.head.cls.0.1.weight" in ckpt["state_dict"]
 

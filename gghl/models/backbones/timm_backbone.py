@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import timm
-import torch
 from torch import Tensor, nn
+
+from gghl.checkpoint import read_weights
 
 
 class TimmBackbone(nn.Module):
@@ -84,12 +85,11 @@ class TimmBackbone(nn.Module):
 
             state = load_file(str(path), device="cpu")
         else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        if isinstance(state, dict):
-            for key in ("state_dict", "model"):
-                if isinstance(state.get(key), dict):
-                    state = state[key]
-                    break
+            state = read_weights(path)
+        for key in ("state_dict", "model"):
+            if isinstance(state.get(key), dict):
+                state = state[key]
+                break
         if not isinstance(state, dict):
             raise ValueError(f"{path}: expected a state dict of tensors, got {type(state).__name__}")
         own = self.body.state_dict()

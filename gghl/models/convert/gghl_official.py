@@ -35,6 +35,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from gghl.checkpoint import CheckpointError, read_weights
+
 __all__ = [
     "OfficialCheckpointError",
     "convert_official_gghl",
@@ -279,7 +281,7 @@ def _official_order(ours: str) -> tuple[int, int]:
 
 
 def load_official_file(path: str | Path) -> dict[str, Any]:
-    """Read an official GGHL ``.pt`` file with ``torch.load(weights_only=True)``.
+    """Read an official GGHL ``.pt`` file through :func:`gghl.checkpoint.read_weights` (``weights_only``).
 
     The training script's checkpoints hold ``best_mAP`` as a NumPy scalar; the NumPy scalar/dtype
     reconstructors (data only, no code) are allowed for this load, under their NumPy 1 and 2 names.
@@ -310,14 +312,8 @@ def load_official_file(path: str | Path) -> dict[str, Any]:
         *{type(np.dtype(c)) for c in "fdilqb?"},
     ]
     try:
-        with torch.serialization.safe_globals(allowed):
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # an unpickling refusal or a corrupt file: name the file, keep the cause
-        raise OfficialCheckpointError(
-            f"{path}: could not be read with torch.load(weights_only=True): {' '.join(str(err).split())[:300]}"
-        ) from err
-    if not isinstance(obj, dict):
-        raise OfficialCheckpointError(
-            f"{path}: expected a dict (state dict or training checkpoint), got {type(obj).__name__}"
-        )
-    return obj
+        return read_weights(path, safe_globals=allowed)
+    except (
+        CheckpointError
+    ) as err:  # an unpickling refusal, a corrupt file, not a dict: one line naming the file
+        raise OfficialCheckpointError(str(err)) from err

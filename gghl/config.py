@@ -1,15 +1,15 @@
-"""Which ``_target_`` a config may instantiate, and config errors that name the key and the file.
+"""Configs: where they live, which ``_target_`` a config may instantiate, and errors that name key and file.
 
-One list (:data:`gghl.target_allowlist.ALLOWED_TARGETS`, exact names, no prefixes) and one comparison
+The one allow-list (:data:`ALLOWED_TARGETS`, exact names, no prefixes) and one comparison
 (:func:`target_problem`, a string test: nothing is imported to decide) serve both kinds of config:
 
 * command-line configs (:func:`check_targets`): the user may opt out for his own configs
   (``--config-dir`` / ``+allow_external_targets=true``);
-* a checkpoint's stored config (:func:`check_untrusted_config`): plain data, no interpolation, every target
-  on the list; no opt-in, ``allow_pickle`` included.
+* a checkpoint's stored config (:func:`check_untrusted_config`, applied by :mod:`gghl.checkpoint`): plain
+  data, no interpolation, every target on the list; no opt-in, ``allow_pickle`` included.
 
-Library-level (no ``gghl.cli`` import) because checkpoints carry configs too. The entry points re-export
-these names from ``gghl.cli._config``.
+A base module (imports only omegaconf and the standard library; Hydra inside the functions that need a running
+job): models, tasks, export and the entry points all use it.
 """
 
 from __future__ import annotations
@@ -21,19 +21,136 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, ListConfig, OmegaConf
-
-from gghl.target_allowlist import ALLOWED_TARGETS
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 log = logging.getLogger(__name__)
 
+# ----------------------------------------------------------------------------------------- config folder
 # Configs live at the repository root (`configs/`); editable installs and scripts/ both see them.
 CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "configs")
 
-# --------------------------------------------------------------------------- `_target_` allow-list
-#: Kept for imports only: the packages :data:`ALLOWED_TARGETS` draws names from. The check is by exact
-#: name, never by prefix.
-DEFAULT_ALLOWED_PREFIXES: tuple[str, ...] = ("gghl.", "torch.", "lightning.", "timm.")
+# ------------------------------------------------------------------------------------ `_target_` allow-list
+# The names a config's ``_target_`` may instantiate: one explicit list, no module prefixes. A name is compared
+# as a string, exactly as the config spells it; nothing is imported to decide. A prefix rule ("anything under
+# ``torch.``") admitted ``torch.utils.collect_env.run`` (starts a process) and would admit whatever a future
+# torch adds; a list cannot grow by itself.
+#
+# What is here: every ``_target_`` of the shipped configs (``configs/``, all experiments and group options;
+# ``tests/reliability/test_config_targets.py`` composes them and fails when one is missing), the project's
+# other config-facing classes, and named torch / timm / Lightning classes a config may reasonably swap in
+# (optimizers, schedulers, layers, callbacks, loggers). Left out on purpose: anything that loads files or
+# code (``torch.load``, ``torch.hub.*``, ``timm.create_model`` with its ``checkpoint_path``), runs processes,
+# takes a callable argument that would need another target (``LambdaLR``), or talks to a server on
+# construction (``MLFlowLogger``).
+#
+# Adding a name: append it below (fully qualified, as configs spell it) with a reason in the commit; user
+# configs may instead opt out of the list (``--config-dir`` / ``+allow_external_targets=true``), checkpoints
+# never.
+
+#: The project's own classes and functions that configs instantiate.
+GGHL_TARGETS: frozenset[str] = frozenset(
+    {
+        # tasks (the model kinds, gghl.checkpoint.TASK_KINDS)
+        "gghl.tasks.gghl_detection.GGHLDetectionTask",
+        "gghl.tasks.query_detection.QueryDetectionTask",
+        "gghl.tasks.classification.ClassificationTask",
+        # model parts
+        "gghl.models.gghl_detector.build_gghl_detector",
+        "gghl.models.gghl_postprocess.GGHLPostProcess",
+        "gghl.models.query.tiny_backbone.TinyConvBackbone",
+        # data modules
+        "gghl.data.detection_datamodule.SyntheticDataModule",
+        "gghl.data.detection_datamodule.DotaDataModule",
+        "gghl.data.detection_datamodule.CocoDataModule",
+        "gghl.data.synthetic_coco.SyntheticCocoDataModule",
+        "gghl.data.classification.DigitsDataModule",
+        "gghl.data.classification.ImageFolderDataModule",
+        "gghl.data.classification.CSVDataModule",
+        # callbacks
+        "gghl.callbacks.ExactResume",
+        "gghl.callbacks.ValImageLogger",
+    }
+)
+
+#: Named classes of torch / timm / Lightning.
+THIRD_PARTY_TARGETS: frozenset[str] = frozenset(
+    {
+        # optimizers
+        *(
+            f"torch.optim.{n}"
+            for n in ("SGD", "Adam", "AdamW", "Adamax", "Adagrad", "Adadelta", "RMSprop", "NAdam", "RAdam")
+        ),
+        *(
+            f"timm.optim.{n}"
+            for n in ("Lamb", "AdamP", "SGDP", "Lion", "AdaBelief", "Adan", "NAdamW", "Lars")
+        ),
+        # schedulers (no LambdaLR / MultiplicativeLR: they take a callable)
+        *(
+            f"torch.optim.lr_scheduler.{n}"
+            for n in (
+                "CosineAnnealingLR",
+                "CosineAnnealingWarmRestarts",
+                "StepLR",
+                "MultiStepLR",
+                "ExponentialLR",
+                "LinearLR",
+                "ConstantLR",
+                "PolynomialLR",
+                "OneCycleLR",
+                "CyclicLR",
+                "ReduceLROnPlateau",
+                "SequentialLR",
+                "ChainedScheduler",
+            )
+        ),
+        # layers
+        *(
+            f"torch.nn.{n}"
+            for n in (
+                "Identity",
+                "ReLU",
+                "ReLU6",
+                "SiLU",
+                "GELU",
+                "LeakyReLU",
+                "Mish",
+                "Hardswish",
+                "Sigmoid",
+                "Tanh",
+                "BatchNorm2d",
+                "SyncBatchNorm",
+                "GroupNorm",
+                "LayerNorm",
+                "Dropout",
+                "Dropout2d",
+            )
+        ),
+        # Lightning trainer, callbacks, loggers, strategies
+        "lightning.pytorch.Trainer",
+        "lightning.pytorch.trainer.Trainer",
+        *(
+            f"lightning.pytorch.callbacks.{n}"
+            for n in (
+                "ModelCheckpoint",
+                "LearningRateMonitor",
+                "TQDMProgressBar",
+                "RichProgressBar",
+                "EarlyStopping",
+                "ModelSummary",
+                "RichModelSummary",
+                "StochasticWeightAveraging",
+                "Timer",
+            )
+        ),
+        *(f"lightning.pytorch.loggers.{n}" for n in ("CSVLogger", "TensorBoardLogger", "WandbLogger")),
+        "lightning.pytorch.strategies.DDPStrategy",
+        "lightning.pytorch.strategies.SingleDeviceStrategy",
+    }
+)
+
+#: Every name a ``_target_`` may hold (exact strings).
+ALLOWED_TARGETS: frozenset[str] = GGHL_TARGETS | THIRD_PARTY_TARGETS
+
 #: Modules that load or run foreign code (pickles, hub repos, C++ sources); no allowed name lives in them
 #: (a test checks it).
 DENIED_MODULES: tuple[str, ...] = (
@@ -52,6 +169,7 @@ MAX_STORED_DEPTH = 64
 EXTERNAL_MODEL_SOURCES: tuple[str, ...] = ("hf-hub:", "hf_hub:", "local-dir:")
 
 
+# ------------------------------------------------------------------------------------------------ errors
 class ConfigError(ValueError):
     """A config problem; the message names the key path and the config file it most likely came from."""
 
@@ -62,6 +180,11 @@ class ConfigError(ValueError):
         super().__init__(f"config key {key}{where}: {message}")
 
 
+class UnsafeConfigError(ConfigError):
+    """A checkpoint's stored config names something it may not instantiate, or is not plain data."""
+
+
+# -------------------------------------------------------------------------------- where a key came from
 def _hydra_cfg(cfg: Any = None) -> DictConfig | None:
     """The running Hydra job's own config, else ``cfg.hydra`` (``compose(..., return_hydra_config=True)``),
     else ``None`` (plain ``compose`` in tests, checkpoint dicts)."""
@@ -120,6 +243,7 @@ def config_file_for(key: str, hydra_cfg: DictConfig | None = None) -> str | None
     return None
 
 
+# ------------------------------------------------------------------------------------------ target checks
 #: The ``key`` :func:`_walk` gives list items (a dict key can be anything, ``None`` included).
 LIST_ITEM = object()
 
@@ -139,21 +263,24 @@ def _walk(node: Any, path: str, depth: int = 0) -> Iterator[tuple[str, Any, Any,
             yield from _walk(v, sub, depth + 1)
 
 
-def _walk_targets(node: Any, path: str) -> list[tuple[str, Any]]:
-    """``(key path of the _target_, raw value)`` for every ``_target_`` in a plain container tree."""
+def target_entries(node: Any, path: str = "") -> list[tuple[str, Any]]:
+    """``(key path of the _target_, raw value)`` for every ``_target_`` in a plain container tree (``path``:
+    the key path of ``node`` itself, prefixed to every result)."""
     return [(p, v) for p, k, v, _ in _walk(node, path) if k == "_target_"]
 
 
 def target_problem(target: Any, allowed: frozenset[str] | set[str] = ALLOWED_TARGETS) -> str | None:
     """Why ``target`` may not be instantiated, or ``None`` when it is an allowed name.
 
-    A pure string comparison with :data:`gghl.target_allowlist.ALLOWED_TARGETS`: nothing is imported to decide
+    A pure string comparison with :data:`ALLOWED_TARGETS`: nothing is imported to decide
     (importing a module runs its code)."""
     if not isinstance(target, str):
         return f"_target_ must be a string naming a class or function, got {type(target).__name__}"
     if target not in allowed:
         shown = target if len(target) <= 120 else target[:117] + "..."
-        return f"_target_ {shown!r} is not in the allow-list of instantiable names (gghl.target_allowlist)"
+        return (
+            f"_target_ {shown!r} is not in the allow-list of instantiable names (gghl.config.ALLOWED_TARGETS)"
+        )
     return None
 
 
@@ -210,10 +337,10 @@ def check_targets(
         if user_src and not allow_external:
             log.warning("config from user folder(s) %s: _target_ allow-list not enforced", user_src)
             allow_external = True
-    targets = _walk_targets(raw, "")
+    targets = target_entries(raw, "")
     if isinstance(cfg, DictConfig):
         for path, node in _resolved_containers(cfg, raw):
-            targets += _walk_targets(node, path)
+            targets += target_entries(node, path)
     checked = []
     for key, value in targets:
         if isinstance(value, str) and "${" in value and isinstance(cfg, DictConfig):
@@ -237,10 +364,7 @@ def check_targets(
     return checked
 
 
-class UnsafeConfigError(ConfigError):
-    """A checkpoint's stored config names something it may not instantiate, or is not plain data."""
-
-
+# ------------------------------------------------------------------------------------------ stored configs
 _PLAIN = (str, int, float, bool, type(None))
 
 
@@ -298,6 +422,7 @@ def check_untrusted_config(
     return checked
 
 
+# ------------------------------------------------------------------------------- errors that name the key
 @contextmanager
 def config_errors(cfg: DictConfig | None = None) -> Iterator[None]:
     """Re-raise OmegaConf/Hydra config errors as :class:`ConfigError` naming the key and the file.
@@ -339,3 +464,13 @@ def instantiate_at(cfg: DictConfig, key: str, **kwargs: Any) -> Any:
         return hydra.utils.instantiate(node, **kwargs)
     except (InstantiationException, OmegaConfBaseException) as e:
         raise ConfigError(key, f"{type(e).__name__}: {e}", config_file_for(key, _hydra_cfg(cfg))) from e
+
+
+# --------------------------------------------------------------------------------------- derived keys
+def inject_data_info(cfg: DictConfig, datamodule: object) -> None:
+    """Expose the datamodule's ``num_classes`` / ``class_names`` to configs as ``${data.num_classes}`` etc."""
+    with open_dict(cfg):
+        for key in ("num_classes", "class_names"):
+            if hasattr(datamodule, key):
+                value = getattr(datamodule, key)
+                cfg.data[key] = list(value) if key == "class_names" else int(value)

@@ -1,5 +1,8 @@
-"""The one checkpoint loader: every command that reads a checkpoint (train resume, eval, export, predict,
-a distillation teacher, the converter) goes through these functions.
+"""The one checkpoint reader: every command and every weights file goes through this module.
+
+A base module (torch, omegaconf and :mod:`gghl.config` only): models read weights files with it, the tasks
+layer rebuilds a task from what it returns (:func:`gghl.tasks.restore.restore_task`), Lightning loads through
+it (:class:`gghl.callbacks.AtomicCheckpointIO`). It is the only place in the library that calls ``torch.load``.
 
 Steps, each with its own one-line error that starts with the file name:
 
@@ -7,49 +10,103 @@ Steps, each with its own one-line error that starts with the file name:
    format with torch's magic number)? Empty, random, truncated, other zip files, text: :class:`NotACheckpointError`
    ("not a checkpoint"), never the allow-pickle hint. Then ``torch.load(weights_only=True)``; only a real
    torch file that holds pickled classes gets :class:`PickledCheckpointError` with the ``allow_pickle=true``
-   opt-in.
-2. :func:`stored_config` - the ``gghl_config`` entry passes :func:`gghl.config_targets.check_untrusted_config`
+   opt-in. A stored config is checked before the dict is returned.
+   :func:`read_weights` is the same read for weights files (state dicts, other frameworks' checkpoints):
+   always ``weights_only``, no opt-in.
+2. :func:`stored_config` - the ``gghl_config`` entry passes :func:`gghl.config.check_untrusted_config`
    (plain data, no interpolation, every ``_target_`` an allowed *name*; no import happens to decide and
    ``allow_pickle`` does not lift it).
-3. :func:`check_kind` - the kind comes from the model ``_target_`` string (:mod:`gghl.tasks.model_kinds`);
-   a command that expects another kind stops with :class:`CheckpointKindError` before anything is built.
-4. :func:`restore_task` - instantiate the model config (``pretrained`` / ``checkpoint_path`` cleared: the
-   weights are the checkpoint's, nothing else is read), then :func:`check_weights` compares the state dict
-   with the model (counts and a few example keys in one line) and loads it.
+3. :func:`check_kind` - the kind comes from the model ``_target_`` string (:data:`TASK_KINDS`); a command
+   that expects another kind stops with :class:`CheckpointKindError` before anything is built.
+4. :func:`check_weights` - the state dict against a model: counts and a few example keys in one line.
 """
 
 from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from torch import nn
 
-from gghl.config_targets import check_untrusted_config
-from gghl.tasks.model_kinds import (
-    TASK_TARGETS,
-    describe,
-    describe_expected,
-    kind_of_target,
-    model_kind,
-    normalize_expected,
-)
+from gghl.config import check_untrusted_config
 
 CONFIG_KEY = "gghl_config"
 # torch.save's legacy (non-zip) format starts with the pickled magic number 0x1950a86a20f9469cfc6c.
 _LEGACY_MAGIC = bytes.fromhex("8a0a6cfc9c46f9206aa85019")
 _PICKLED_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
-#: Keys of a stored model config that would make rebuilding read something besides the checkpoint.
-_OUTSIDE_READS = {"pretrained": False, "checkpoint_path": None}
-#: Elements a rebuilt model may hold beyond the checkpoint's tensors (non-persistent buffers, metric states).
-MAX_EXTRA_ELEMENTS = 1 << 26
 
 
+# ------------------------------------------------------------------------------------------ model kinds
+# A checkpoint's kind comes from its stored model config's ``_target_`` string: nothing is imported or built to
+# know it, so a command refuses a checkpoint of the wrong kind before it instantiates anything.
+#: ``_target_`` of each task class -> its kind (a test checks each names its class where it is defined).
+TASK_KINDS: dict[str, str] = {
+    "gghl.tasks.gghl_detection.GGHLDetectionTask": "gghl",
+    "gghl.tasks.query_detection.QueryDetectionTask": "query",
+    "gghl.tasks.classification.ClassificationTask": "classifier",
+}
+KINDS: tuple[str, ...] = ("gghl", "query", "classifier")
+#: kind -> its task's ``_target_``.
+TASK_TARGETS: dict[str, str] = {kind: target for target, kind in TASK_KINDS.items()}
+#: How messages name each kind.
+KIND_NAMES: dict[str, str] = {
+    "gghl": "a GGHL detector",
+    "query": "a query detector",
+    "classifier": "a classifier",
+}
+
+
+def kind_of_target(target: Any) -> str | None:
+    """The kind of a model config's ``_target_`` (a string), ``None`` for anything that is not a gghl task."""
+    return TASK_KINDS.get(target) if isinstance(target, str) else None
+
+
+def describe(kind: str | None, target: Any = None) -> str:
+    """``"a query detector (gghl.tasks.query_detection.QueryDetectionTask)"``; for an unknown kind the
+    target itself (``"gghl.x.Y, not a gghl task"``)."""
+    if kind in KIND_NAMES:
+        return f"{KIND_NAMES[kind]} ({target})" if target else KIND_NAMES[kind]
+    return f"{target!s:.120}, not a gghl task" if target else "no model config"
+
+
+def describe_expected(kinds: Iterable[str]) -> str:
+    """``"a GGHL detector"`` / ``"a GGHL detector or a classifier"`` / ``"a GGHL detector, a query detector
+    or a classifier"``."""
+    names = [KIND_NAMES.get(k, k) for k in kinds]
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def normalize_expected(expected: str | Iterable[str] | None) -> tuple[str, ...]:
+    """``None`` -> every kind; a kind or an iterable of kinds -> a tuple. ``ValueError`` for an unknown name."""
+    if expected is None:
+        return KINDS
+    kinds = (expected,) if isinstance(expected, str) else tuple(expected)
+    bad = [k for k in kinds if k not in KINDS]
+    if bad or not kinds:
+        raise ValueError(f"expected_kind must be one or more of {list(KINDS)}, got {expected!r}")
+    return kinds
+
+
+def model_kind(task: Any) -> str:
+    """``gghl`` | ``query`` | ``classifier`` for a task instance (subclasses included); ``TypeError`` for
+    anything else. Compared by the qualified names of its classes, so nothing is imported to decide."""
+    for cls in type(task).__mro__:
+        kind = TASK_KINDS.get(f"{cls.__module__}.{cls.__qualname__}")
+        if kind is not None:
+            return kind
+    raise TypeError(
+        f"{type(task).__name__} is not a gghl task; supported: GGHL, query detector, classifier tasks"
+    )
+
+
+# ------------------------------------------------------------------------------------------------ errors
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used; the one-line message starts with the file."""
 
@@ -71,14 +128,15 @@ class CheckpointKindError(CheckpointError):
 
 
 class CheckpointBuildError(CheckpointError):
-    """The stored model config does not build (arguments of another version, missing entries)."""
+    """The stored config does not build a usable task (arguments of another version, missing entries, a data
+    config entry of the wrong type)."""
 
 
 class CheckpointWeightsError(CheckpointError):
     """The stored weights do not fit the model (missing / unexpected keys, shapes, non-finite values)."""
 
 
-# ------------------------------------------------------------------------------------------ 1. read
+# -------------------------------------------------------------------------------------------- 1. read
 def check_torch_file(path: str | Path) -> None:
     """Raise :class:`NotACheckpointError` unless ``path`` has the structure of a ``torch.save`` file (zip with
     ``data.pkl``, or the legacy format's magic number); reads only the header and the zip directory. For every
@@ -121,7 +179,9 @@ def check_torch_file(path: str | Path) -> None:
 def read_checkpoint(
     path: str | Path, allow_pickle: bool = False, map_location: Any = "cpu"
 ) -> dict[str, Any]:
-    """The checkpoint dict of ``path``, loaded with ``torch.load(weights_only=True)`` unless ``allow_pickle``.
+    """The checkpoint dict of ``path``, loaded with ``torch.load(weights_only=True)`` unless ``allow_pickle``;
+    its stored config (if any) has passed :func:`stored_config`. The one read of every checkpoint: the
+    commands, train resume, Lightning's loads (:class:`gghl.callbacks.AtomicCheckpointIO`) and tests.
 
     Raises:
         FileNotFoundError: no such file.
@@ -129,13 +189,13 @@ def read_checkpoint(
             torch cannot read it, or it holds something other than a dict.
         PickledCheckpointError: a torch file holding pickled classes (e.g. an old Lightning checkpoint):
             the message names the class and the ``allow_pickle=true`` opt-in (trusted files only).
+        UnsafeConfigError, CheckpointKindError: the stored config (:func:`stored_config`).
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    check_torch_file(
-        path
-    )  # before torch.load: a non-torch file is never unpickled, not even with allow_pickle
+    # Before torch.load: a non-torch file is never unpickled, not even with allow_pickle.
+    check_torch_file(path)
     try:
         obj = torch.load(path, map_location=map_location, weights_only=not allow_pickle)
     except Exception as err:  # noqa: BLE001 - every failure of a corrupt file ends in one of our two errors
@@ -152,10 +212,42 @@ def read_checkpoint(
         ) from err
     if not isinstance(obj, dict):
         raise NotACheckpointError(path, f"not a checkpoint: holds a {type(obj).__name__}, not a dict")
+    stored_config(obj, path, required=False)  # allow_pickle or not, the allow-list holds
     return obj
 
 
-# ------------------------------------------------------------------------------------ 2. stored config
+def read_weights(path: str | Path, safe_globals: Iterable[Any] = ()) -> dict[str, Any]:
+    """The dict of a weights file (a state dict, another framework's checkpoint, a gghl checkpoint), read
+    with ``torch.load(weights_only=True)`` whatever its origin: a weights file never runs code.
+
+    Args:
+        path: the file.
+        safe_globals: classes the file may hold besides containers and tensors (data only, e.g. NumPy
+            scalars of a foreign training script), passed to ``torch.serialization.safe_globals``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        NotACheckpointError: not a torch file (:func:`check_torch_file`), torch cannot read it ("could not be
+            read with torch.load(weights_only=True): ..."), or it holds something other than a dict.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"weights file not found: {path}")
+    check_torch_file(path)
+    try:
+        with torch.serialization.safe_globals(list(safe_globals)):
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - an unpickling refusal or a corrupt file: name the file
+        raise NotACheckpointError(
+            path,
+            f"could not be read with torch.load(weights_only=True): {' '.join(str(err).split())[:300]}",
+        ) from err
+    if not isinstance(obj, dict):
+        raise NotACheckpointError(path, f"holds a {type(obj).__name__}, not a dict of weights")
+    return obj
+
+
+# ------------------------------------------------------------------------------------- 2. stored config
 def stored_config(ckpt: Mapping[str, Any], path: str | Path, required: bool = True) -> dict[str, Any] | None:
     """The checked ``gghl_config`` (``{"model": ..., "data": ...}``) of a loaded checkpoint.
 
@@ -172,13 +264,8 @@ def stored_config(ckpt: Mapping[str, Any], path: str | Path, required: bool = Tr
             f"no '{CONFIG_KEY}' entry, so no gghl model: not written by gghl-train or gghl-convert (a plain "
             "state dict or another framework's checkpoint? convert it with gghl-convert)",
         )
-    try:  # only reachable with allow_pickle: OmegaConf containers become plain data, unresolved
-        from omegaconf import DictConfig, ListConfig, OmegaConf
-
-        if isinstance(config, (DictConfig, ListConfig)):
-            config = OmegaConf.to_container(config, resolve=False)
-    except ImportError:  # pragma: no cover
-        pass
+    if isinstance(config, (DictConfig, ListConfig)):  # only with allow_pickle: plain data, unresolved
+        config = OmegaConf.to_container(config, resolve=False)
     check_untrusted_config(config, f"checkpoint {path}")
     for part in ("model", "data"):
         if part in config and not isinstance(config[part], dict):
@@ -201,20 +288,16 @@ def hparams_config(ckpt: Mapping[str, Any], path: str | Path, kind: str) -> dict
     return config
 
 
-def refuse_gghl_checkpoint(ckpt: Mapping[str, Any], path: str | Path, expected: str) -> None:
-    """For readers of foreign weights (``gghl-convert``): a gghl checkpoint (it has ``gghl_config``) given where
-    ``expected`` (e.g. ``"official GGHL weights"``) belongs is named in one line by its kind."""
-    if isinstance(ckpt, Mapping) and CONFIG_KEY in ckpt:
-        config = ckpt[CONFIG_KEY] if isinstance(ckpt[CONFIG_KEY], Mapping) else {}
-        model = config.get("model") if isinstance(config.get("model"), Mapping) else {}
-        target = model.get("_target_")
-        raise CheckpointKindError(
-            path,
-            f"checkpoint holds {describe(kind_of_target(target), target)}, already a gghl checkpoint; "
-            f"this command expects {expected}",
-        )
+def config_to_store(cfg: DictConfig) -> dict[str, Any]:
+    """What a checkpoint stores under :data:`CONFIG_KEY`: the resolved model and data configs as plain
+    containers (no pickled classes, so the file loads with ``weights_only``; no interpolation left)."""
+    return {
+        "model": OmegaConf.to_container(cfg.model, resolve=True),
+        "data": OmegaConf.to_container(cfg.data, resolve=True),
+    }
 
 
+# ---------------------------------------------------------------------------------------------- 3. kind
 def checkpoint_kind(config: Mapping[str, Any] | None) -> str | None:
     """``gghl`` | ``query`` | ``classifier`` from the stored model config's ``_target_`` (nothing imported)."""
     model = (config or {}).get("model")
@@ -241,18 +324,21 @@ def check_kind(
     return kind
 
 
-# ---------------------------------------------------------------------------------- 3. build + weights
-def _for_rebuild(node: Any) -> Any:
-    """A copy of a model config with ``pretrained`` / ``checkpoint_path`` cleared at every level: the weights
-    come from the checkpoint, so rebuilding downloads and reads nothing else (a stored path may be gone, or
-    point at a pickle)."""
-    if isinstance(node, dict):
-        return {k: (_OUTSIDE_READS[k] if k in _OUTSIDE_READS else _for_rebuild(v)) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_for_rebuild(v) for v in node]
-    return node
+def refuse_gghl_checkpoint(ckpt: Mapping[str, Any], path: str | Path, expected: str) -> None:
+    """For readers of foreign weights (``gghl-convert``): a gghl checkpoint (it has ``gghl_config``) given where
+    ``expected`` (e.g. ``"official GGHL weights"``) belongs is named in one line by its kind."""
+    if isinstance(ckpt, Mapping) and CONFIG_KEY in ckpt:
+        config = ckpt[CONFIG_KEY] if isinstance(ckpt[CONFIG_KEY], Mapping) else {}
+        model = config.get("model") if isinstance(config.get("model"), Mapping) else {}
+        target = model.get("_target_")
+        raise CheckpointKindError(
+            path,
+            f"checkpoint holds {describe(kind_of_target(target), target)}, already a gghl checkpoint; "
+            f"this command expects {expected}",
+        )
 
 
+# ------------------------------------------------------------------------------------------- 4. weights
 def _examples(keys: list[str], n: int = 3) -> str:
     """The first ``n`` of ``keys`` on one line (control characters of crafted keys escaped)."""
     shown = ", ".join(k if k.isprintable() else repr(k) for k in keys[:n])
@@ -300,90 +386,7 @@ def check_weights(
     return state_dict
 
 
-def _check_on_meta(path: str | Path, model_cfg: dict[str, Any], state_dict: Any, what: str) -> None:
-    """Build the model on the ``meta`` device first (no memory, no initialisation) and compare it with the
-    weights: a crafted or mismatched config (``num_classes: 100000000``) is refused before it allocates
-    anything, and the real build can then hold no more than the checkpoint's own tensors plus
-    :data:`MAX_EXTRA_ELEMENTS` (non-persistent buffers). A config that does not build on ``meta`` is left to
-    the real build, which reports its own error."""
-    import hydra
-
-    try:
-        with torch.device("meta"):
-            meta = hydra.utils.instantiate(model_cfg, _convert_="all")
-    except Exception:  # noqa: BLE001 - the real build below names the problem
-        return
-    if not isinstance(meta, nn.Module):
-        return
-    check_weights(path, state_dict, meta, what, values=False)
-    total = sum(t.numel() for t in (*meta.parameters(), *meta.buffers()))
-    stored = sum(v.numel() for v in state_dict.values())
-    if total > stored + MAX_EXTRA_ELEMENTS:
-        raise CheckpointWeightsError(
-            path, f"the stored config builds {what} of {total:,} elements, the checkpoint holds {stored:,}"
-        )
-
-
-@dataclass
-class RestoredTask:
-    """A task rebuilt from a checkpoint (eval mode) and what the checkpoint said about it."""
-
-    task: nn.Module
-    kind: str  # gghl | query | classifier
-    config: dict[str, Any] = field(default_factory=dict)  # the checked {"model": ..., "data": ...}
-    path: str = ""
-
-
-def restore_task(
-    path: str | Path,
-    allow_pickle: bool = False,
-    expected_kind: str | Iterable[str] | None = None,
-    map_location: Any = "cpu",
-    check_config: Callable[[Mapping[str, Any]], Any] | None = None,
-) -> RestoredTask:
-    """Read, check and rebuild the task of a gghl checkpoint with its weights (eval mode).
-
-    Args:
-        path: a checkpoint written by ``gghl-train`` / ``gghl-convert``.
-        allow_pickle: unpickle classes (trusted files only); the stored-config check still applies.
-        expected_kind: the kind(s) the caller can use (``None``: any gghl task). With exactly one kind, a
-            plain Lightning checkpoint (no ``gghl_config``) is rebuilt from its ``hyper_parameters``.
-        map_location: passed to ``torch.load``.
-        check_config: an extra check of ``{"model": ..., "data": ...}`` run after the allow-list check and
-            before anything is built (it can add refusals, never lift one).
-
-    Raises:
-        FileNotFoundError, NotACheckpointError, PickledCheckpointError (:func:`read_checkpoint`),
-        UnsafeConfigError (:func:`stored_config`), CheckpointKindError, CheckpointBuildError,
-        CheckpointWeightsError - each one line starting with (or naming) ``path``.
-    """
-    import hydra
-
-    ckpt = read_checkpoint(path, allow_pickle, map_location)
-    kinds = normalize_expected(expected_kind)
-    config = stored_config(ckpt, path, required=len(kinds) > 1)
-    if config is None:  # one expected kind: a plain Lightning checkpoint is rebuilt from its hyper_parameters
-        config = hparams_config(ckpt, path, kinds[0])
-    if check_config is not None:
-        check_config({"model": config.get("model", {}), "data": config.get("data", {})})
-    kind = check_kind(path, config, expected_kind)
-    target = config["model"]["_target_"]
-    model_cfg = _for_rebuild(config["model"])
-    _check_on_meta(path, model_cfg, ckpt.get("state_dict"), describe(kind, target))
-    try:
-        task = hydra.utils.instantiate(model_cfg, _convert_="all")
-    except Exception as err:  # noqa: BLE001 - a stored config of another version / a crafted one
-        text = " ".join(ln.strip() for ln in str(err).splitlines() if ln.strip())
-        raise CheckpointBuildError(
-            path,
-            f"cannot build {describe(kind, target)} from its stored config ({type(err).__name__}: {text[:300]})",
-        ) from err
-    state_dict = check_weights(path, ckpt.get("state_dict"), task, describe(kind, target))
-    task.load_state_dict(state_dict)
-    task.eval()
-    return RestoredTask(task, kind, config, str(path))
-
-
+# ------------------------------------------------------------------------------------------ train resume
 def check_resume_file(
     path: str | Path, expected_kind: str | None, allow_pickle: bool = False
 ) -> dict[str, Any]:
