@@ -23,12 +23,10 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from gghl.configs import CONFIG_DIR
 from gghl.target_allowlist import ALLOWED_TARGETS
 
 log = logging.getLogger(__name__)
-
-# Configs live at the repository root (`configs/`); editable installs and scripts/ both see them.
-CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "configs")
 
 # --------------------------------------------------------------------------- `_target_` allow-list
 #: Kept for imports only: the packages :data:`ALLOWED_TARGETS` draws names from. The check is by exact
