@@ -23,11 +23,10 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
+from gghl.configs import CONFIG_DIR  # noqa: F401 - the config folder, beside the rules that read it
+
 log = logging.getLogger(__name__)
 
-# ----------------------------------------------------------------------------------------- config folder
-# Configs live at the repository root (`configs/`); editable installs and scripts/ both see them.
-CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "configs")
 
 # ------------------------------------------------------------------------------------ `_target_` allow-list
 # The names a config's ``_target_`` may instantiate: one explicit list, no module prefixes. A name is compared
@@ -35,7 +34,7 @@ CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "configs")
 # ``torch.``") admitted ``torch.utils.collect_env.run`` (starts a process) and would admit whatever a future
 # torch adds; a list cannot grow by itself.
 #
-# What is here: every ``_target_`` of the shipped configs (``configs/``, all experiments and group options;
+# What is here: every ``_target_`` of the shipped configs (``gghl/configs/``, all experiments and group options;
 # ``tests/reliability/test_config_targets.py`` composes them and fails when one is missing), the project's
 # other config-facing classes, and named torch / timm / Lightning classes a config may reasonably swap in
 # (optimizers, schedulers, layers, callbacks, loggers). Left out on purpose: anything that loads files or

@@ -5,7 +5,7 @@
         [out_dir=PATH] [any Hydra override, e.g. trainer.max_epochs=5 data=csv data.train_csv=...]
 
 ``folds``, ``split`` (train | val | test), ``top`` (suspects in the picture grid) and ``out_dir`` belong
-to this script; every other argument is a Hydra override of ``configs/train.yaml``, so the model, data
+to this script; every other argument is a Hydra override of ``gghl/configs/train.yaml``, so the model, data
 and trainer are exactly those of the experiment. For each fold a fresh model is trained on the other
 folds (no validation, no checkpoints) and predicts the held-out fold without augmentation.
 

@@ -20,7 +20,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs")
+from gghl.configs import CONFIG_DIR
+
 DEBUG_ENV = "GGHL_DEBUG"
 #: Exit status of a command refused for a config, data or checkpoint error.
 USER_ERROR_EXIT = 1
@@ -62,9 +63,9 @@ def config_help(
     config_dir: str = CONFIG_DIR,
     main_keys: Sequence[tuple[str, str]] = (),
 ) -> str:
-    """Usage text for a command: its summary, the top-level keys of ``configs/<config_name>.yaml`` with their
-    default and comment (continuation comment lines are joined), ``main_keys`` (nested keys worth knowing,
-    with a line each), and the config groups with their options.
+    """Usage text for a command: its summary, the top-level keys of ``gghl/configs/<config_name>.yaml`` with
+    their default and comment (continuation comment lines are joined), ``main_keys`` (nested keys worth
+    knowing, with a line each), and the config groups with their options.
 
     Read with plain string parsing (no YAML or Hydra import) so that it is instant.
     """
@@ -95,7 +96,9 @@ def config_help(
     prog = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else f"gghl-{config_name}"
     out = [f"usage: {prog} [key=value ...] [group=option ...]", "", summary.strip(), ""]
     if keys:
-        out.append(f"keys (configs/{config_name}.yaml; `{prog} --cfg job` prints the whole composed config):")
+        out.append(
+            f"keys (gghl/configs/{config_name}.yaml; `{prog} --cfg job` prints the whole composed config):"
+        )
         width = max(len(k) for k, _, _ in keys)
         for k, v, c in keys:
             shown = f"{k}={v}" if v else k
@@ -188,7 +191,7 @@ def run_command(
     """Entry point body shared by ``gghl-train/eval/export/predict``.
 
     Args:
-        config_name: primary config in ``configs/`` (``train``, ``eval``, ...).
+        config_name: primary config in ``gghl/configs/`` (``train``, ``eval``, ...).
         summary: the first lines of ``--help``.
         task: called with the composed ``DictConfig``; its return value goes to Hydra (sweepers).
         main_keys: nested keys listed by ``--help`` with a line each.

@@ -9,7 +9,7 @@ Script keys: ``folds`` (k >= 2), ``split`` (the ``data.splits`` entry to audit, 
 ``init`` (every fold starts from these weights - a checkpoint of the same experiment and classes trained on
 *other* images, never on the audited ones), ``predictions`` (an ``oof_predictions.json`` of an earlier run:
 no training). Everything else is a Hydra
-override of ``configs/train.yaml`` (``data=dota`` is added unless a ``data=`` is given), so the model and
+override of ``gghl/configs/train.yaml`` (``data=dota`` is added unless a ``data=`` is given), so the model and
 trainer are the experiment's: e.g. ``experiment=gghl_dota data.root=/data/dota_split`` or, for the light
 CPU model, the default ``experiment=gghl_synthetic`` with ``data.version=null data.class_names=[...]``.
 
@@ -72,7 +72,7 @@ def parse_args(argv: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
 
 
 def compose_config(overrides: list[str]):
-    """``configs/train.yaml`` with the overrides; a refused override is a one-line ``ConfigError``."""
+    """``gghl/configs/train.yaml`` with the overrides; a refused override is a one-line ``ConfigError``."""
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
 

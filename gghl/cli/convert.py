@@ -61,14 +61,16 @@ def _run(cfg: DictConfig) -> dict[str, Any]:
     start = time.time()
     if cfg.format not in FORMATS:
         raise ConfigError(
-            "format", f"unknown format {cfg.format!r}; known: {sorted(FORMATS)}", "configs/convert.yaml"
+            "format", f"unknown format {cfg.format!r}; known: {sorted(FORMATS)}", "gghl/configs/convert.yaml"
         )
     src, dst = Path(str(cfg.src)), Path(str(cfg.dst))
     if not src.is_file():
         raise FileNotFoundError(f"src does not exist: {src}")
     check_torch_file(src)  # random bytes, other archives: one line naming the file, before torch.load
     if dst.exists() and not cfg.overwrite:
-        raise ConfigError("dst", f"{dst} exists; pass overwrite=true to replace it", "configs/convert.yaml")
+        raise ConfigError(
+            "dst", f"{dst} exists; pass overwrite=true to replace it", "gghl/configs/convert.yaml"
+        )
     # Only the builder's inputs are resolved (paths.* needs a running Hydra job; the builder never reads it).
     skip = ("src", "dst", "format", "overwrite", "paths", "hydra", "task_name")
     options: dict[str, Any] = {}

@@ -1,7 +1,7 @@
 """Which data ``gghl-eval`` evaluates on: the checkpoint's own data config, changed only where the command line
 says so. Plain dicts in, plain dicts out (no Hydra, no torch), so the rule is testable on its own.
 
-Rule (documented in ``configs/eval.yaml``):
+Rule (documented in ``gghl/configs/eval.yaml``):
 
 1. Start from the data config stored in the checkpoint (``checkpoint["gghl_config"]["data"]``).
 2. ``data.KEY=VALUE`` on the command line replaces that key only. ``data=<group>`` (e.g. ``data=dota``)

@@ -36,7 +36,7 @@ def _run(cfg: DictConfig) -> dict[str, Any]:
 
     if cfg.format not in SUFFIX:
         raise ConfigError(
-            "format", f"must be one of {sorted(SUFFIX)}, got {cfg.format!r}", "configs/export.yaml"
+            "format", f"must be one of {sorted(SUFFIX)}, got {cfg.format!r}", "gghl/configs/export.yaml"
         )
     # The loader holds the checkpoint's stored config to the _target_ allow-list before anything is imported
     # (allow_pickle does not lift it). nms=true puts GGHL's rotated NMS into the graph: a checkpoint of

@@ -36,7 +36,7 @@ def load_predictor(cfg: DictConfig) -> Any:
 
     if bool(cfg.ckpt_path) == bool(cfg.model_path):
         raise ConfigError(
-            "ckpt_path", "give exactly one of ckpt_path=... or model_path=...", "configs/predict.yaml"
+            "ckpt_path", "give exactly one of ckpt_path=... or model_path=...", "gghl/configs/predict.yaml"
         )
     if cfg.model_path:
         model = ExportedModel(cfg.model_path)

@@ -55,7 +55,7 @@ def tile_detector(
 @dataclass(frozen=True)
 class TileSettings:
     """How an image is tiled, predicted and merged (the ``patch_size gap rates batch_size merge_iou_thr``
-    keys of ``configs/eval.yaml`` and ``configs/predict.yaml``, same defaults in both).
+    keys of ``gghl/configs/eval.yaml`` and ``predict.yaml``, same defaults in both).
 
     Attributes:
         patch_size: window side in image pixels; ``None`` = the network input side (tiles are not resized).

@@ -1,19 +1,17 @@
 """The Hydra configs compose and instantiate (no training)."""
 
-import os
-
 import hydra
 import pytest
 from hydra import compose, initialize_config_dir
 
-CONFIG_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "configs")
+from gghl.configs import CONFIG_DIR
 
 
 @pytest.mark.parametrize(
     "exp", ["classify_digits", "classify_digits_soft", "classify_digits_noisy", "classify_digits_distill"]
 )
 def test_experiment_instantiates(exp):
-    with initialize_config_dir(os.path.abspath(CONFIG_DIR), version_base="1.3"):
+    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
         cfg = compose(
             "train.yaml", overrides=[f"experiment={exp}", "data.subset=100"], return_hydra_config=False
         )
@@ -34,6 +32,6 @@ def test_experiment_instantiates(exp):
 
 @pytest.mark.parametrize("name", ["imagefolder", "csv"])
 def test_file_data_configs_exist(name):
-    with initialize_config_dir(os.path.abspath(CONFIG_DIR), version_base="1.3"):
+    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
         cfg = compose("train.yaml", overrides=["experiment=classify_digits", f"data={name}"])
     assert cfg.data._target_.startswith("gghl.data.classification.")

@@ -47,5 +47,7 @@ def test_the_probe_answers_a_bool() -> None:
 def test_the_train_config_has_the_switch_on() -> None:
     from pathlib import Path
 
-    cfg = OmegaConf.load(Path(__file__).resolve().parents[2] / "configs" / "train.yaml")
+    from gghl.configs import CONFIG_DIR
+
+    cfg = OmegaConf.load(Path(CONFIG_DIR) / "train.yaml")
     assert cfg.bf16_fallback is True

@@ -10,12 +10,13 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from gghl.configs import CONFIG_DIR
 from gghl.data.detection_datamodule import CocoDataModule, DotaDataModule, SyntheticDataModule
 from gghl.data.multiscale import MultiScaleBatchSampler
 from gghl.data.synthetic import SyntheticOrientedDataset
 from gghl.data.synthetic_export import write_synthetic_coco, write_synthetic_dota
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "data"
+CONFIGS = Path(CONFIG_DIR) / "data"
 SMALL = dict(train_size=8, val_size=4, test_size=4, batch_size=4, num_workers=0)
 
 

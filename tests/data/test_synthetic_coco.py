@@ -8,10 +8,10 @@ from pathlib import Path
 import torch
 from hydra import compose, initialize_config_dir
 
+from gghl.configs import CONFIG_DIR
 from gghl.data.detection_datamodule import SyntheticDataModule
 from gghl.data.synthetic_coco import STAMP, SyntheticCocoDataModule
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 SMALL = dict(
     train_size=4,
     val_size=2,
@@ -59,6 +59,6 @@ def test_changed_settings_rewrite_the_set(tmp_path: Path) -> None:
 
 
 def test_stageinteractor_synthetic_experiment_reads_coco_format() -> None:
-    with initialize_config_dir(str(CONFIGS), version_base="1.3"):
+    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
         cfg = compose("train.yaml", overrides=["experiment=stageinteractor_synthetic"])
     assert cfg.data._target_ == "gghl.data.synthetic_coco.SyntheticCocoDataModule"

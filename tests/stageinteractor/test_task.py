@@ -1,17 +1,16 @@
 """Query detector, post-processing, LightningModule and Hydra configs."""
 
 import math
-from pathlib import Path
 
 import pytest
 import torch
 
+from gghl.configs import CONFIG_DIR
 from gghl.models.query.detector import QueryDetector
 from gghl.models.query.postprocess import invert_affine_boxes, postprocess
 from gghl.models.query.tiny_backbone import TinyConvBackbone
 from gghl.tasks.query_detection import QueryDetectionTask, step_lr_factor
 
-CONFIGS = str(Path(__file__).parents[2] / "configs")
 TINY = {
     "backbone": {
         "_target_": "gghl.models.query.tiny_backbone.TinyConvBackbone",
@@ -137,7 +136,7 @@ def test_configs_compose_and_instantiate():
     from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
 
-    with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         coco = compose("train", overrides=["experiment=stageinteractor_r50_1x_coco", "data.num_classes=80"])
         assert coco.model.lr == 2.5e-5 and coco.model.weight_decay == 1e-4 and coco.model.lr_steps == [8, 11]
         assert coco.model.warmup_iters == 500 and coco.trainer.gradient_clip_val == 1.0

@@ -3,7 +3,7 @@
 The official network (``SubQueryDeformableRCNN``: mmdet ``ResNet``, ``ChannelMapping`` neck,
 ``SubInitialQueryGenerator``, ``StageInteractorDecoder`` of ``StageInteractorHead`` stages) computes the same
 function as :class:`gghl.models.query.detector.QueryDetector` in the paper configuration
-(``configs/model/stageinteractor.yaml`` with a timm ResNet, ImageNet input normalisation). Every official
+(``gghl/configs/model/stageinteractor.yaml`` with a timm ResNet, ImageNet input normalisation). Every official
 entry maps one to one onto ours (renamed; the reuse gates' two Linear layers are split per reused kernel),
 except these, which the official forward never reads in a way that changes its output:
 
@@ -50,7 +50,7 @@ __all__ = [
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 #: COCO 2017 category ids of the 80 classes in the order of the official class outputs (mmdet ``CocoDataset``
-#: sorts the categories by id); names are ``configs/data/coco.yaml``'s ``class_names``.
+#: sorts the categories by id); names are ``gghl/configs/data/coco.yaml``'s ``class_names``.
 COCO_CATEGORY_IDS = (
     1,
     2,
@@ -452,7 +452,7 @@ def _option(options: Mapping[str, Any], key: str, default: Any) -> Any:
     return default if value is None else value
 
 
-#: COCO's 80 class names in the order of the official class outputs (= ``configs/data/coco.yaml``).
+#: COCO's 80 class names in the order of the official class outputs (= ``gghl/configs/data/coco.yaml``).
 COCO_CLASSES = (
     "person",
     "bicycle",
