@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from gghl.config_targets import check_untrusted_config
+from gghl.tasks.legacy_model_config import upgrade_stored_config
 from gghl.tasks.model_kinds import (
     TASK_TARGETS,
     describe,
@@ -364,6 +365,7 @@ def restore_task(
     config = stored_config(ckpt, path, required=len(kinds) > 1)
     if config is None:  # one expected kind: a plain Lightning checkpoint is rebuilt from its hyper_parameters
         config = hparams_config(ckpt, path, kinds[0])
+    config = upgrade_stored_config(config)  # model configs of the earlier shapes -> nested _target_s
     if check_config is not None:
         check_config({"model": config.get("model", {}), "data": config.get("data", {})})
     kind = check_kind(path, config, expected_kind)
