@@ -57,6 +57,12 @@ GGHL_TARGETS: frozenset[str] = frozenset(
         "gghl.models.gghl_detector.build_gghl_detector",
         "gghl.models.gghl_postprocess.GGHLPostProcess",
         "gghl.models.query.tiny_backbone.TinyConvBackbone",
+        "gghl.models.query.detector.QueryDetector",
+        "gghl.models.classifier.build_classifier",
+        # query-detector criterion (DETR-style: matcher and label assigner injected)
+        "gghl.losses.set_criterion.SetCriterion",
+        "gghl.assigners.hungarian.HungarianMatcher",
+        "gghl.assigners.cross_stage.CrossStageLabelAssigner",
         # data modules
         "gghl.data.detection_datamodule.SyntheticDataModule",
         "gghl.data.detection_datamodule.DotaDataModule",

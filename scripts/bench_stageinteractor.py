@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """Assigner ablation: one-to-one labels vs the cross-stage assigner, same seed and budget.
 
-Runs ``scripts/train.py experiment=stageinteractor_synthetic`` twice (``model.criterion.assigner=o2o`` and
-``=cross_stage``), concurrently by default, and prints test AP / AP50 of both. Extra arguments are passed
+Runs ``scripts/train.py experiment=stageinteractor_synthetic`` twice (one-to-one labels:
+``model.criterion.assigner.candidates=none model.criterion.assigner.keep_own_positive=true``; and the
+cross-stage assigner of the config), concurrently by default, and prints test AP / AP50 of both. Extra arguments are passed
 to both runs as Hydra overrides, e.g.::
 
     python scripts/bench_stageinteractor.py trainer=gpu trainer.max_epochs=40 data.num_workers=6
@@ -23,9 +24,12 @@ ROOT = Path(__file__).resolve().parents[1]
 # Assigner variants: name -> Hydra overrides. ``cross_stage_own`` keeps each stage's own one-to-one positive
 # in the classification target whatever its IoU (not the released code; spec/stageinteractor.md §1.e).
 VARIANTS: dict[str, list[str]] = {
-    "o2o": ["model.criterion.assigner=o2o"],
-    "cross_stage": ["model.criterion.assigner=cross_stage"],
-    "cross_stage_own": ["model.criterion.assigner=cross_stage", "model.criterion.keep_own_positive=true"],
+    "o2o": ["model.criterion.assigner.candidates=none", "model.criterion.assigner.keep_own_positive=true"],
+    "cross_stage": ["model.criterion.assigner.candidates=prev+future"],
+    "cross_stage_own": [
+        "model.criterion.assigner.candidates=prev+future",
+        "model.criterion.assigner.keep_own_positive=true",
+    ],
 }
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 import torch
 
-__all__ = ["check_objects", "check_targets", "check_gt_lists"]
+__all__ = ["check_objects", "check_targets"]
 
 
 def check_objects(polygons: object, labels: object, weights: object, where: str = "") -> None:
@@ -68,32 +68,3 @@ def check_targets(targets: object) -> None:
             if key not in t:
                 raise KeyError(f"targets[{b}] has no {key!r} (keys: {sorted(t)})")
         check_objects(t["polygons"], t["labels"], t.get("weights"), f"targets[{b}]")
-
-
-def check_gt_lists(gt_boxes: object, gt_labels: object, batch: int | None = None) -> None:
-    """Per-image ground truth of the query assigners: ``gt_boxes[b] [M_b, 4]`` and ``gt_labels[b] [M_b]``.
-
-    Args:
-        batch: expected number of images (the predictions' ``B``), or None to skip that check.
-    """
-    for name, seq in (("gt_boxes", gt_boxes), ("gt_labels", gt_labels)):
-        if not isinstance(seq, list | tuple):
-            raise TypeError(f"{name} must be a list of per-image tensors, got {type(seq).__name__}")
-    if len(gt_boxes) != len(gt_labels) or (batch is not None and len(gt_boxes) != batch):
-        want = "" if batch is None else f" (predictions hold {batch} images)"
-        raise ValueError(f"gt_boxes has {len(gt_boxes)} images and gt_labels {len(gt_labels)}{want}")
-    for b, (box, lab) in enumerate(zip(gt_boxes, gt_labels)):
-        if not isinstance(box, torch.Tensor) or not isinstance(lab, torch.Tensor):
-            raise TypeError(
-                f"gt_boxes[{b}] and gt_labels[{b}] must be tensors, got "
-                f"{type(box).__name__} and {type(lab).__name__}"
-            )
-        if box.dim() != 2 or box.shape[1] != 4:
-            raise ValueError(f"gt_boxes[{b}] must have shape [M, 4], got {tuple(box.shape)}")
-        if lab.dim() != 1 or lab.shape[0] != box.shape[0]:
-            raise ValueError(
-                f"gt_labels[{b}] has shape {tuple(lab.shape)} but gt_boxes[{b}] has shape {tuple(box.shape)}: "
-                f"expected one label per box, [{box.shape[0]}]"
-            )
-        if lab.is_floating_point() or lab.is_complex() or lab.dtype == torch.bool:
-            raise TypeError(f"gt_labels[{b}] must hold integer class ids, got {lab.dtype}")

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from gghl.assigners._checks import check_gt_lists
+from gghl.structures.gt_lists import pad_gts
 from gghl.structures.hbb import aligned_box_iou
 
 CANDIDATE_MODES = ("prev+future", "all", "none")
@@ -36,21 +36,6 @@ def candidate_stages(stage: int, num_stages: int, candidates: str = "prev+future
     if candidates == "none":
         return []
     raise ValueError(f"candidates must be one of {CANDIDATE_MODES}, got {candidates!r}")
-
-
-def pad_gts(
-    gt_boxes: Sequence[Tensor], gt_labels: Sequence[Tensor], device: torch.device
-) -> tuple[Tensor, Tensor]:
-    """Pad per-image GTs: -> boxes ``[B, max(M,1), 4]`` fp32 and labels ``[B, max(M,1)]`` int64 (pad 0)."""
-    check_gt_lists(gt_boxes, gt_labels)
-    b = len(gt_boxes)
-    m = max([int(g.shape[0]) for g in gt_boxes] + [1])
-    box = torch.zeros((b, m, 4), dtype=torch.float32, device=device)
-    lbl = torch.zeros((b, m), dtype=torch.long, device=device)
-    for i, (g, lab) in enumerate(zip(gt_boxes, gt_labels)):
-        box[i, : g.shape[0]] = g.to(device, torch.float32)
-        lbl[i, : g.shape[0]] = lab.to(device)
-    return box, lbl
 
 
 @torch.no_grad()
@@ -139,9 +124,19 @@ def one_to_one_targets(matches: Tensor, gt_labels: Sequence[Tensor], num_classes
 
 
 class CrossStageLabelAssigner:
-    """Callable form of :func:`cross_stage_targets` for every stage of a DETR-style head.
+    """The label assigner of a set criterion: classification targets of every stage (the one stage loop).
 
-    ``assigner(matches [S,B,N], boxes_xyxy [S,B,N,4], gt_boxes, gt_labels, num_classes) -> list[S] of [B,N,C]``.
+    ``assigner(matches [S,B,N], boxes_xyxy [S,B,N,4], gt_boxes, gt_labels, num_classes) -> S x [B,N,C]``
+    (:func:`cross_stage_targets` per stage). The defaults are StageInteractor's released code;
+    ``candidates="none", keep_own_positive=True`` is the one-to-one assignment of DETR / AdaMixer (one-hot
+    targets of each stage's own matches: with no candidate stage the IoU test can only drop own positives,
+    which ``keep_own_positive`` puts back), so both models share this one class.
+
+    Args:
+        iou_thr: IoU threshold of a gathered match (released code: 0.5, inclusive).
+        candidates: ``"prev+future"`` (released), ``"all"`` or ``"none"`` (:func:`candidate_stages`).
+        inclusive: ``IoU >= iou_thr`` (released) or, if False, ``IoU > iou_thr``.
+        keep_own_positive: keep each stage's own one-to-one positive whatever its IoU.
     """
 
     def __init__(
@@ -156,6 +151,12 @@ class CrossStageLabelAssigner:
         self.iou_thr, self.candidates = iou_thr, candidates
         self.inclusive, self.keep_own_positive = inclusive, keep_own_positive
 
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(iou_thr={self.iou_thr}, candidates={self.candidates!r}, "
+            f"inclusive={self.inclusive}, keep_own_positive={self.keep_own_positive})"
+        )
+
     def __call__(
         self,
         matches: Tensor | Sequence[Tensor],
@@ -164,6 +165,15 @@ class CrossStageLabelAssigner:
         gt_labels: Sequence[Tensor],
         num_classes: int,
     ) -> list[Tensor]:
+        """Targets of every stage.
+
+        Args:
+            matches: ``[S, B, N]`` (or ``S`` tensors ``[B, N]``) int64 one-to-one matches (GT index or -1).
+            boxes_xyxy: ``[S, B, N, 4]`` absolute xyxy boxes of every stage (detached).
+            gt_boxes / gt_labels: ``B`` tensors ``[M_b, 4]`` / ``[M_b]``; num_classes: ``C``.
+        Returns:
+            ``S`` tensors ``[B, N, C]`` float32 in {0, 1}.
+        """
         mlist = list(matches.unbind(0)) if isinstance(matches, Tensor) else list(matches)
         return [
             cross_stage_targets(

@@ -22,7 +22,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
-from gghl.assigners._checks import check_gt_lists
+from gghl.structures.gt_lists import check_gt_lists, pad_gts
 from gghl.structures.hbb import generalized_box_iou
 
 # Large but far from float32 overflow: LSA subtracts dual variables, so finfo.max would lose precision.
@@ -172,11 +172,7 @@ def hungarian_match_stages(
     m_max = max(counts, default=0)
     if m_max == 0:
         return torch.full((s, b, n), -1, dtype=torch.long, device=dev)
-    gt_pad = boxes_xyxy.new_zeros((b, m_max, 4), dtype=torch.float32)
-    lbl_pad = torch.zeros((b, m_max), dtype=torch.long, device=dev)
-    for i, (g, lab) in enumerate(zip(gt_boxes, gt_labels)):
-        gt_pad[i, : counts[i]] = g.to(dev, torch.float32)
-        lbl_pad[i, : counts[i]] = lab.to(dev)
+    gt_pad, lbl_pad = pad_gts(gt_boxes, gt_labels, dev)  # [B, M_max, 4], [B, M_max]
     wh = torch.as_tensor(img_wh, dtype=torch.float32, device=dev).reshape(1, b, 2)
     cost = match_cost(cls_logits, boxes_xyxy, gt_pad[None], lbl_pad[None], wh, cost_cls, cost_l1, cost_giou)
     host = _to_host(cost).numpy()  # the one transfer of the step

@@ -1,29 +1,65 @@
-"""Set criterion of the StageInteractor / AdaMixer query detector (spec/stageinteractor.md §1.d).
+"""Set criterion of the StageInteractor / AdaMixer query detector (spec/stageinteractor.md §1.d), DETR-style.
 
-Per stage ``s`` (all stage weights 1):
+``SetCriterion(num_classes, matcher, assigner, weights)`` receives its parts by injection (DETR's ``build``,
+here through Hydra ``_target_`` entries, ``configs/model/stageinteractor.yaml``): the ``matcher`` gives every
+stage's one-to-one matches, the ``assigner`` turns them into every stage's classification targets, and the
+criterion only computes the losses. Per stage ``s`` (all stage weights 1):
 
     loss_cls_s  = w_cls  * sum FL(logits_s, Y_s)                  / max(sum Y_s, num_pos_s)
     loss_bbox_s = w_l1   * sum_{own matches} |b/whwh - g/whwh|_1   / num_pos_s
     loss_iou_s  = w_giou * sum_{own matches} (1 - GIoU(b, g))      / num_pos_s
 
-``Y_s`` are the cross-stage targets (``assigner="cross_stage"``) or the one-hot targets of the stage's
-own matches (``assigner="o2o"``, AdaMixer). Fixes w.r.t. the released code: both normalisers are
-averaged across DDP ranks and then clamped to >= 1, so batches without objects give finite losses.
+``Y_s`` are the assigner's targets: cross-stage (StageInteractor) or one-hot of the stage's own matches
+(AdaMixer, the same assigner with ``candidates="none", keep_own_positive=True``). Fixes w.r.t. the released
+code: both normalisers are averaged across DDP ranks and then clamped to >= 1, so batches without objects
+give finite losses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gghl.assigners._checks import check_gt_lists
-from gghl.assigners.cross_stage import cross_stage_targets, one_to_one_targets, pad_gts
-from gghl.assigners.hungarian import hungarian_match_stages
+from gghl.structures.gt_lists import check_gt_lists, pad_gts
 from gghl.structures.hbb import aligned_generalized_box_iou
+
+#: Loss weights of the paper (``weights`` keys are the loss names of every stage).
+DEFAULT_WEIGHTS: dict[str, float] = {"loss_cls": 2.0, "loss_bbox": 5.0, "loss_iou": 2.0}
+
+
+class Matcher(Protocol):
+    """One-to-one matches of every stage, e.g. :class:`gghl.assigners.hungarian.HungarianMatcher`."""
+
+    def __call__(
+        self,
+        cls_logits: Tensor,
+        boxes_xyxy: Tensor,
+        gt_boxes: Sequence[Tensor],
+        gt_labels: Sequence[Tensor],
+        img_wh: Tensor,
+    ) -> Tensor:
+        """``[S,B,N,C]``, ``[S,B,N,4]``, ``B`` GT lists, ``[B,2]`` -> ``[S,B,N]`` int64 (GT index or -1)."""
+        ...
+
+
+class LabelAssigner(Protocol):
+    """Classification targets of every stage, e.g. :class:`gghl.assigners.cross_stage.CrossStageLabelAssigner`."""
+
+    def __call__(
+        self,
+        matches: Tensor,
+        boxes_xyxy: Tensor,
+        gt_boxes: Sequence[Tensor],
+        gt_labels: Sequence[Tensor],
+        num_classes: int,
+    ) -> list[Tensor]:
+        """``[S,B,N]`` matches, ``[S,B,N,4]`` boxes, ``B`` GT lists -> ``S`` tensors ``[B,N,C]`` in {0, 1}."""
+        ...
 
 
 def sigmoid_focal_loss_sum(
@@ -98,68 +134,41 @@ def stage_losses(
 
 
 class SetCriterion(nn.Module):
-    """Hungarian matching of every stage + (cross-stage) targets + focal/L1/GIoU losses.
+    """Matching of every stage + classification targets + focal / L1 / GIoU losses.
 
     Args:
         num_classes: ``C``.
-        assigner: ``"cross_stage"`` (StageInteractor) or ``"o2o"`` (one-to-one only, AdaMixer).
-        iou_thr / candidates / keep_own_positive / inclusive: cross-stage assigner options (§1.b).
-        cost_*: matcher weights; weight_*: loss weights; alpha/gamma: focal parameters.
+        matcher: :class:`Matcher` (the Hungarian matcher with its cost weights).
+        assigner: :class:`LabelAssigner` (the cross-stage label assigner, or its one-to-one setting).
+        weights: loss weights by name, ``loss_cls`` / ``loss_bbox`` / ``loss_iou`` (missing names keep
+            :data:`DEFAULT_WEIGHTS`).
+        alpha, gamma: focal loss parameters.
     """
 
     def __init__(
         self,
         num_classes: int,
-        assigner: str = "cross_stage",
-        iou_thr: float = 0.5,
-        candidates: str = "prev+future",
-        keep_own_positive: bool = False,
-        inclusive: bool = True,
-        cost_cls: float = 2.0,
-        cost_l1: float = 5.0,
-        cost_giou: float = 2.0,
-        weight_cls: float = 2.0,
-        weight_l1: float = 5.0,
-        weight_giou: float = 2.0,
+        matcher: Matcher,
+        assigner: LabelAssigner,
+        weights: Mapping[str, float] | None = None,
         alpha: float = 0.25,
         gamma: float = 2.0,
     ) -> None:
         super().__init__()
-        if assigner not in ("cross_stage", "o2o"):
-            raise ValueError(f"assigner must be 'cross_stage' or 'o2o', got {assigner!r}")
+        for name, part in (("matcher", matcher), ("assigner", assigner)):
+            if not callable(part):
+                raise TypeError(f"{name} must be callable (see SetCriterion's docstring), got {part!r:.80}")
+        unknown = sorted(set(weights or {}) - set(DEFAULT_WEIGHTS))
+        if unknown:
+            raise ValueError(f"weights has unknown loss names {unknown}; known: {sorted(DEFAULT_WEIGHTS)}")
         self.num_classes = num_classes
+        self.matcher = matcher
         self.assigner = assigner
-        self.iou_thr = iou_thr
-        self.candidates = candidates
-        self.keep_own_positive = keep_own_positive
-        self.inclusive = inclusive
-        self.costs = (cost_cls, cost_l1, cost_giou)
-        self.weights = (weight_cls, weight_l1, weight_giou)
+        self.weights = {k: float(v) for k, v in {**DEFAULT_WEIGHTS, **dict(weights or {})}.items()}
         self.alpha, self.gamma = alpha, gamma
 
-    def targets(
-        self, matches: Tensor, boxes: Tensor, gt_boxes: Sequence[Tensor], gt_labels: Sequence[Tensor]
-    ) -> list[Tensor]:
-        """Classification targets of every stage: matches ``[S,B,N]``, boxes ``[S,B,N,4]`` -> S x ``[B,N,C]``."""
-        s = matches.shape[0]
-        mlist = list(matches.unbind(0))
-        if self.assigner == "o2o":
-            return [one_to_one_targets(mlist[i], gt_labels, self.num_classes) for i in range(s)]
-        return [
-            cross_stage_targets(
-                i,
-                mlist,
-                boxes[i],
-                gt_boxes,
-                gt_labels,
-                self.num_classes,
-                self.iou_thr,
-                self.candidates,
-                self.keep_own_positive,
-                self.inclusive,
-            )
-            for i in range(s)
-        ]
+    def extra_repr(self) -> str:
+        return f"num_classes={self.num_classes}, matcher={self.matcher!r}, assigner={self.assigner!r}, weights={self.weights}"
 
     def forward(
         self,
@@ -176,7 +185,7 @@ class SetCriterion(nn.Module):
             cls_logits: ``[S, B, N, C]``; boxes_xyxy: ``[S, B, N, 4]`` absolute xyxy of every stage.
             gt_boxes / gt_labels: ``B`` tensors ``[M_b, 4]`` / ``[M_b]`` (current image pixels).
             img_wh: ``[B, 2]`` image sizes ``(W, H)`` before padding.
-            matches: optional precomputed ``[S, B, N]`` matches (else Hungarian, one host transfer).
+            matches: optional precomputed ``[S, B, N]`` matches (else the matcher's).
         Returns:
             ``loss`` (sum over stages and terms), ``s{i}.loss_cls|loss_bbox|loss_iou`` and ``num_pos``.
         """
@@ -187,10 +196,8 @@ class SetCriterion(nn.Module):
             )
         check_gt_lists(gt_boxes, gt_labels, cls_logits.shape[1])
         if matches is None:
-            matches = hungarian_match_stages(
-                cls_logits.detach(), boxes_xyxy.detach(), gt_boxes, gt_labels, img_wh, *self.costs
-            )
-        tgts = self.targets(matches, boxes_xyxy.detach(), gt_boxes, gt_labels)
+            matches = self.matcher(cls_logits.detach(), boxes_xyxy.detach(), gt_boxes, gt_labels, img_wh)
+        tgts = self.assigner(matches, boxes_xyxy.detach(), gt_boxes, gt_labels, self.num_classes)
         out: dict[str, Tensor] = {}
         total = cls_logits.new_zeros((), dtype=torch.float32)
         for i, tgt in enumerate(tgts):
@@ -201,7 +208,9 @@ class SetCriterion(nn.Module):
                 matches[i],
                 gt_boxes,
                 img_wh,
-                *self.weights,
+                self.weights["loss_cls"],
+                self.weights["loss_bbox"],
+                self.weights["loss_iou"],
                 alpha=self.alpha,
                 gamma=self.gamma,
             )

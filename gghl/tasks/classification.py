@@ -49,8 +49,8 @@ class ClassificationTask(L.LightningModule):
 
     Args:
         num_classes: C.
-        net: kwargs of :func:`gghl.models.classifier.build_classifier` (``name``, ``pretrained``,
-            ``checkpoint_path``, model kwargs); ``num_classes`` is added.
+        net: the classifier ``[B, 3, H, W] -> [B, C]`` (configs: a nested ``_target_`` of
+            :func:`gghl.models.classifier.build_classifier`); None builds the default ``small_cnn``.
         optimizer: ``params -> Optimizer`` (Hydra ``_partial_``); default AdamW(lr=1e-3, wd=0.05).
         scheduler: ``optimizer -> LRScheduler`` (``_partial_``), stepped per epoch; None for constant LR.
         assign: one of ``hard | smooth | soft | distill``.
@@ -69,7 +69,7 @@ class ClassificationTask(L.LightningModule):
     def __init__(
         self,
         num_classes: int,
-        net: Mapping[str, Any] | None = None,
+        net: nn.Module | None = None,
         optimizer: Callable[..., torch.optim.Optimizer] | None = None,
         scheduler: Callable[..., Any] | None = None,
         assign: str = "hard",
@@ -86,15 +86,15 @@ class ClassificationTask(L.LightningModule):
         super().__init__()
         if assign not in ASSIGN_MODES:
             raise ValueError(f"assign must be one of {ASSIGN_MODES}, got {assign!r}")
-        # Plain containers only (not DictConfig/partials) so checkpoints load with torch.load(weights_only=True);
-        # optimizer/scheduler factories are kept as attributes instead of hyperparameters.
-        net, distill, mixup = _plain(net), _plain(distill), _plain(mixup)
+        # Plain containers only (not DictConfig/partials/modules) so checkpoints load with
+        # torch.load(weights_only=True); the net and the optimizer/scheduler factories are attributes instead
+        # of hyperparameters (a checkpoint's stored config rebuilds the net).
+        distill, mixup = _plain(distill), _plain(mixup)
         class_names = list(class_names) if class_names is not None else None
         class_counts = [int(c) for c in class_counts] if class_counts is not None else None
-        self.save_hyperparameters(logger=False, ignore=["optimizer", "scheduler"])
+        self.save_hyperparameters(logger=False, ignore=["net", "optimizer", "scheduler"])
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
-        net_cfg = dict(net or {"name": "small_cnn"})
-        self.net = build_classifier(num_classes=num_classes, **net_cfg)
+        self.net = net if net is not None else build_classifier("small_cnn", num_classes)
         self.num_classes = num_classes
         self.assign = assign
         self.class_names = [str(c) for c in (class_names or range(num_classes))]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import lightning as L
@@ -22,29 +22,6 @@ from gghl.models.query.coco_eval import coco_ap
 from gghl.models.query.detector import QueryDetector
 from gghl.models.query.postprocess import invert_affine_boxes, postprocess
 from gghl.tasks.faults import report_oom
-
-
-def _plain(cfg: Any) -> Any:
-    """DictConfig / ListConfig -> plain containers (modules pass through)."""
-    try:
-        from omegaconf import DictConfig, ListConfig, OmegaConf
-
-        if isinstance(cfg, DictConfig | ListConfig):
-            return OmegaConf.to_container(cfg, resolve=True)
-    except ImportError:  # pragma: no cover
-        pass
-    return cfg
-
-
-def build_detector(num_classes: int, detector: Mapping[str, Any]) -> QueryDetector:
-    """``QueryDetector`` from config kwargs; a ``backbone`` mapping with ``_target_`` is instantiated."""
-    kwargs = dict(_plain(detector))
-    bb = kwargs.get("backbone")
-    if isinstance(bb, Mapping) and "_target_" in bb:
-        import hydra
-
-        kwargs["backbone"] = hydra.utils.instantiate(bb)
-    return QueryDetector(num_classes=num_classes, **kwargs)
 
 
 def step_lr_factor(
@@ -65,12 +42,16 @@ def step_lr_factor(
 
 
 class QueryDetectionTask(L.LightningModule):
-    """Query detector + Hungarian / cross-stage assignment + set criterion + COCO evaluation.
+    """Query detector + set criterion (Hungarian matching, cross-stage labels) + COCO evaluation.
+
+    The network and the criterion come built (Hydra instantiates the nested ``_target_`` entries of
+    ``configs/model/stageinteractor.yaml``); only plain settings are hyperparameters, so checkpoints load
+    with ``torch.load(weights_only=True)`` and their stored config rebuilds the parts.
 
     Args:
-        num_classes: ``C`` (``${data.num_classes}``).
-        detector: kwargs of :class:`QueryDetector` (``backbone`` a timm name or a ``_target_`` mapping).
-        criterion: kwargs of :class:`SetCriterion` (``assigner: cross_stage | o2o`` etc.).
+        num_classes: ``C`` (``${data.num_classes}``); must equal the criterion's.
+        net: the :class:`QueryDetector` (kept as ``self.model``: checkpoints hold ``model.*`` weights).
+        criterion: the :class:`SetCriterion` (matcher, label assigner, loss weights).
         lr, weight_decay: AdamW; warmup_iters / warmup_ratio / lr_steps (epochs) / lr_gamma: schedule.
         max_det: detections per image at inference (top-k over queries x classes).
         class_names: optional names (for logs only).
@@ -79,8 +60,8 @@ class QueryDetectionTask(L.LightningModule):
     def __init__(
         self,
         num_classes: int,
-        detector: Mapping[str, Any],
-        criterion: Mapping[str, Any] | None = None,
+        net: QueryDetector,
+        criterion: SetCriterion,
         lr: float = 2.5e-5,
         weight_decay: float = 1e-4,
         warmup_iters: int = 500,
@@ -91,11 +72,13 @@ class QueryDetectionTask(L.LightningModule):
         class_names: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
+        if criterion.num_classes != num_classes:
+            raise ValueError(
+                f"criterion.num_classes ({criterion.num_classes}) differs from num_classes ({num_classes})"
+            )
         self.save_hyperparameters(
             {
                 "num_classes": num_classes,
-                "detector": _plain(detector),
-                "criterion": _plain(criterion or {}),
                 "lr": lr,
                 "weight_decay": weight_decay,
                 "warmup_iters": warmup_iters,
@@ -106,8 +89,8 @@ class QueryDetectionTask(L.LightningModule):
                 "class_names": list(class_names) if class_names else None,
             }
         )
-        self.model = build_detector(num_classes, detector)
-        self.criterion = SetCriterion(num_classes, **dict(_plain(criterion or {})))
+        self.model = net
+        self.criterion = criterion
         self._records: list[dict[str, Any]] = []
 
     def forward(self, images: Tensor) -> dict[str, Tensor]:
@@ -222,4 +205,4 @@ class QueryDetectionTask(L.LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
 
-__all__ = ["QueryDetectionTask", "build_detector", "step_lr_factor"]
+__all__ = ["QueryDetectionTask", "step_lr_factor"]

@@ -28,6 +28,7 @@ from gghl.checkpoint import (
     read_checkpoint,
     stored_config,
 )
+from gghl.tasks.legacy_model_config import upgrade_stored_config
 
 #: Keys of a stored model config that would make rebuilding read something besides the checkpoint.
 _OUTSIDE_READS = {"pretrained": False, "checkpoint_path": None}
@@ -138,6 +139,7 @@ def restore_task(
     config = stored_config(ckpt, path, required=len(kinds) > 1)
     if config is None:  # one expected kind: a plain Lightning checkpoint is rebuilt from its hyper_parameters
         config = hparams_config(ckpt, path, kinds[0])
+    config = upgrade_stored_config(config)  # model configs of the earlier shapes -> nested _target_s
     kind = check_kind(path, config, expected_kind)
     target = config["model"]["_target_"]
     model_cfg = _for_rebuild(config["model"])

@@ -25,6 +25,7 @@ import torch
 
 from gghl.checkpoint import CONFIG_KEY, CheckpointError, PickledCheckpointError
 from gghl.config import UnsafeConfigError
+from gghl.models.classifier import build_classifier
 from gghl.tasks.classification import ClassificationTask  # imported here: the first example stays fast
 from gghl.tasks.restore import restore_task
 
@@ -35,7 +36,14 @@ _CONFIG = {
         "_target_": "gghl.tasks.classification.ClassificationTask",
         "num_classes": 3,
         "class_names": ["a", "b", "c"],
-        "net": {"name": "small_cnn", "width": 2, "pretrained": False, "checkpoint_path": None},
+        "net": {
+            "_target_": "gghl.models.classifier.build_classifier",
+            "num_classes": 3,
+            "name": "small_cnn",
+            "width": 2,
+            "pretrained": False,
+            "checkpoint_path": None,
+        },
         "optimizer": {"_target_": "torch.optim.AdamW", "_partial_": True, "lr": 0.001},
     },
     "data": {"_target_": "gghl.data.classification.DigitsDataModule", "image_size": 16, "batch_size": 4},
@@ -52,7 +60,8 @@ def _base_checkpoint() -> dict[str, Any]:
     if not _base:
         torch.manual_seed(0)
         model = dict(_CONFIG["model"])
-        task = ClassificationTask(**{k: v for k, v in model.items() if k not in ("_target_", "optimizer")})
+        net = build_classifier(**{k: v for k, v in model["net"].items() if k != "_target_"})
+        task = ClassificationTask(model["num_classes"], net, class_names=model["class_names"])
         _base.update(state_dict=task.state_dict(), **{CONFIG_KEY: copy.deepcopy(_CONFIG)})
     return _base
 

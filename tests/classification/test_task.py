@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from gghl.data.classification import DigitsDataModule
+from gghl.models.classifier import build_classifier
 from gghl.tasks.classification import ClassificationTask, load_eval_net
 
 
@@ -29,7 +30,7 @@ def _trainer(tmp_path=None, epochs=1, **kw):
 
 
 def _task(**kw):
-    kw.setdefault("net", {"name": "small_cnn", "width": 8})
+    kw.setdefault("net", build_classifier("small_cnn", 10, width=8))
     return ClassificationTask(10, optimizer=functools.partial(torch.optim.AdamW, lr=3e-3), **kw)
 
 
@@ -69,7 +70,8 @@ def test_checkpoint_weights_only_and_distill(tmp_path):
     dm = _dm(
         annotators=OmegaConf.create([0.9, 0.6])
     )  # Hydra passes ListConfig; must not reach the checkpoint
-    teacher = _task(
+    teacher = _task(  # the default net: a plain Lightning checkpoint rebuilds from its hyperparameters
+        net=None,
         assign="hard",
         scheduler=functools.partial(torch.optim.lr_scheduler.StepLR, step_size=1),
         class_names=[f"d{i}" for i in range(10)],

@@ -9,15 +9,15 @@ from hydra import compose, initialize_config_dir
 from gghl.config import CONFIG_DIR
 
 TINY = [
-    "model.detector.num_queries=8",
-    "model.detector.dim=32",
-    "model.detector.num_stages=2",
-    "model.detector.heads=2",
-    "model.detector.ffn_dim=64",
-    "model.detector.subboxes=[4,2]",
-    "model.detector.out_points=8",
-    "model.detector.backbone.widths=[8,16,16,16]",
-    "model.detector.backbone.stem_width=8",
+    "model.net.num_queries=8",
+    "model.net.dim=32",
+    "model.net.num_stages=2",
+    "model.net.heads=2",
+    "model.net.ffn_dim=64",
+    "model.net.subboxes=[4,2]",
+    "model.net.out_points=8",
+    "model.net.backbone.widths=[8,16,16,16]",
+    "model.net.backbone.stem_width=8",
 ]
 
 

@@ -19,8 +19,8 @@ import pytest
 import torch
 
 from gghl.assigners import GaussianAssigner
-from gghl.assigners.cross_stage import cross_stage_targets
-from gghl.assigners.hungarian import hungarian_match_stages
+from gghl.assigners.cross_stage import CrossStageLabelAssigner, cross_stage_targets
+from gghl.assigners.hungarian import HungarianMatcher, hungarian_match_stages
 from gghl.callbacks.val_images import draw_polygons
 from gghl.data import transforms as T
 from gghl.data.collate import detection_collate, make_sample
@@ -210,6 +210,12 @@ def _query_inputs(counts: tuple[int, ...], stages: int = 2, queries: int = 5, cl
     return logits, boxes, gtb, gtl, wh
 
 
+def _set_criterion(assigner: str) -> SetCriterion:
+    """3 classes; ``cross_stage`` (StageInteractor) or ``o2o`` (one-to-one labels, AdaMixer) label assigner."""
+    o2o = {"candidates": "none", "keep_own_positive": True} if assigner == "o2o" else {}
+    return SetCriterion(3, HungarianMatcher(), CrossStageLabelAssigner(**o2o))
+
+
 @pytest.mark.parametrize("assigner", ["cross_stage", "o2o"])
 def test_query_loss_on_empty_images_is_background_only(assigner: str) -> None:
     logits, boxes, gtb, gtl, wh = _query_inputs((0, 0))
@@ -217,7 +223,7 @@ def test_query_loss_on_empty_images_is_background_only(assigner: str) -> None:
     assert torch.all(matches == -1)
     tgt = cross_stage_targets(1, list(matches), boxes[1].detach(), gtb, gtl, 3)
     assert tgt.shape == (2, 5, 3) and torch.all(tgt == 0)
-    out = SetCriterion(3, assigner=assigner)(logits, boxes, gtb, gtl, wh)
+    out = _set_criterion(assigner)(logits, boxes, gtb, gtl, wh)
     val = {k: float(v.detach()) for k, v in out.items()}
     assert math.isfinite(val["loss"])
     for s in range(2):
@@ -231,7 +237,7 @@ def test_query_loss_on_empty_images_is_background_only(assigner: str) -> None:
 @pytest.mark.parametrize("assigner", ["cross_stage", "o2o"])
 def test_query_loss_with_some_empty_images(assigner: str) -> None:
     logits, boxes, gtb, gtl, wh = _query_inputs((0, 2, 0))
-    out = SetCriterion(3, assigner=assigner)(logits, boxes, gtb, gtl, wh)
+    out = _set_criterion(assigner)(logits, boxes, gtb, gtl, wh)
     assert math.isfinite(float(out["loss"].detach())) and float(out["s1.loss_bbox"].detach()) > 0
     out["loss"].backward()
     assert torch.isfinite(boxes.grad).all()
@@ -320,6 +326,8 @@ def test_query_detector_on_coco_images_without_annotations(tmp_path: Path) -> No
     from gghl.data.detection_datamodule import CocoDataModule
     from gghl.data.synthetic import SyntheticOrientedDataset
     from gghl.data.synthetic_export import write_synthetic_coco
+    from gghl.models.query.detector import QueryDetector
+    from gghl.models.query.tiny_backbone import TinyConvBackbone
     from gghl.tasks.query_detection import QueryDetectionTask
 
     ds = SyntheticOrientedDataset(4, img_size=64, num_classes=3, seed=0)
@@ -337,24 +345,20 @@ def test_query_detector_on_coco_images_without_annotations(tmp_path: Path) -> No
         rot90=1.0,
         mixup_prob=0.0,
     )
-    tiny = {
-        "backbone": {
-            "_target_": "gghl.models.query.tiny_backbone.TinyConvBackbone",
-            "widths": [8, 8, 16, 16],
-            "stem_width": 8,
-            "depth": 0,
-        },
-        "num_queries": 6,
-        "dim": 32,
-        "num_stages": 2,
-        "heads": 2,
-        "ffn_dim": 32,
-        "groups": 2,
-        "points": 2,
-        "subboxes": [2, 2],
-        "out_points": 4,
-    }
-    task = QueryDetectionTask(3, tiny, {"assigner": "cross_stage"}, lr=1e-3, max_det=5)
+    net = QueryDetector(
+        3,
+        backbone=TinyConvBackbone((8, 8, 16, 16), 8, 0),
+        num_queries=6,
+        dim=32,
+        num_stages=2,
+        heads=2,
+        ffn_dim=32,
+        groups=2,
+        points=2,
+        subboxes=[2, 2],
+        out_points=4,
+    )
+    task = QueryDetectionTask(3, net, _set_criterion("cross_stage"), lr=1e-3, max_det=5)
     task.log = lambda *a, **k: None  # type: ignore[method-assign]
     batches = list(dm.train_dataloader())
     assert sum(t["labels"].numel() == 0 for _, ts in batches for t in ts) == 3

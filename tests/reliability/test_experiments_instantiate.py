@@ -17,8 +17,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from gghl.cli._arguments import check_arguments
-from gghl.config import inject_data_info
-from gghl.config import CONFIG_DIR, check_targets
+from gghl.config import CONFIG_DIR, check_targets, inject_data_info
 
 EXPERIMENTS = sorted(p.stem for p in (Path(CONFIG_DIR) / "experiment").glob("*.yaml"))
 

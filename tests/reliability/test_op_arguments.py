@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from gghl.assigners import GaussianAssigner
-from gghl.assigners.hungarian import hungarian_match, hungarian_match_stages
+from gghl.assigners.cross_stage import CrossStageLabelAssigner
+from gghl.assigners.hungarian import HungarianMatcher, hungarian_match, hungarian_match_stages
 from gghl.losses.set_criterion import SetCriterion
 from gghl.ops import batched_nms_rotated, box_iou_rotated, nms_rotated, poly_iou
 from gghl.structures import min_area_rect, orc_to_poly
@@ -206,6 +207,7 @@ def test_query_ground_truth_count_errors() -> None:
     logits, boxes = torch.zeros(2, 2, 4, 3), torch.rand(2, 2, 4, 4) * 10
     wh = torch.tensor([[64.0, 64.0]]).expand(2, 2)
     one = [torch.tensor([[1.0, 1, 9, 9]])]
+    criterion = SetCriterion(3, HungarianMatcher(), CrossStageLabelAssigner())
     with pytest.raises(
         ValueError, match=r"gt_labels\[1\] has shape \(2,\) but gt_boxes\[1\] has shape \(1, 4\)"
     ):
@@ -213,8 +215,8 @@ def test_query_ground_truth_count_errors() -> None:
     with pytest.raises(
         ValueError, match=r"gt_boxes has 1 images and gt_labels 1 \(predictions hold 2 images\)"
     ):
-        SetCriterion(3)(logits, boxes, one, [torch.tensor([0])], wh)
+        criterion(logits, boxes, one, [torch.tensor([0])], wh)
     with pytest.raises(TypeError, match=r"gt_labels\[0\] must hold integer class ids, got torch.float32"):
         hungarian_match(logits[0, 0], boxes[0, 0], one[0], torch.tensor([0.0]), (64, 64))
     with pytest.raises(ValueError, match=r"boxes_xyxy \[S, B, N, 4\], got \(2, 2, 4, 3\) and \(2, 2, 4, 5\)"):
-        SetCriterion(3)(logits, torch.zeros(2, 2, 4, 5), one * 2, [torch.tensor([0])] * 2, wh)
+        criterion(logits, torch.zeros(2, 2, 4, 5), one * 2, [torch.tensor([0])] * 2, wh)

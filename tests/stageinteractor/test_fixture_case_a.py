@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from gghl.assigners import cross_stage_targets, hungarian_match
-from gghl.assigners.cross_stage import candidate_stages
-from gghl.assigners.hungarian import hungarian_match_stages
+from gghl.assigners.cross_stage import CrossStageLabelAssigner, candidate_stages
+from gghl.assigners.hungarian import HungarianMatcher, hungarian_match_stages
 from gghl.losses.set_criterion import SetCriterion, stage_losses
 
 CASE = Path(__file__).parents[1] / "data" / "stageinteractor" / "case_a.json"
@@ -68,7 +68,8 @@ def test_cls_targets_and_losses(case):
 
 
 def test_criterion_end_to_end(case):
-    out = SetCriterion(case["C"])(case["logits"], case["boxes"], case["gtb"], case["gtl"], case["wh"])
+    criterion = SetCriterion(case["C"], HungarianMatcher(), CrossStageLabelAssigner())
+    out = criterion(case["logits"], case["boxes"], case["gtb"], case["gtl"], case["wh"])
     exp = case["exp"]["losses"]
     for s in range(case["S"]):
         for k in ("loss_cls", "loss_bbox", "loss_iou"):

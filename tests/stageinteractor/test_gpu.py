@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from gghl.assigners.hungarian import hungarian_match_stages
+from gghl.assigners.cross_stage import CrossStageLabelAssigner
+from gghl.assigners.hungarian import HungarianMatcher, hungarian_match_stages
 from gghl.losses.set_criterion import SetCriterion
 from gghl.models.query.detector import QueryDetector
 from gghl.models.query.tiny_backbone import TinyConvBackbone
@@ -42,7 +43,7 @@ def test_matcher_cuda_equals_cpu_and_bf16_step():
     ).cuda()
     with torch.autocast("cuda", dtype=torch.bfloat16):
         out = det(torch.rand(b, 3, 128, 160, device="cuda"))
-        losses = SetCriterion(c)(
+        losses = SetCriterion(c, HungarianMatcher(), CrossStageLabelAssigner())(
             out["cls_logits"], out["boxes"], [t.cuda() for t in gtb], [t.cuda() for t in gtl], wh.cuda()
         )
     losses["loss"].backward()

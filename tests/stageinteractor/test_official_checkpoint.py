@@ -83,7 +83,9 @@ def test_checkpoint_dict_loads_weights_only_and_names_settings(tmp_path: Path) -
     assert (
         model["_target_"] == "gghl.tasks.query_detection.QueryDetectionTask" and model["class_names"] == names
     )
-    det = model["detector"]
+    det = model["net"]
+    assert det["_target_"] == "gghl.models.query.detector.QueryDetector" and det["num_classes"] == 7
+    assert model["criterion"]["num_classes"] == 7 and "_recursive_" not in model
     assert (
         det["backbone"] == "resnet18"
         and det["num_queries"] == 12

@@ -23,6 +23,7 @@ ResNeXt-101-DCN backbones are not supported (the error lists their keys).
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -281,7 +282,7 @@ def stageinteractor_arch(state: Mapping[str, Tensor], source: str = "state dict"
 
 
 def detector_config(arch: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``detector`` node (every ``QueryDetector`` argument) of the official network ``arch``."""
+    """Every ``QueryDetector`` argument but ``num_classes`` (the ``net`` node) of the official network ``arch``."""
     cfg = {k: v for k, v in arch.items() if k != "num_classes"}
     cfg.update(
         pretrained=False,
@@ -551,17 +552,23 @@ RECIPE: dict[str, Any] = {
     "lr_steps": [8, 11],
     "lr_gamma": 0.1,
 }
+DETECTOR_TARGET = "gghl.models.query.detector.QueryDetector"
+#: The official criterion (Hungarian costs 2/5/2, cross-stage labels of the released code, loss weights 2/5/2).
 CRITERION: dict[str, Any] = {
-    "assigner": "cross_stage",
-    "candidates": "prev+future",
-    "iou_thr": 0.5,
-    "keep_own_positive": False,
-    "cost_cls": 2.0,
-    "cost_l1": 5.0,
-    "cost_giou": 2.0,
-    "weight_cls": 2.0,
-    "weight_l1": 5.0,
-    "weight_giou": 2.0,
+    "_target_": "gghl.losses.set_criterion.SetCriterion",
+    "matcher": {
+        "_target_": "gghl.assigners.hungarian.HungarianMatcher",
+        "cost_cls": 2.0,
+        "cost_l1": 5.0,
+        "cost_giou": 2.0,
+    },
+    "assigner": {
+        "_target_": "gghl.assigners.cross_stage.CrossStageLabelAssigner",
+        "candidates": "prev+future",
+        "iou_thr": 0.5,
+        "keep_own_positive": False,
+    },
+    "weights": {"loss_cls": 2.0, "loss_bbox": 5.0, "loss_iou": 2.0},
 }
 
 
@@ -570,16 +577,16 @@ def _model_config(
 ) -> dict[str, Any]:
     """``QueryDetectionTask`` node: ``base`` (a composed ``model=stageinteractor``) or the paper recipe, with
     the official network and classes."""
-    model: dict[str, Any] = {
-        "_target_": TASK_TARGET,
-        "_recursive_": False,
-        **RECIPE,
-        "criterion": dict(CRITERION),
-    }
+    model: dict[str, Any] = {"_target_": TASK_TARGET, **RECIPE, "criterion": copy.deepcopy(CRITERION)}
     if base and base.get("_target_") == TASK_TARGET:
-        model.update({k: v for k, v in base.items() if k not in ("detector", "num_classes", "class_names")})
+        model.update({k: v for k, v in base.items() if k not in ("net", "num_classes", "class_names")})
+    num_classes = len(names)
     model.update(
-        num_classes=len(names), class_names=list(names), detector=detector_config(arch), max_det=int(max_det)
+        num_classes=num_classes,
+        class_names=list(names),
+        net={"_target_": DETECTOR_TARGET, "num_classes": num_classes, **detector_config(arch)},
+        criterion={**model["criterion"], "num_classes": num_classes},
+        max_det=int(max_det),
     )
     return model
 
