@@ -183,8 +183,11 @@ class COCOMetric(Metric):
     ``update(preds, targets)``: lists (one per image) of dicts.
       * preds: ``{"boxes": [D, 4] xyxy pixels, "scores": [D], "labels": [D]}``, where labels are
         contiguous indices mapped through ``label_to_cat_id`` (or category ids when it is None);
-      * targets: ``{"image_id": int | str-of-int}`` and, when no ``gt_json`` is given,
-        ``"boxes"`` (xyxy), ``"labels"``, optional ``"iscrowd"``, ``"area"`` to build the GT from.
+      * targets: ``{"image_id"}`` and, when no ``gt_json`` is given (ground truth from the batches,
+        no file), ``"boxes"`` (xyxy), ``"labels"``, optional ``"iscrowd"``, ``"area"`` to build it from.
+    Image ids: with ``gt_json`` they must be the json's ids (int, or a decimal string as the COCO
+    loader gives them); with ground truth from the batches any id works (:func:`image_key`: strings
+    such as the synthetic set's ``"<seed>_<idx>"`` are hashed), since the GT is built under the same key.
     Only the images seen (after dedup by image id) are evaluated, so a partial epoch
     (``limit_val_batches``) is scored on its own images.
 
@@ -221,7 +224,7 @@ class COCOMetric(Metric):
         if len(preds) != len(targets):
             raise ValueError(f"got {len(preds)} predictions for {len(targets)} targets")
         for p, t in zip(preds, targets):
-            img = int(t["image_id"].item() if isinstance(t["image_id"], Tensor) else t["image_id"])
+            img = self._image_id(t["image_id"])
             db, ds, dl = (
                 _t(p["boxes"], torch.float64, (4,)),
                 _t(p["scores"], torch.float64),
@@ -243,6 +246,12 @@ class COCOMetric(Metric):
             for name, v in (("det_boxes", db), ("det_scores", ds), ("det_labels", dl),
                             ("gt_boxes", gb), ("gt_labels", gl), ("gt_crowd", gc), ("gt_area", ga)):  # fmt: skip
                 getattr(self, name).append(v.to(self.device))
+
+    def _image_id(self, image_id: Any) -> int:
+        """The json's own id with ``gt_json``; else the stable :func:`image_key` (any int or str id)."""
+        if self.gt_json is None:
+            return image_key(image_id)
+        return int(image_id.item() if isinstance(image_id, Tensor) else image_id)
 
     def _cat_id(self, label: int) -> int:
         return self.label_to_cat_id[label] if self.label_to_cat_id is not None else int(label)

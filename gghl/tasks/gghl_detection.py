@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from gghl.assigners import GaussianAssigner
+from gghl.evaluation.detection_metrics import DOTAMetric
 from gghl.losses import JOLLoss
 from gghl.models.coords import apply_affine_to_points, invert_affine
 from gghl.models.gghl_detector import GGHLDetector
@@ -92,7 +93,9 @@ class GGHLDetectionTask(L.LightningModule):
         self.bad_steps = 0
         self.skipped_steps = 0
         self._last_batch: tuple[tuple[int, ...], torch.dtype] | None = None  # for out-of-memory messages
-        self._val_records: list[dict[str, Any]] = []
+        # One metric per stage: the images of an epoch, gathered over ranks in ``compute``.
+        self.val_metric = DOTAMetric(self.class_names, eval_iou_thr, use_07_metric, difficult)
+        self.test_metric = DOTAMetric(self.class_names, eval_iou_thr, use_07_metric, difficult)
 
     # ----------------------------------------------------------------- training
     def forward(self, images: Tensor) -> list[Tensor]:
@@ -181,83 +184,47 @@ class GGHLDetectionTask(L.LightningModule):
         return self.postprocess(self.eval_net()(images), affines)
 
     def validation_step(self, batch: tuple[Tensor, list[dict]], batch_idx: int) -> None:
-        self._eval_step(batch)
+        self._eval_step(batch, self.val_metric)
 
     def test_step(self, batch: tuple[Tensor, list[dict]], batch_idx: int) -> None:
-        self._eval_step(batch)
+        self._eval_step(batch, self.test_metric)
 
-    def _eval_step(self, batch: tuple[Tensor, list[dict]]) -> None:
+    def _eval_step(self, batch: tuple[Tensor, list[dict]], metric: DOTAMetric) -> None:
+        """Detections and ground truth of the batch, both in original image pixels, into ``metric``."""
         images, targets = batch
         preds = self.predict_batch(images, targets)
-        for p, t in zip(preds, targets):
-            gt_polys = apply_affine_to_points(t["polygons"].to(torch.float64), invert_affine(t["affine"]))
-            self._val_records.append(
-                {
-                    "image_id": str(t["image_id"]),
-                    "gt_polygons": gt_polys.cpu().numpy(),
-                    "gt_labels": t["labels"].cpu().numpy(),
-                    "gt_difficult": t["difficult"].cpu().numpy(),
-                    "det_polygons": p["polygons"].double().cpu().numpy(),
-                    "det_scores": p["scores"].double().cpu().numpy(),
-                    "det_labels": p["labels"].cpu().numpy(),
-                }
-            )
+        gts = [
+            {
+                "image_id": t["image_id"],
+                "polygons": apply_affine_to_points(
+                    t["polygons"].to(torch.float64), invert_affine(t["affine"])
+                ),
+                "labels": t["labels"],
+                "difficult": t["difficult"],
+            }
+            for t in targets
+        ]
+        metric.update(preds, gts)
 
     def on_validation_epoch_start(self) -> None:
-        self._val_records = []
+        self.val_metric.reset()
 
-    on_test_epoch_start = on_validation_epoch_start
+    def on_test_epoch_start(self) -> None:
+        self.test_metric.reset()
 
     def on_validation_epoch_end(self) -> None:
-        self._log_dota("val")
+        self._log_dota("val", self.val_metric)
 
     def on_test_epoch_end(self) -> None:
-        self._log_dota("test")
+        self._log_dota("test", self.test_metric)
 
-    def _log_dota(self, stage: str) -> None:
-        from gghl.evaluation.dota import evaluate_polygons
-
-        records = self._gather_records(self._val_records)
-        gts = {
-            r["image_id"]: {
-                "polygons": r["gt_polygons"],
-                "labels": r["gt_labels"],
-                "difficult": r["gt_difficult"],
-            }
-            for r in records
-        }
-        dets = {
-            r["image_id"]: {
-                "polygons": r["det_polygons"],
-                "scores": r["det_scores"],
-                "labels": r["det_labels"],
-            }
-            for r in records
-        }
-        result = evaluate_polygons(
-            gts,
-            dets,
-            self.class_names,
-            iou_thr=self.hparams.eval_iou_thr,
-            use_07_metric=self.hparams.use_07_metric,
-            difficult=self.hparams.difficult,
-        )
+    def _log_dota(self, stage: str, metric: DOTAMetric) -> None:
+        """DOTA mAP of the epoch over all ranks (the metric gathers and de-duplicates the images)."""
+        result = metric.compute()
+        metric.reset()
         self.log(f"{stage}/mAP50", float(result["mAP"]), prog_bar=True, rank_zero_only=False, sync_dist=False)
-        for name, ap in result["AP"].items():
-            self.log(f"{stage}/AP50_{name}", float(ap), sync_dist=False)
-        self._val_records = []
-
-    def _gather_records(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """All ranks' per-image records, de-duplicated by image id (DistributedSampler pads with repeats)."""
-        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
-            return records
-        gathered: list[list[dict[str, Any]] | None] = [None] * torch.distributed.get_world_size()
-        torch.distributed.all_gather_object(gathered, records)
-        unique: dict[str, dict[str, Any]] = {}
-        for part in gathered:
-            for rec in part or []:
-                unique.setdefault(rec["image_id"], rec)
-        return [unique[k] for k in sorted(unique)]
+        for name in self.class_names:
+            self.log(f"{stage}/AP50_{name}", float(result[f"AP/{name}"]), sync_dist=False)
 
     # ----------------------------------------------------------------- optimisation
     def configure_optimizers(self) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 Batch format (gghl.data.collate): ``(images [B,3,H,W] float in [0,1], targets)`` with per image ``hbb``
 ``[N,4]`` xyxy current pixels, ``labels [N]``, ``image_id``, ``orig_size (H0, W0)`` and ``affine [2,3]``
 (original -> current). Validation / test detections are mapped back to original pixels and scored with
-COCO AP (pycocotools); ``{val,test}/AP`` and ``{val,test}/AP50`` are logged.
+COCO AP (:class:`gghl.evaluation.detection_metrics.COCOMetric`, ground truth from the batches);
+``{val,test}/AP``, ``{val,test}/AP50`` and ``{val,test}/AP75`` are logged.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import lightning as L
 import torch
 from torch import Tensor
 
+from gghl.evaluation.detection_metrics import COCOMetric
 from gghl.losses.set_criterion import SetCriterion
-from gghl.models.query.coco_eval import coco_ap
 from gghl.models.query.detector import QueryDetector
 from gghl.models.query.postprocess import invert_affine_boxes, postprocess
 from gghl.tasks.faults import report_oom
@@ -91,7 +92,9 @@ class QueryDetectionTask(L.LightningModule):
         )
         self.model = net
         self.criterion = criterion
-        self._records: list[dict[str, Any]] = []
+        # One metric per stage, ground truth from the batches; category ids 1..C as in a COCO json.
+        self.val_metric = COCOMetric(label_to_cat_id=range(1, num_classes + 1))
+        self.test_metric = COCOMetric(label_to_cat_id=range(1, num_classes + 1))
 
     def forward(self, images: Tensor) -> dict[str, Tensor]:
         return self.model(images)
@@ -133,62 +136,47 @@ class QueryDetectionTask(L.LightningModule):
         dets = postprocess(out["cls_logits"][-1], out["boxes"][-1], affines, sizes, self.hparams.max_det)
         return [{**d, "hbb": d["boxes"]} for d in dets]
 
-    def _eval_step(self, batch: tuple[Tensor, list[dict]]) -> None:
+    def _eval_step(self, batch: tuple[Tensor, list[dict]], metric: COCOMetric) -> None:
+        """Detections and ground truth boxes of the batch, both in original pixels, into ``metric``."""
         images, targets = batch
         dets = self.predict_batch(images, targets)
-        for t, d in zip(targets, dets):
+        gts = []
+        for t in targets:
             gt = t["hbb"].to(torch.float64)
             gt = invert_affine_boxes(gt, t["affine"]) if gt.numel() else gt.reshape(0, 4)
-            self._records.append(
-                {
-                    "image_id": str(t["image_id"]),
-                    "orig_size": tuple(int(v) for v in t["orig_size"]),
-                    "gt_boxes": gt.cpu().float(),
-                    "gt_labels": t["labels"].cpu(),
-                    "boxes": d["boxes"].cpu(),
-                    "scores": d["scores"].cpu(),
-                    "labels": d["labels"].cpu(),
-                }
-            )
+            gts.append({"image_id": t["image_id"], "boxes": gt, "labels": t["labels"]})
+        metric.update(dets, gts)
 
     def validation_step(self, batch: tuple[Tensor, list[dict]], batch_idx: int) -> None:
-        self._eval_step(batch)
+        self._eval_step(batch, self.val_metric)
 
     def test_step(self, batch: tuple[Tensor, list[dict]], batch_idx: int) -> None:
-        self._eval_step(batch)
+        self._eval_step(batch, self.test_metric)
 
     def on_validation_epoch_start(self) -> None:
-        self._records = []
+        self.val_metric.reset()
 
     def on_test_epoch_start(self) -> None:
-        self._records = []
+        self.test_metric.reset()
 
     def on_validation_epoch_end(self) -> None:
-        self._log_coco("val")
+        self._log_coco("val", self.val_metric)
 
     def on_test_epoch_end(self) -> None:
-        self._log_coco("test")
+        self._log_coco("test", self.test_metric)
 
-    def _gather(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
-            return records
-        parts: list[Any] = [None] * torch.distributed.get_world_size()
-        torch.distributed.all_gather_object(parts, records)
-        unique: dict[str, dict[str, Any]] = {}
-        for part in parts:
-            for rec in part or []:
-                unique.setdefault(rec["image_id"], rec)  # DistributedSampler pads with repeats
-        return list(unique.values())
+    def _log_coco(self, stage: str, metric: COCOMetric) -> None:
+        """COCO AP of the epoch over all ranks; nothing is logged for the sanity check or an empty split.
 
-    def _log_coco(self, stage: str) -> None:
-        records = self._gather(self._records)
-        self._records = []
-        if self.trainer.sanity_checking or not records:
-            return
-        stats = coco_ap(records, self.hparams.num_classes)
-        self.log(f"{stage}/AP", stats["AP"], prog_bar=True, sync_dist=False)
-        self.log(f"{stage}/AP50", stats["AP50"], prog_bar=True, sync_dist=False)
-        self.log(f"{stage}/AP75", stats["AP75"], sync_dist=False)
+        A stat COCO reports as -1 (no ground truth to score, e.g. a split of empty images) is logged as
+        0, so a checkpoint monitor always sees a number it can compare.
+        """
+        scored = metric.update_called and not self.trainer.sanity_checking
+        stats = metric.compute() if scored else {}
+        metric.reset()
+        for name, prog_bar in (("AP", True), ("AP50", True), ("AP75", False)):
+            if name in stats:
+                self.log(f"{stage}/{name}", max(float(stats[name]), 0.0), prog_bar=prog_bar, sync_dist=False)
 
     # ------------------------------------------------------------------ optimisation
     def configure_optimizers(self) -> dict[str, Any]:

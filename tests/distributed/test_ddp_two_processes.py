@@ -1,7 +1,7 @@
 """Two CPU processes (gloo) through the real CLI: `gghl-train trainer=ddp_cpu` (strategy ddp; Lightning re-launches
 the command for rank 1). Checks that training runs on both ranks and that the validation mAP the two processes
-compute (records gathered with all_gather_object, DistributedSampler padding duplicates dropped) equals the
-single-process value on the same checkpoint exactly."""
+compute (the task's DOTAMetric gathers the per-image rows of all ranks and drops DistributedSampler padding
+duplicates) equals the single-process value on the same checkpoint exactly."""
 
 from __future__ import annotations
 

@@ -138,6 +138,18 @@ def test_coco_metric_from_json_and_from_targets_match_evaluate():
         assert {k: v.item() for k, v in r0.compute().items()} == pytest.approx(ref, abs=1e-12)
 
 
+def test_coco_metric_ground_truth_from_batches_accepts_any_image_id():
+    """No json: the GT is built from the batches under :func:`image_key`, so ids need not be numbers (the
+    synthetic set's ``"<seed>_<idx>"``), and the stats equal those of the json with the numeric ids."""
+    preds, targets, gt = _coco_records()
+    ref = COCOMetric(gt_json=gt, label_to_cat_id=[1, 7, 42], backend="pycocotools")
+    ref.update(preds, targets)
+    named = [{**t, "image_id": f"0_{t['image_id']}"} for t in targets]
+    m = COCOMetric(label_to_cat_id=[1, 7, 42], backend="pycocotools")
+    m.update(preds, named)
+    assert {k: v.item() for k, v in m.compute().items()} == {k: v.item() for k, v in ref.compute().items()}
+
+
 def test_coco_metric_empty_predictions():
     _, targets, gt = _coco_records()
     m = COCOMetric(gt_json=gt)

@@ -1,4 +1,5 @@
-"""Real two-process (gloo) DDP run of DOTAMetric / COCOMetric with a DistributedSampler duplicate."""
+"""Real two-process (gloo) DDP run of DOTAMetric / COCOMetric (json GT and GT from the batches) with a
+DistributedSampler duplicate."""
 
 from __future__ import annotations
 
@@ -30,7 +31,15 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
         cidx = [0, 2] if rank == 0 else [1, 3, 0]
         c.update([cp[i] for i in cidx], [ct[i] for i in cidx])
         coco = c.compute()
-        res = {"dota": {k: v.item() for k, v in dota.items()}, "coco": {k: v.item() for k, v in coco.items()}}
+        # ground truth from the batches (no json), string image ids as the gghl sample format gives them
+        b = COCOMetric(label_to_cat_id=[1, 7, 42], backend="pycocotools")
+        b.update([cp[i] for i in cidx], [{**ct[i], "image_id": f"0_{ct[i]['image_id']}"} for i in cidx])
+        batches = b.compute()
+        res = {
+            "dota": {k: v.item() for k, v in dota.items()},
+            "coco": {k: v.item() for k, v in coco.items()},
+            "coco_from_batches": {k: v.item() for k, v in batches.items()},
+        }
         with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as f:
             json.dump(res, f)
     finally:
@@ -52,3 +61,4 @@ def test_two_gloo_ranks_equal_single_process(tmp_path):
         got = json.loads((tmp_path / f"rank{rank}.json").read_text())
         assert got["dota"] == pytest.approx(expected, abs=1e-12)
         assert got["coco"] == pytest.approx(expected_coco, abs=1e-12)
+        assert got["coco_from_batches"] == pytest.approx(expected_coco, abs=1e-12)

@@ -181,9 +181,9 @@ def test_gghl_eval_and_val_images_with_no_ground_truth(tmp_path: Path) -> None:
         [T.letterbox(_sample(0, seed=i, image_id=f"e{i}"), 64) for i in range(2)]
     )
     with torch.no_grad():
-        task._eval_step((images, targets))
+        task._eval_step((images, targets), task.val_metric)
         preds = task.predict_batch(images)
-    task._log_dota("val")
+    task._log_dota("val", task.val_metric)
     assert math.isfinite(logged["val/mAP50"])
     pic = draw_polygons(
         images[0],
@@ -366,8 +366,10 @@ def test_query_detector_on_coco_images_without_annotations(tmp_path: Path) -> No
         loss = task.training_step(batch, 0)
         assert torch.isfinite(loss)
         loss.backward()
-    task._records = []
+    metric = task.val_metric
+    metric.reset()
     with torch.no_grad():
         for batch in dm.val_dataloader():
-            task._eval_step(batch)
-    assert [r["gt_boxes"].shape[0] for r in task._records].count(0) == 3
+            task._eval_step(batch, metric)
+    assert [int(row[0, 1]) for row in metric.meta].count(0) == 3  # meta rows: (image key, n_gt, n_det)
+    assert all(torch.isfinite(v) for v in metric.compute().values())

@@ -134,12 +134,14 @@ def test_task_train_and_eval_steps(assigner):
     loss = task.training_step((images, targets), 0)
     assert torch.isfinite(loss) and loss.requires_grad
     loss.backward()
-    task._records = []
-    task._eval_step((images, targets))
-    rec = task._records[0]
-    assert rec["boxes"].shape == (5, 4)
-    torch.testing.assert_close(rec["gt_boxes"], torch.tensor([[8.0, 8.0, 60.0, 40.0]]))  # original pixels
-    assert float(rec["boxes"].max()) <= 128.0
+    metric = task.val_metric
+    metric.reset()
+    task._eval_step((images, targets), metric)
+    boxes = metric.det_boxes[0]  # the first image's rows (the metric keeps one state entry per image)
+    assert boxes.shape == (5, 4)
+    gt = torch.tensor([[8.0, 8.0, 60.0, 40.0]], dtype=torch.float64)
+    torch.testing.assert_close(metric.gt_boxes[0], gt)  # original pixels
+    assert float(boxes.max()) <= 128.0
 
 
 def test_configs_compose_and_instantiate():
