@@ -1,6 +1,6 @@
 """DOTA Task1 (oriented polygons) mAP: the official protocol by default, options clearly named.
 
-Default = official DOTA v1.0 ``dota_evaluation_task1.py`` (spec/dota-eval.md): VOC07 11-point AP on
+Default = the official DOTA v1.0 devkit script (docs/evaluation.md#dota-task1): VOC07 11-point AP on
 the devkit's own ``np.arange(0., 1.1, 0.1)`` grid, IoU strictly ``> 0.5``, argmax-only matching,
 difficult GT ignored, mAP the plain mean over the given class list. Options: all-point AP, any IoU
 threshold, difficult-as-normal (v1.5 script, mmrotate), COCO-style mAP over IoU 0.50:0.05:0.95. The

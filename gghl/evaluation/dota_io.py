@@ -4,7 +4,7 @@ Ground truth, detections and image sets are read by the same code as the trainin
 and the merge tools (:mod:`gghl.data.dota_text`, :mod:`gghl.data.dota_labels`,
 :mod:`gghl.data.dota_task1`), so a file the loader trains on is the file the evaluator scores.
 
-Devkit semantics kept (spec/dota-eval.md, "File formats"): GT lines of 9 tokens are difficult 0, 10
+Devkit semantics kept (docs/evaluation.md#file-formats): GT lines of 9 tokens are difficult 0, 10
 tokens carry an integer flag (non-zero = difficult); detections keep file order (the tie-break order);
 an image set is one name per line. Where the devkit crashes or drops lines we now:
 

@@ -1,4 +1,4 @@
-"""Axis-aligned IoU-family overlaps for JOL (spec/gghl.md §1.6): IoU, GIoU, CIoU of paired HBBs.
+"""Axis-aligned IoU-family overlaps for JOL (docs/gghl.md#jol-loss): IoU, GIoU, CIoU of paired HBBs.
 
 Boxes are ``[..., 4]`` ``(cx, cy, w, h)`` in pixels; the result is elementwise ``[...]``. No epsilon is added
 to the GIoU denominators (the union and the enclosing box are positive as soon as one box has positive

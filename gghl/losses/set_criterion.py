@@ -1,4 +1,4 @@
-"""Set criterion of the StageInteractor / AdaMixer query detector (spec/stageinteractor.md §1.d).
+"""Set criterion of the StageInteractor / AdaMixer query detector (docs/stageinteractor.md#losses).
 
 Per stage ``s`` (all stage weights 1):
 
@@ -103,7 +103,8 @@ class SetCriterion(nn.Module):
     Args:
         num_classes: ``C``.
         assigner: ``"cross_stage"`` (StageInteractor) or ``"o2o"`` (one-to-one only, AdaMixer).
-        iou_thr / candidates / keep_own_positive / inclusive: cross-stage assigner options (§1.b).
+        iou_thr / candidates / keep_own_positive / inclusive: cross-stage assigner options
+            (docs/stageinteractor.md#cross-stage-assigner).
         cost_*: matcher weights; weight_*: loss weights; alpha/gamma: focal parameters.
     """
 

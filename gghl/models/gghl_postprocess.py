@@ -1,4 +1,4 @@
-"""GGHL inference post-processing: decode, score, threshold, ORC polygon, class-wise rotated NMS (gghl.md §1.7).
+"""GGHL inference: decode, score, threshold, ORC polygon, class-wise rotated NMS (docs/gghl.md#inference).
 
 No OpenCV: NMS runs on the minimum-area rectangles of the predicted quadrilaterals (as the official
 evaluator does with ``cv2.minAreaRect`` + ``NMSBoxesRotated``) through ``gghl.ops.batched_nms_rotated``.
@@ -16,7 +16,7 @@ from gghl.structures import poly_to_obb
 
 
 def orc_polygons(decoded: Tensor) -> Tensor:
-    """Quadrilaterals from decoded HBB ``xywh`` and ORC ratios ``ŝ`` (gghl.md §1.5).
+    """Quadrilaterals from decoded HBB ``xywh`` and ORC ratios ``ŝ`` (docs/gghl.md#orc).
 
     Args:
         decoded: ``[..., 14+C]`` decoded predictions (``[0:4]`` HBB cx, cy, w, h; ``[4:8]`` ŝ1..ŝ4, already

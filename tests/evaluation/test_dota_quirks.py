@@ -1,4 +1,4 @@
-"""DOTA Task1 known answers, one per devkit quirk (spec/dota-eval.md), computed by hand."""
+"""DOTA Task1 known answers, one per devkit quirk (docs/evaluation.md#devkit-quirks), computed by hand."""
 
 from __future__ import annotations
 
