@@ -13,15 +13,17 @@ the closest existing key is printed after Hydra's message.
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs")
 DEBUG_ENV = "GGHL_DEBUG"
+_Result = TypeVar("_Result")
 #: Exit status of a command refused for a config, data or checkpoint error.
 USER_ERROR_EXIT = 1
 
@@ -171,6 +173,25 @@ def suggest_key(config_name: str, argv: Sequence[str], config_dir: str = CONFIG_
         hint = f"; did you mean {(parent_path + '.' if parent_path else '') + close[0]!r}?" if close else ""
         return f"unknown key {key!r}{hint}"
     return None
+
+
+def checked_command(body: Callable[[Any], _Result]) -> Callable[[Any], _Result]:
+    """Make ``body(cfg)`` a command's ``run(cfg)``: every ``_target_`` of the composed config is held to the
+    allow-list before ``body`` builds anything, and a config error raised inside names its key and file.
+
+    The one body every ``gghl-*`` command shares, so no command can skip the check; also what tests call
+    (``run(cfg)`` without Hydra or the console script).
+    """
+
+    @functools.wraps(body)
+    def run(cfg: Any) -> _Result:
+        from gghl.cli._config import check_targets, config_errors
+
+        with config_errors(cfg):
+            check_targets(cfg)  # before anything is instantiated
+            return body(cfg)
+
+    return run
 
 
 def run_command(
