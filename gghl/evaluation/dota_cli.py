@@ -18,7 +18,7 @@ VERSIONS = tuple(f"v{v}" for v in DOTA_CLASSES)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Argument parser of the ``gghl.evaluation.dota`` command."""
+    """Argument parser of the ``gghl-dota-eval`` command."""
     p = argparse.ArgumentParser(
         prog="gghl-dota-eval",
         description="DOTA Task1 mAP. Default = official DOTA v1.0 protocol: VOC07 11-point AP "
