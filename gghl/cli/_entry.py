@@ -1,4 +1,4 @@
-"""What every gghl command does around Hydra: a fast ``--help`` and one-line errors.
+"""What every gghl command does around Hydra: a fast ``--help``, the allow-list check, one-line errors.
 
 Kept free of heavy imports (no torch, lightning, hydra at module level): ``gghl-train --help`` must answer
 without loading them, and the console scripts import the entry module before anything else.
