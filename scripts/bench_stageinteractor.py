@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 # Assigner variants: name -> Hydra overrides. ``cross_stage_own`` keeps each stage's own one-to-one positive
-# in the classification target whatever its IoU (not the released code; spec/stageinteractor.md §1.e).
+# in the classification target whatever its IoU (not released; docs/stageinteractor.md#cross-stage-assigner).
 VARIANTS: dict[str, list[str]] = {
     "o2o": ["model.criterion.assigner.candidates=none", "model.criterion.assigner.keep_own_positive=true"],
     "cross_stage": ["model.criterion.assigner.candidates=prev+future"],

@@ -71,14 +71,21 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from gghl.data.coco_json import CocoFormatError, load_coco_json  # noqa: E402
-from gghl.data.dota_labels import DotaFormatError, read_dota_labels, write_dota_labels  # noqa: E402
+from gghl.data.dota_labels import read_dota_labels, write_dota_labels  # noqa: E402
 from gghl.data.dota_merge import read_task1, write_task1  # noqa: E402
 from gghl.data.dota_split import read_labels  # noqa: E402
 from gghl.data.dota_task1 import _slow as task1_line_by_line  # noqa: E402
 from gghl.data.dota_task1 import read_task1_rows  # noqa: E402
-from gghl.data.dota_text import MAX_ABS_COORD, check_line, read_imageset, read_text, split_lines  # noqa: E402
+from gghl.data.dota_text import (  # noqa: E402
+    MAX_ABS_COORD,
+    DotaFormatError,
+    check_line,
+    read_imageset,
+    read_text,
+    split_lines,
+)
 from gghl.evaluation.coco import CocoResultError, _check_dets  # noqa: E402
-from gghl.evaluation.dota_io import DOTAFormatError, parse_det_file, parse_gt_file  # noqa: E402
+from gghl.evaluation.dota_io import parse_det_file, parse_gt_file  # noqa: E402
 
 WEIRD_TOKENS = ["nan", "NaN", "inf", "-inf", "1e309", "", " ", "x", "1,5", "0x10", "--1", "1e", "\t", "∞",
                 "plane", "9" * 400, "-0", "1_000", "\x00", "ｐｌａｎｅ", ":", "gsd:", "imagesource:",
@@ -376,8 +383,8 @@ TARGETS: dict[str, tuple[Callable, tuple[type[BaseException], ...]]] = {
         _text_target(lambda p: read_dota_labels(p, on_error="skip"), DOTA_GT),
         (DotaFormatError,),
     ),
-    "dota_gt": (_text_target(parse_gt_file, DOTA_GT), (DOTAFormatError,)),
-    "dota_det": (_text_target(parse_det_file, DOTA_DET), (DOTAFormatError,)),
+    "dota_gt": (_text_target(parse_gt_file, DOTA_GT), (DotaFormatError,)),
+    "dota_det": (_text_target(parse_det_file, DOTA_DET), (DotaFormatError,)),
     "coco_json": (_coco_json, (CocoFormatError,)),
     "coco_results": (_coco_results, (CocoResultError,)),
     "dota_text_agree": (_text_agree, (DotaFormatError,)),

@@ -1,4 +1,4 @@
-"""StageInteractor cross-stage label assigner (spec/stageinteractor.md §1.b, released-code semantics).
+"""StageInteractor cross-stage label assigner (docs/stageinteractor.md#cross-stage-assigner).
 
 For stage ``s`` the classification target of query ``q`` is the multi-hot set of classes ``c`` such that
 ``q`` was one-to-one matched to a GT ``j`` of class ``c`` at stage ``s`` or at a candidate stage, and the
@@ -56,7 +56,7 @@ def cross_stage_score_table(
         boxes_xyxy: ``[B, N, 4]`` absolute xyxy boxes of the current stage.
         gt_boxes / gt_labels: ``B`` tensors ``[M_b, 4]`` / ``[M_b]``.
     Returns:
-        ``[B, N, C]`` fp32 score table ``T`` of §1.b.
+        ``[B, N, C]`` fp32 score table ``T`` (the maximum IoU per query and class).
     """
     b, n, _ = boxes_xyxy.shape
     dev = boxes_xyxy.device
@@ -87,7 +87,7 @@ def cross_stage_targets(
     keep_own_positive: bool = False,
     inclusive: bool = True,
 ) -> Tensor:
-    """Binary multi-hot classification targets of stage ``stage`` (§1.b).
+    """Binary multi-hot classification targets of stage ``stage`` (module docstring).
 
     Args:
         stage: current stage ``s`` (0-based).

@@ -1,7 +1,7 @@
 """GGHL object-adaptive label assignment (OLA) — public entry point.
 
 ``GaussianAssigner`` turns oriented ground truth into per-level dense target maps in the channel layout of
-spec/gghl.md §1.3 (frame: image pixels, x right, y down; maps indexed ``[row j, col i, ch]``):
+docs/gghl.md#ola-label-assignment (frame: image pixels, x right, y down; maps indexed ``[row j, col i, ch]``):
 
 ====  =====================================================================
 ch    meaning
@@ -18,9 +18,9 @@ ch    meaning
 
 Variants:
 
-* ``"gghl_obb"`` — ``dataloadR/datasets_obb.py`` (what the official ``train_GGHL.py`` uses), §1.3.
-* ``"gghl_alg1"`` — ``dataloadR/datasets_new.py``, the paper's Algorithm 1 per the author, §1.4.
-* ``"gghl_fixed"`` — ``gghl_obb`` with the §1.10 quirks fixed:
+* ``"gghl_obb"`` — ``dataloadR/datasets_obb.py`` (what the official ``train_GGHL.py`` uses).
+* ``"gghl_alg1"`` — ``dataloadR/datasets_new.py``, the paper's Algorithm 1 per the author.
+* ``"gghl_fixed"`` — ``gghl_obb`` with three quirks fixed (docs/gghl.md#variants):
   (1) Gaussian offsets are sub-pixel, measured from the true OBB centre ``((i+.5) - cxr/s, (j+.5) - cyr/s)``
   cells, instead of integer cell differences (peak below 1 unless the centre is a cell centre);
   (2) the small-object filter is ``max(w,h) > 4 or w*h > 80`` (the official code tests ``w*w``);
@@ -32,7 +32,7 @@ Images without objects: under the official mix rule (``gghl_obb``, ``gghl_alg1``
 on any level has mix 0 on every cell, so it adds exactly nothing to the loss (and the official loader never
 trains on background-only patches). With ``empty_background=True`` (default) such an image gets mix 1 on
 every level, so its background trains objectness towards 0 (a DOTA split is mostly empty patches; without
-this they would teach the detector nothing about false positives). Images with objects are untouched (Q2
+this they would teach the detector nothing about false positives). Images with objects are untouched (official
 parity: their empty levels keep mix 0). ``empty_background=False`` is the official loader exactly.
 ``gghl_fixed`` already gives mix 1 to every background cell.
 

@@ -1,5 +1,5 @@
 """Batched, on-device GGHL OLA: the same maps as ``gaussian_reference.py`` without Python loops over
-objects or cells (spec/gghl.md §1.3, §1.4, §1.10).
+objects or cells (docs/gghl.md#two-implementations).
 
 Work is vectorised over (object, level, window cell) triples of all images and all three levels at once,
 written into one flat buffer that holds every level's maps (the returned per-level maps are contiguous

@@ -1,4 +1,4 @@
-"""Window cells of (object, level) pairs for the batched GGHL OLA (spec/gghl.md §1.3 step 5, §1.4).
+"""Window cells of (object, level) pairs for the batched GGHL OLA (docs/gghl.md#default-variant).
 
 Computes, for a set of (object, level) pairs, the Gaussian value of every window cell and which cells are
 eligible (``g > 0.05``, cell centre strictly inside the HBB, alg1 level bounds), with arithmetic that is
@@ -62,7 +62,7 @@ class PairTable:
 
 
 def pair_table(p: ObjectParams, obj: Tensor, k: Tensor, lvl: LevelTables, spec: VariantSpec) -> PairTable:
-    """Window geometry of the pairs ``(obj[n], k[n])`` (§1.3: symmetric, clipped to 4-k; §1.4: asymmetric)."""
+    """Window geometry of the pairs ``(obj[n], k[n])`` (obb: symmetric, clipped to 4-k; alg1: asymmetric)."""
     st = lvl.stride_f[k]
     gx = torch.floor(p.cxr[obj] / st).long()
     gy = torch.floor(p.cyr[obj] / st).long()

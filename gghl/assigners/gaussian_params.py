@@ -1,4 +1,4 @@
-"""Per-object quantities and variant settings for GGHL OLA (spec/gghl.md §1.3, §1.4, §1.10).
+"""Per-object quantities and variant settings for GGHL OLA (docs/gghl.md#variants).
 
 Shared by the per-object reference loop (``gaussian_reference.py``) and the batched path
 (``gaussian_batched.py``) so that both see bit-identical object parameters. Frame: image pixels, y down.
@@ -116,7 +116,7 @@ def object_params(polygons: Tensor, labels: Tensor, weights: Tensor | None = Non
 
 
 def keep_mask(p: ObjectParams, spec: VariantSpec) -> Tensor:
-    """Objects that survive the size filter ``[N]`` bool (§1.3 step 3, §1.4; w*h in the fixed variant)."""
+    """Objects that survive the size filter ``[N]`` bool (docs/gghl.md#quirk-w-times-w-size-filter)."""
     area_like = p.w * p.h if spec.wh_filter else p.w * p.w  # official: w*w (sic)
     longest = torch.maximum(p.w, p.h)
     if spec.alg1:
@@ -125,7 +125,7 @@ def keep_mask(p: ObjectParams, spec: VariantSpec) -> Tensor:
 
 
 def size_levels(p: ObjectParams, img_size: int) -> Tensor:
-    """HBB-size level bands of §1.3 step 4 as ``[N, 3]`` bool (overlapping bands: up to two levels)."""
+    """HBB-size level bands ``[N, 3]`` bool, up to two levels per object (docs/gghl.md#default-variant)."""
     longest = torch.maximum(p.w, p.h)
     t0 = 3 * 16 / 0.7 * img_size / 800
     t1 = 3 * 64 / 0.7 * img_size / 800

@@ -1,4 +1,4 @@
-"""Readable per-object, per-cell reference of GGHL OLA (spec/gghl.md §1.3 obb, §1.4 alg1, §1.10 fixed).
+"""Readable per-object, per-cell reference of GGHL OLA (docs/gghl.md#variants).
 
 A literal Python loop in float64 over objects (row order) and window cells. It is the oracle the batched
 path (``gaussian_batched.py``) is tested against and the "loop" baseline of ``scripts/bench_assign.py``.
@@ -42,7 +42,7 @@ def reference_maps_loop(
     weights: Tensor | None = None,
     empty_background: bool = True,
 ) -> list[Tensor]:
-    """Per-level label maps ``[G_k, G_k, 16 + C]`` float64 (CPU) for one image, §1.3 channel layout.
+    """Per-level label maps ``[G_k, G_k, 16 + C]`` float64 (CPU) for one image, in the OLA channel layout.
 
     ``empty_background``: when no object reaches any level, ch14 is 1 everywhere instead of the official 0
     (background loss for images without objects; ``GaussianAssigner``).

@@ -1,4 +1,4 @@
-"""One-to-one Hungarian matching for query detectors (spec/stageinteractor.md §1.a).
+"""One-to-one Hungarian matching for query detectors (docs/stageinteractor.md#hungarian-matching).
 
 Cost per (query i, GT j), computed in fp32 on the predictions' device:
 

@@ -1,4 +1,4 @@
-"""What every gghl command does around Hydra: a fast ``--help`` and one-line errors.
+"""What every gghl command does around Hydra: a fast ``--help``, the allow-list check, one-line errors.
 
 Kept free of heavy imports (no torch, lightning, hydra at module level): ``gghl-train --help`` must answer
 without loading them, and the console scripts import the entry module before anything else.
@@ -13,16 +13,18 @@ the closest existing key is printed after Hydra's message.
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from gghl.configs import CONFIG_DIR
 
 DEBUG_ENV = "GGHL_DEBUG"
+_Result = TypeVar("_Result")
 #: Exit status of a command refused for a config, data or checkpoint error.
 USER_ERROR_EXIT = 1
 
@@ -180,6 +182,25 @@ def suggest_key(config_name: str, argv: Sequence[str], config_dir: str = CONFIG_
         hint = f"; did you mean {(parent_path + '.' if parent_path else '') + close[0]!r}?" if close else ""
         return f"unknown key {key!r}{hint}"
     return None
+
+
+def checked_command(body: Callable[[Any], _Result]) -> Callable[[Any], _Result]:
+    """Make ``body(cfg)`` a command's ``run(cfg)``: every ``_target_`` of the composed config is held to the
+    allow-list before ``body`` builds anything, and a config error raised inside names its key and file.
+
+    The one body every ``gghl-*`` command shares, so no command can skip the check; also what tests call
+    (``run(cfg)`` without Hydra or the console script).
+    """
+
+    @functools.wraps(body)
+    def run(cfg: Any) -> _Result:
+        from gghl.config import check_targets, config_errors
+
+        with config_errors(cfg):
+            check_targets(cfg)  # before anything is instantiated
+            return body(cfg)
+
+    return run
 
 
 def run_command(

@@ -430,7 +430,3 @@ def audit(opts: dict[str, Any], overrides: list[str]) -> int:
     print(f"csv={csv_path}")
     print(f"wall_time_s={time.time() - start:.1f}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gghl.cli._entry import run_command
+from gghl.cli._entry import checked_command, run_command
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -42,16 +42,9 @@ def builder(fmt: str) -> Builder:
     return getattr(importlib.import_module(module), name)
 
 
+@checked_command
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Convert ``cfg.src`` to ``cfg.dst``; returns ``{"dst", "format", "entries", "parameters", "seconds"}``."""
-    from gghl.config import check_targets, config_errors
-
-    with config_errors(cfg):
-        check_targets(cfg)
-        return _run(cfg)
-
-
-def _run(cfg: DictConfig) -> dict[str, Any]:
     import torch
     from omegaconf import OmegaConf
 
@@ -116,7 +109,3 @@ def _run(cfg: DictConfig) -> dict[str, Any]:
 
 def main() -> None:
     run_command("convert", SUMMARY, run)
-
-
-if __name__ == "__main__":
-    main()

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gghl.cli._entry import run_command
+from gghl.cli._entry import checked_command, run_command
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -35,15 +35,6 @@ def _device(name: str) -> Any:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
-
-
-def run(cfg: DictConfig) -> dict[str, Any]:
-    """Evaluate ``cfg.ckpt_path``; config errors are raised as ``ConfigError`` naming key and file."""
-    from gghl.config import check_targets, config_errors
-
-    with config_errors(cfg):
-        check_targets(cfg)  # before anything is instantiated
-        return _run(cfg)
 
 
 def _datamodule(data_cfg: dict[str, Any]) -> Any:
@@ -87,7 +78,9 @@ def _protocol(kind: str, datamodule: Any) -> str:
     return "coco" if isinstance(datamodule, CocoDataModule) else "dota"
 
 
-def _run(cfg: DictConfig) -> dict[str, Any]:
+@checked_command
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Evaluate ``cfg.ckpt_path``; config errors are raised as ``ConfigError`` naming key and file."""
     from gghl.cli.eval_data import given_data, resolve_eval_data
     from gghl.config import ConfigError
     from gghl.export import CheckpointModel
@@ -211,7 +204,3 @@ def _report(result: dict[str, Any], out_dir: Path) -> None:
 
 def main() -> None:
     run_command("eval", SUMMARY, run)
-
-
-if __name__ == "__main__":
-    main()

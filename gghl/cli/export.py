@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gghl.cli._entry import run_command
+from gghl.cli._entry import checked_command, run_command
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -19,16 +19,9 @@ SUMMARY = """Export a checkpoint to ONNX or TorchScript with a parity check:
 gghl-export ckpt_path=CKPT format=onnx|torchscript [img_size=800] [dynamic_batch=true] [nms=true] [output=m.onnx]"""
 
 
+@checked_command
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Export ``cfg.ckpt_path``; returns ``{"path", "kind", "format", "parity": {...}}``."""
-    from gghl.config import check_targets, config_errors
-
-    with config_errors(cfg):
-        check_targets(cfg)
-        return _run(cfg)
-
-
-def _run(cfg: DictConfig) -> dict[str, Any]:
     from gghl.config import ConfigError
     from gghl.export import export_checkpoint
     from gghl.export.pipeline import SUFFIX
@@ -68,7 +61,3 @@ def _run(cfg: DictConfig) -> dict[str, Any]:
 
 def main() -> None:
     run_command("export", SUMMARY, run)
-
-
-if __name__ == "__main__":
-    main()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gghl.cli._entry import run_command
+from gghl.cli._entry import checked_command, run_command
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -48,16 +48,9 @@ def load_predictor(cfg: DictConfig) -> Any:
     return model
 
 
+@checked_command
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Predict ``cfg.input``; returns the JSON dict written to the output folder."""
-    from gghl.config import check_targets, config_errors
-
-    with config_errors(cfg):
-        check_targets(cfg)
-        return _run(cfg)
-
-
-def _run(cfg: DictConfig) -> dict[str, Any]:
     from gghl.data.output_names import output_names
     from gghl.export.predict import list_images, predict_images
     from gghl.models.large_image import TileSettings
@@ -84,7 +77,3 @@ def _run(cfg: DictConfig) -> dict[str, Any]:
 
 def main() -> None:
     run_command("predict", SUMMARY, run)
-
-
-if __name__ == "__main__":
-    main()

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gghl.cli._entry import run_command
+from gghl.cli._entry import checked_command, run_command
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -132,19 +132,17 @@ def resolve_precision(cfg: DictConfig) -> str | None:
     )
 
 
+@checked_command
 def run(cfg: DictConfig) -> dict[str, float]:
     """Train and/or test as configured; returns the final metrics (floats)."""
     from gghl.cli._arguments import check_arguments
-    from gghl.config import check_targets, config_errors
 
-    with config_errors(cfg):
-        check_targets(cfg)  # before anything is instantiated
-        check_arguments(cfg)
-        check_trainer_config(cfg)
-        note = resolve_precision(cfg)
-        if note:
-            print(note, flush=True)
-        return _run(cfg)
+    check_arguments(cfg)
+    check_trainer_config(cfg)
+    note = resolve_precision(cfg)
+    if note:
+        print(note, flush=True)
+    return _run(cfg)
 
 
 def _run(cfg: DictConfig) -> dict[str, float]:

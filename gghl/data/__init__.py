@@ -18,7 +18,7 @@ _LAZY = {
     "DOTA_V1_5": "gghl.data.dota_classes",
     "DOTA_V2_0": "gghl.data.dota_classes",
     "dota_classes": "gghl.data.dota_classes",
-    "DotaFormatError": "gghl.data.dota_labels",
+    "DotaFormatError": "gghl.data.dota_text",
     "read_dota_labels": "gghl.data.dota_labels",
     "write_dota_labels": "gghl.data.dota_labels",
     "ImageReadError": "gghl.data.image_io",

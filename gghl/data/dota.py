@@ -50,7 +50,8 @@ from torch.utils.data import Dataset
 
 from gghl.data.collate import make_sample
 from gghl.data.dota_classes import dota_classes
-from gghl.data.dota_labels import DotaFormatError, read_dota_labels
+from gghl.data.dota_labels import read_dota_labels
+from gghl.data.dota_text import DotaFormatError
 from gghl.data.image_files import describe_exts, index_files
 from gghl.data.image_io import IMAGE_EXTENSIONS, ImageReadError, read_image, read_image_size, verify_image
 

@@ -39,7 +39,7 @@ from gghl.data.dota_text import (
     tokens,
 )
 
-__all__ = ["DotaFormatError", "DotaLabelFile", "DotaObject", "read_dota_labels", "write_dota_labels"]
+__all__ = ["DotaLabelFile", "DotaObject", "read_dota_labels", "write_dota_labels"]
 
 _HEADER = re.compile(r"[ \t]*([A-Za-z][A-Za-z0-9_-]*)[ \t]*:(.*)")
 HEADER_KEYS = ("imagesource", "gsd")

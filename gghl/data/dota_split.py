@@ -50,13 +50,7 @@ from gghl.data.image_files import describe_exts, index_files, list_image_files
 from gghl.data.image_io import read_image, read_image_size
 from gghl.data.tiling import format_patch_name, make_windows
 
-__all__ = [
-    "DotaObject",
-    "SplitConfig",
-    "read_labels",
-    "split_image",
-    "split_dataset",
-]  # DotaObject: gghl.data.dota_labels
+__all__ = ["SplitConfig", "read_labels", "split_image", "split_dataset"]
 
 
 def read_labels(path: str | os.PathLike) -> list[DotaObject]:

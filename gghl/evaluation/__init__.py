@@ -1,7 +1,7 @@
 """gghl.evaluation: DOTA Task1 mAP, COCO stats, Lightning/torchmetrics metric objects.
 
-Submodules are imported lazily so ``python -m gghl.evaluation.dota`` runs cleanly and importing the
-package stays cheap:
+Submodules are imported lazily, so importing the package stays cheap (``gghl-dota-eval --help`` answers
+without loading torch):
 
 * :mod:`gghl.evaluation.dota` - ``evaluate_task1``, ``evaluate_task1_coco_style``, ``evaluate_polygons``;
 * :mod:`gghl.evaluation.coco` - ``evaluate`` (pycocotools / faster-coco-eval);
@@ -18,8 +18,6 @@ _LAZY = {
     "evaluate_task1_coco_style": "gghl.evaluation.dota",
     "evaluate_polygons": "gghl.evaluation.dota",
     "evaluate_polygons_coco_style": "gghl.evaluation.dota",
-    "DOTAFormatError": "gghl.evaluation.dota_io",
-    "DOTA_CLASSES": "gghl.evaluation.dota_classes",
     "DOTAMetric": "gghl.evaluation.detection_metrics",
     "COCOMetric": "gghl.evaluation.detection_metrics",
 }

@@ -1,6 +1,6 @@
 """DOTA Task1 (oriented polygons) mAP: the official protocol by default, options clearly named.
 
-Default = official DOTA v1.0 ``dota_evaluation_task1.py`` (spec/dota-eval.md): VOC07 11-point AP on
+Default = the official DOTA v1.0 devkit script (docs/evaluation.md#dota-task1): VOC07 11-point AP on
 the devkit's own ``np.arange(0., 1.1, 0.1)`` grid, IoU strictly ``> 0.5``, argmax-only matching,
 difficult GT ignored, mAP the plain mean over the given class list. Options: all-point AP, any IoU
 threshold, difficult-as-normal (v1.5 script, mmrotate), COCO-style mAP over IoU 0.50:0.05:0.95. The
@@ -12,7 +12,7 @@ Where we define what the devkit leaves undefined (each also in the function docs
   * a class with no positives (``npos == 0``): AP = 0, still part of the mean; listed in
     ``"classes_without_gt"``;
   * detections on images outside the image set: error by default, else dropped or kept as FPs;
-  * malformed lines: :class:`~gghl.evaluation.dota_io.DOTAFormatError` naming file and line;
+  * malformed lines: :class:`~gghl.data.dota_text.DotaFormatError` naming file and line;
   * nothing is dropped silently: a missing GT file, ``ann_dir`` or ``det_dir``, a ``det_dir`` with no
     result file for any class, an empty image set, and GT files whose objects are all of other classes
     are errors; GT of other classes and missing per-class result files are counted in the result
@@ -31,9 +31,10 @@ from typing import Any
 
 import numpy as np
 
+from gghl.data.dota_text import DotaFormatError, read_imageset
 from gghl.data.image_io import IMAGE_EXTENSIONS
 from gghl.evaluation.dota_ap import average_precision
-from gghl.evaluation.dota_io import DOTAFormatError, parse_det_file, parse_gt_file, read_imageset
+from gghl.evaluation.dota_io import parse_det_file, parse_gt_file
 from gghl.evaluation.dota_match import DetArrays, GTArrays, PolyIoUFn, best_gt_per_detection, tp_fp_per_class
 
 __all__ = [
@@ -43,7 +44,6 @@ __all__ = [
     "evaluate_task1",
     "evaluate_task1_coco_style",
     "protocol_name",
-    "DOTAFormatError",
 ]
 
 #: COCO's IoU thresholds, computed as pycocotools does.
@@ -329,7 +329,7 @@ def _load_task1(
         idx = np.array([index.get(n, -1) for n in imgs], dtype=np.int64)
         bad = np.flatnonzero(idx < 0)
         if len(bad) and unknown_images == "error":
-            raise DOTAFormatError(
+            raise DotaFormatError(
                 path,
                 int(linenos[bad[0]]),
                 f"image {imgs[bad[0]]!r} is not in the image set ({len(bad)} such lines)",
@@ -373,7 +373,7 @@ def evaluate_task1(
             or empty file gives that class AP 0 (missing ones listed in ``"missing_det_files"``); a
             missing folder, or one without a result file for any class, is an error.
         imageset: file with one image name (stem) per line, or a list of names; not empty.
-        classes: class names (e.g. ``DOTA_V1_0_CLASSES``); GT of other classes are skipped and counted
+        classes: class names (e.g. ``gghl.data.dota_classes.DOTA_V1_0``); GT of other classes are skipped and counted
             in ``"num_gt_other_classes"`` (an error if no GT object at all is of a listed class).
         iou_thr, use_07_metric, difficult, unknown_images, iou_fn: see :func:`evaluate_polygons`.
 
@@ -381,7 +381,7 @@ def evaluate_task1(
         The :func:`evaluate_polygons` dict plus ``"missing_det_files"`` and ``"num_gt_other_classes"``.
 
     Raises:
-        DOTAFormatError: malformed line (message ``path:line: ...``), empty image set, or unknown image
+        DotaFormatError: malformed line (message ``path:line: ...``), empty image set, or unknown image
             with ``unknown_images="error"``. FileNotFoundError: image set, ``ann_dir``, ``det_dir``, a GT
             file (all missing ones are counted in the message) or every result file missing.
         ValueError: no GT object of the evaluated classes although the GT files have objects.
@@ -416,9 +416,3 @@ def evaluate_task1_coco_style(
     out = _evaluate_arrays(gt, det, n_img, classes, list(iou_thrs), use_07_metric, difficult, iou_fn)
     out.update(extra)
     return out
-
-
-if __name__ == "__main__":
-    from gghl.evaluation.dota_cli import main
-
-    raise SystemExit(main())

@@ -13,8 +13,8 @@ __all__ = ["VOC07_GRID", "voc_ap", "precision_recall", "average_precision"]
 
 #: The devkit's 11-point grid, ``np.arange(0., 1.1, 0.1)``. Kept on purpose with its float quirks:
 #: it holds 0.30000000000000004, 0.6000000000000001 and 0.7000000000000001, so a recall of exactly
-#: 0.3/0.6/0.7 falls *below* its grid point (spec/dota-eval.md, quirk 1). mmdet's ``11points`` mode
-#: produces the same values.
+#: 0.3/0.6/0.7 falls *below* its grid point (docs/evaluation.md#devkit-quirk-eleven-point-grid). mmdet's
+#: ``11points`` mode produces the same values.
 VOC07_GRID: np.ndarray = np.arange(0.0, 1.1, 0.1)
 
 

@@ -9,13 +9,16 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from gghl.evaluation.dota_classes import DOTA_CLASSES
+from gghl.data.dota_classes import DOTA_CLASSES, dota_classes
 
 __all__ = ["build_parser", "format_table", "main"]
 
+#: ``--version`` choices, one per class list of :mod:`gghl.data.dota_classes`.
+VERSIONS = tuple(f"v{v}" for v in DOTA_CLASSES)
+
 
 def build_parser() -> argparse.ArgumentParser:
-    """Argument parser of the ``gghl.evaluation.dota`` command."""
+    """Argument parser of the ``gghl-dota-eval`` command."""
     p = argparse.ArgumentParser(
         prog="gghl-dota-eval",
         description="DOTA Task1 mAP. Default = official DOTA v1.0 protocol: VOC07 11-point AP "
@@ -29,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--imageset", required=True, help="file with one image name (stem) per line")
     cls = p.add_mutually_exclusive_group()
-    cls.add_argument("--version", choices=sorted(DOTA_CLASSES), default="v1.0", help="DOTA class list")
+    cls.add_argument("--version", choices=VERSIONS, default="v1.0", help="DOTA class list")
     cls.add_argument("--classes", help="comma-separated class names (instead of --version)")
     p.add_argument("--all-point", action="store_true", help="all-point AP instead of VOC07 11-point")
     p.add_argument("--iou-thr", type=float, default=0.5, help="hit if IoU > this (default 0.5)")
@@ -96,7 +99,7 @@ def _run(args: argparse.Namespace) -> int:
     classes = (
         [c.strip() for c in args.classes.split(",") if c.strip()]
         if args.classes
-        else DOTA_CLASSES[args.version]
+        else dota_classes(args.version)
     )
     difficult = args.difficult or ("normal" if not args.classes and args.version == "v1.5" else "ignore")
     common = dict(

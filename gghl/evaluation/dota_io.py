@@ -4,7 +4,7 @@ Ground truth, detections and image sets are read by the same code as the trainin
 and the merge tools (:mod:`gghl.data.dota_text`, :mod:`gghl.data.dota_labels`,
 :mod:`gghl.data.dota_task1`), so a file the loader trains on is the file the evaluator scores.
 
-Devkit semantics kept (spec/dota-eval.md, "File formats"): GT lines of 9 tokens are difficult 0, 10
+Devkit semantics kept (docs/evaluation.md#file-formats): GT lines of 9 tokens are difficult 0, 10
 tokens carry an integer flag (non-zero = difficult); detections keep file order (the tie-break order);
 an image set is one name per line. Where the devkit crashes or drops lines we now:
 
@@ -16,9 +16,8 @@ an image set is one name per line. Where the devkit crashes or drops lines we no
 * refuse 11+ token GT lines (devkit ``KeyError``), blank lines are skipped (devkit crashes on them in
   result files), non-finite or out-of-range numbers, a name listed twice in the image set.
 
-Every error is a :class:`DotaFormatError` (a ``ValueError``) whose message starts with ``path:line:``.
-``DOTAFormatError`` is the same class under its former evaluation-side name (kept because it is a public
-import, ``gghl.evaluation.DOTAFormatError``).
+Every error is a :class:`gghl.data.dota_text.DotaFormatError` (a ``ValueError``) whose message starts with
+``path:line:``. Image sets are read with :func:`gghl.data.dota_text.read_imageset`.
 """
 
 from __future__ import annotations
@@ -30,14 +29,10 @@ import numpy as np
 
 from gghl.data.dota_labels import read_dota_labels
 from gghl.data.dota_task1 import read_task1_rows
-from gghl.data.dota_text import DotaFormatError, read_imageset
 
-__all__ = ["DOTAFormatError", "DotaFormatError", "read_imageset", "parse_gt_file", "parse_det_file"]
+__all__ = ["parse_gt_file", "parse_det_file"]
 
 PathLike = str | os.PathLike
-
-#: Former name of the evaluator's error; the same class as ``gghl.data.dota_text.DotaFormatError``.
-DOTAFormatError = DotaFormatError
 
 
 def parse_gt_file(path: PathLike) -> tuple[list[str], np.ndarray, np.ndarray]:

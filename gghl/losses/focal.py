@@ -1,4 +1,4 @@
-"""Focal-style binary losses used by JOL (spec/gghl.md §1.6)."""
+"""Focal-style binary losses used by JOL (docs/gghl.md#jol-loss)."""
 
 from __future__ import annotations
 

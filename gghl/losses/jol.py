@@ -1,10 +1,10 @@
-"""GGHL joint-optimisation loss (JOL), spec/gghl.md §1.6 (official ``modelR/loss/loss.py`` at a82e8a2).
+"""GGHL joint-optimisation loss (JOL), docs/gghl.md#jol-loss (official ``modelR/loss/loss.py`` at a82e8a2).
 
 Inputs per level ``k`` (stride ``s_k``, grid ``G_k``):
 
-* ``raw[k]``: ``[B, 10 + C, G, G]`` raw head logits (channel order of §1.2, decoded by
+* ``raw[k]``: ``[B, 10 + C, G, G]`` raw head logits (channel order of docs/gghl.md#head-and-decode, decoded by
   ``gghl.structures.gghl_decode.decode_gghl_level``);
-* ``maps[k]``: ``[B, G, G, 16 + C]`` OLA targets (``GaussianAssigner`` layout, §1.3); cast to the logits'
+* ``maps[k]``: ``[B, G, G, 16 + C]`` OLA targets (docs/gghl.md#ola-label-assignment); cast to the logits'
   dtype and device.
 
 Normalisation: every term sums over cells and classes of image ``b``, divides by that image's
@@ -41,8 +41,8 @@ class JOLLoss(nn.Module):
         num_classes: ``C``.
         strides: one stride per level, matching ``raw`` / ``maps`` order.
         iou_type: ``"giou"`` (official HEAD) or ``"ciou"`` (Nov-2021 configs) for ``E_iou``.
-        detach_w_dyn: stop the gradient of the dynamic weight ``w_dyn`` (the official code does not, quirk
-            Q5: regression losses then push class logits up).
+        detach_w_dyn: stop the gradient of the dynamic weight ``w_dyn`` (the official code does not,
+            docs/gghl.md#quirk-undetached-dynamic-weight: regression losses then lower the class logits).
         nonfinite: what to do when an input holds NaN/inf or the total loss is not finite:
             ``"raise"`` (default) raises ``FloatingPointError`` naming the tensor and level;
             ``"flag"`` returns zero losses that keep the graph (zero gradients) plus ``"nonfinite": True``

@@ -1,4 +1,4 @@
-"""Set criterion of the StageInteractor / AdaMixer query detector (spec/stageinteractor.md §1.d), DETR-style.
+"""Set criterion of the StageInteractor / AdaMixer query detector (docs/stageinteractor.md#losses), DETR-style.
 
 ``SetCriterion(num_classes, matcher, assigner, weights)`` receives its parts by injection (DETR's ``build``,
 here through Hydra ``_target_`` entries, ``configs/model/stageinteractor.yaml``): the ``matcher`` gives every

@@ -1,4 +1,4 @@
-"""GGHL detector = timm backbone + YOLOv3-style FPN + decoupled dense head (spec gghl.md §1.2)."""
+"""GGHL detector = timm backbone + YOLOv3-style FPN + decoupled dense head (docs/gghl.md#head-and-decode)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GGHL inference post-processing: decode, score, threshold, ORC polygon, class-wise rotated NMS (gghl.md §1.7).
+"""GGHL inference: decode, score, threshold, ORC polygon, class-wise rotated NMS (docs/gghl.md#inference).
 
 No OpenCV: NMS runs on the minimum-area rectangles of the predicted quadrilaterals (as the official
 evaluator does with ``cv2.minAreaRect`` + ``NMSBoxesRotated``) through ``gghl.ops.batched_nms_rotated``.

@@ -1,6 +1,6 @@
 """Rotated-box and polygon IoU / NMS in the style of ``torchvision.ops``.
 
-Boxes are ``(cx, cy, w, h, a)`` in pixels and radians (architecture.md §2); polygons are ``[N, 8]``
+Boxes are ``(cx, cy, w, h, a)`` in pixels and radians (docs/boxes.md); polygons are ``[N, 8]``
 convex quadrilaterals in any vertex order and orientation.  Each op has a pure-torch reference
 (``gghl.ops._reference``) that is also the fallback when no fast kernel is available.
 """

@@ -1,4 +1,4 @@
-"""Box formats and conversions. One convention everywhere (architecture.md §2).
+"""Box formats and conversions. One convention everywhere (docs/boxes.md).
 
 OBB ``(cx, cy, w, h, a)``: pixels and radians; corners at local offsets
 ``(-w/2,-h/2), (+w/2,-h/2), (+w/2,+h/2), (-w/2,+h/2)`` rotated by

@@ -71,7 +71,7 @@ def detectron2_to_obb(b: Tensor) -> Tensor:
 def obb_to_gghl_longside(obb: Tensor) -> Tensor:
     """Ours -> GGHL long-side form ``(cx, cy, long, short, theta_deg)``, ``theta_deg`` in ``[0, 180)``.
 
-    GGHL's theta (spec gghl.md §1.1) is the direction of the long side measured from +x towards +y,
+    GGHL's theta (docs/boxes.md#orc-order) is the direction of the long side measured from +x towards +y,
     i.e. clockwise on screen, the same sense as our ``a``: ``theta = degrees(a_le90) mod 180``.
     Squares follow our canonical choice (``a`` in ``[-pi/4, pi/4)``), so theta in
     ``[0, 45) U [135, 180)``; a square reported at 90 by GGHL's tools is 0 here too.

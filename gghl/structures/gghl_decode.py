@@ -1,4 +1,4 @@
-"""GGHL box decoding: raw head logits -> ORC boxes (HBB, ratios ``s``, area ratio ``r``, distances, scores).
+"""GGHL box decoding (docs/gghl.md#head-and-decode): raw head logits -> ORC boxes (HBB, ratios ``s``, area ratio ``r``, distances, scores).
 
 One function for the JOL loss (``gghl.losses.jol``), inference (``gghl.models.gghl_postprocess``) and the
 exported graph (``gghl.export.modules``), so training and inference decode identically. It lives in
@@ -33,8 +33,8 @@ def decode_gghl_level(raw_level: Tensor, stride: int) -> Tensor:
     Returns:
         ``[B, G_y, G_x, 14 + C]`` = ``[cx, cy, w, h (HBB, px), s1..s4, r, l1..l4 (px), conf, prob(C)]`` with
         ``l = exp(t_l)*s``, ``s_hat = (clamp(sigmoid(t_s), .01, 1) - .01)/.99``, ``r_hat = ReLU6(t_r + 3)/6``,
-        ``s_hat := 0`` where ``r_hat > 0.9`` (quirk Q4, also applied in training), ``conf = sigmoid(t_conf)``,
-        ``prob = sigmoid(t_cls)``.
+        ``s_hat := 0`` where ``r_hat > 0.9`` (docs/gghl.md#quirk-rectangularity-switch),
+        ``conf = sigmoid(t_conf)``, ``prob = sigmoid(t_cls)``.
     """
     if raw_level.ndim != 4 or raw_level.shape[1] < 10:
         raise ValueError(f"raw level must be [B, 10+C, G, G], got {tuple(raw_level.shape)}")
@@ -61,7 +61,7 @@ def decode_gghl_level(raw_level: Tensor, stride: int) -> Tensor:
 def decode_gghl(raw: list[Tensor], strides: tuple[int, ...] | list[int]) -> Tensor:
     """Decode every level and concatenate them, row-major per level: ``[B, sum_k G_k^2, 14 + C]``.
 
-    This is the evaluation layout of §1.2 (the official code requires batch 1; any ``B`` works here).
+    The evaluation layout of docs/gghl.md#head-and-decode (official code: batch 1 only; any ``B`` works here).
     """
     if len(raw) != len(strides):
         raise ValueError(f"{len(raw)} levels but {len(strides)} strides")
@@ -72,7 +72,7 @@ def decoded_to_polygons(decoded: Tensor) -> Tensor:
     """ORC polygons ``[..., 8]`` (top, right, bottom, left vertex; image pixels) of decoded predictions.
 
     ``p1 = (xmin + s1 w, ymin), p2 = (xmax, ymin + s2 h), p3 = (xmax - s3 w, ymax), p4 = (xmin, ymax - s4 h)``
-    (§1.5); ``s`` is already 0 where ``r_hat > 0.9``, which yields the HBB corners.
+    (docs/gghl.md#orc); ``s`` is already 0 where ``r_hat > 0.9``, which yields the HBB corners.
     """
     cx, cy, w, h = decoded[..., 0], decoded[..., 1], decoded[..., 2], decoded[..., 3]
     xmin, ymin, xmax, ymax = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2

@@ -1,6 +1,6 @@
 """Minimum-area enclosing rectangles of small point sets (polygon -> OBB), computed by us.
 
-Never ``cv2.minAreaRect``: its angle range changed across OpenCV versions (spec gghl.md §1.1).
+Never ``cv2.minAreaRect``: its angle range changed across OpenCV versions (docs/boxes.md#polygons).
 
 Method (rotating calipers, branch-free): the minimum-area enclosing rectangle of a point set has one
 side collinear with an edge of the convex hull. The hull edges of ``K`` points are a subset of the

@@ -1,7 +1,7 @@
 """Oriented boxes ``(cx, cy, w, h, a)`` (pixels, radians) and their corner polygons.
 
 Frame: image pixels, x right, y down; a positive ``a`` turns the box clockwise on screen
-(architecture.md §2). Every function here is pure torch, keeps dtype and device, and accepts any
+(docs/boxes.md#oriented-boxes-obb). Every function here is pure torch, keeps dtype and device, and accepts any
 leading batch shape ``[...]``.
 """
 

@@ -1,4 +1,4 @@
-"""GGHL ORC vertex order, ORC sliding ratios, area ratio and long-side angle (spec/gghl.md §1.1, §1.5).
+"""GGHL ORC vertex order, ORC sliding ratios, area ratio and long-side angle (docs/boxes.md#orc-order).
 
 Frame: image pixels, x right, y **down**. Polygons are ``[N, 8]`` ``x1 y1 x2 y2 x3 y3 x4 y4``.
 
@@ -108,7 +108,7 @@ def orc_order(polys: Tensor) -> Tensor:
 
 
 def orc_ratios(ordered: Tensor) -> Tensor:
-    """ORC sliding ratios ``[N, 4]`` of ORC-ordered polygons (spec §1.3 step 2, before the r > 0.9 rule).
+    """ORC sliding ratios ``[N, 4]`` of ORC-ordered polygons (OLA later zeroes them where r > 0.9).
 
     ``s1 = (x1 - xmin)/w, s2 = (y2 - ymin)/h, s3 = (xmax - x3)/w, s4 = (ymax - y4)/h``.
     """
@@ -124,7 +124,7 @@ def orc_ratios(ordered: Tensor) -> Tensor:
 
 
 def orc_to_poly(hbb: Tensor, s: Tensor) -> Tensor:
-    """Polygon ``[..., 8]`` from HBB ``[..., 4]`` xyxy and ratios ``[..., 4]`` (spec §1.5)."""
+    """Polygon ``[..., 8]`` from HBB ``[..., 4]`` xyxy and ratios ``[..., 4]`` (docs/boxes.md#orc-order)."""
     check_last_dim(hbb, 4, "hbb")
     check_last_dim(s, 4, "s")
     check_same_device(("hbb", hbb), ("s", s))
@@ -141,7 +141,7 @@ def orc_to_poly(hbb: Tensor, s: Tensor) -> Tensor:
 def long_side_angle(ordered: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """Long-side angle and side lengths of cyclically ordered quadrilaterals ``[N, 8]``.
 
-    ``L = mean length of the longer pair of opposite sides``, ``Sd`` the shorter pair (spec §1.3 step 1:
+    ``L = mean length of the longer pair of opposite sides``, ``Sd`` the shorter pair (official loader:
     ``(|p2p3| + |p1p4|)/2`` vs ``(|p1p2| + |p3p4|)/2``, swapped so that ``L >= Sd``). ``theta`` is the
     direction of the long pair (sum of its two side vectors, oriented alike), measured from +x towards +y
     (clockwise on screen), in radians in ``[0, pi)``. On an exact tie (square) the ``p1p2`` pair wins, so an

@@ -34,7 +34,7 @@ class GGHLDetectionTask(L.LightningModule):
             adding nothing to the loss as in the official loader (``GaussianAssigner(empty_background=...)``).
         loss_kwargs: extra ``JOLLoss`` options (``iou_type``, ``detach_w_dyn``).
         postprocess: inference post-processing (thresholds, NMS).
-        lr, momentum, weight_decay, nesterov: SGD recipe (gghl.md §3: 2e-4, 0.9, 5e-4, Nesterov).
+        lr, momentum, weight_decay, nesterov: SGD (docs/gghl.md#training-recipe: 2e-4, 0.9, 5e-4, Nesterov).
         warmup_epochs, final_lr_ratio: linear warm-up then per-iteration cosine to ``lr * final_lr_ratio``.
         optimizer: ``"sgd"`` (paper) or ``"adamw"`` (faster from scratch on small CPU runs).
         max_bad_steps: consecutive non-finite losses tolerated (each skipped and counted) before stopping.

@@ -10,7 +10,7 @@ from torch import nn
 def split_decay_params(module: nn.Module, weight_decay: float) -> list[dict]:
     """Two parameter groups: conv/linear weights with ``weight_decay``; norms and biases without.
 
-    GGHL's recipe applies weight decay 5e-4 to conv/linear weights only (gghl.md §3).
+    GGHL's recipe applies weight decay 5e-4 to conv/linear weights only (docs/gghl.md#training-recipe).
     """
     decay, no_decay = [], []
     for name, p in module.named_parameters():

@@ -1,4 +1,4 @@
-"""LightningModule for query-based detection (AdaMixer / StageInteractor, spec/stageinteractor.md).
+"""LightningModule for query-based detection (AdaMixer / StageInteractor, docs/stageinteractor.md).
 
 Batch format (gghl.data.collate): ``(images [B,3,H,W] float in [0,1], targets)`` with per image ``hbb``
 ``[N,4]`` xyxy current pixels, ``labels [N]``, ``image_id``, ``orig_size (H0, W0)`` and ``affine [2,3]``

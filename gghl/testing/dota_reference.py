@@ -4,7 +4,7 @@ This is the slow baseline that tests and ``scripts/bench_eval.py`` compare the v
 against. It mirrors ``dota_evaluation_task1.py`` (DOTA_devkit 9938855, L88-267): per class, per
 detection in score order, an HBB pre-filter with the VOC ``+1`` convention, polygon IoU against
 every kept GT, argmax, then TP / FP / ignored. Differences, all deliberate and result-neutral:
-shapely replaces the SWIG ``polyiou`` (they agree to ~1e-8 or better; spec/dota-eval.md), ties in
+shapely replaces the SWIG ``polyiou`` (they agree to ~1e-8 or better; docs/evaluation.md#matching), ties in
 score are sorted stably (the devkit's quicksort is implementation-defined), an empty class gives
 AP 0 instead of a crash, and nothing is printed. Needs ``shapely`` (a dev dependency).
 """

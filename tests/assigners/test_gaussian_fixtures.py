@@ -55,7 +55,7 @@ def test_case_a_hand_values() -> None:
     assert cell[8:12].tolist() == pytest.approx([0.16139, 0.633975, 0.16139, 0.633975], abs=1e-6)
     assert float(cell[12]) == pytest.approx(0.40927, abs=1e-5)
     assert cell[15] == 1.0 and cell[17] == 1.0
-    # quirk Q2: levels without an object keep mix 0 in the official loader
+    # docs/gghl.md#quirk-last-object-mix-weight: levels without an object keep mix 0 in the official loader
     assert float(maps[0][..., 14].max()) == 0.0 and float(maps[1][..., 14].min()) == 1.0
 
 

@@ -1,4 +1,4 @@
-"""OLA targets transform consistently under image flips and 180-degree rotation (spec/gghl.md §6 rec. 2).
+"""OLA targets transform consistently under flips and 180-degree rotation (docs/gghl.md#target-symmetries).
 
 Mirroring exercises the ORC vertex ordering (reflection reverses the vertex cycle), the long-side angle
 (theta -> pi - theta) and the window/level logic together. Only the symmetric-window variants qualify:

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from gghl.data.dota import DotaDataset
-from gghl.data.dota_labels import DotaFormatError
+from gghl.data.dota_text import DotaFormatError
 from gghl.data.image_io import ImageReadError, read_image
 from gghl.data.synthetic import SyntheticOrientedDataset
 from gghl.data.synthetic_export import write_synthetic_dota

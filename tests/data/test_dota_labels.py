@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gghl.data.dota_classes import DOTA_V1_0, DOTA_V1_5, DOTA_V2_0, dota_classes
-from gghl.data.dota_labels import DotaFormatError, read_dota_labels, write_dota_labels
+from gghl.data.dota_labels import read_dota_labels, write_dota_labels
+from gghl.data.dota_text import DotaFormatError
 
 
 def test_class_lists_exact() -> None:

@@ -12,7 +12,8 @@ from PIL import Image
 from shapely.geometry import Polygon
 
 from gghl.data import dota_clip
-from gghl.data.dota_split import DotaObject, read_labels, split_dataset, window_labels
+from gghl.data.dota_labels import DotaObject
+from gghl.data.dota_split import read_labels, split_dataset, window_labels
 from gghl.structures import obb_to_poly
 
 

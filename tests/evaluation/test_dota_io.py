@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gghl.data.dota_text import DotaFormatError, read_imageset
 from gghl.evaluation.dota import evaluate_task1
-from gghl.evaluation.dota_io import DOTAFormatError, parse_det_file, parse_gt_file, read_imageset
+from gghl.evaluation.dota_io import parse_det_file, parse_gt_file
 
 POLY = "0 0 10 0 10 10 0 10"
 
@@ -37,7 +38,7 @@ def test_gt_headers_skipped_and_difficult_parsed(tmp_path):
 def test_gt_errors_name_file_and_line(tmp_path, line, msg):
     p = tmp_path / "a.txt"
     p.write_text(f"gsd:0.1\n{line}\n")
-    with pytest.raises(DOTAFormatError, match=msg):
+    with pytest.raises(DotaFormatError, match=msg):
         parse_gt_file(p)
 
 
@@ -54,7 +55,7 @@ def test_gt_errors_name_file_and_line(tmp_path, line, msg):
 def test_det_errors_name_file_and_line(tmp_path, line, msg):
     p = tmp_path / "Task1_plane.txt"
     p.write_text(f"img 0.5 {POLY}\n{line}\n")
-    with pytest.raises(DOTAFormatError, match=msg):
+    with pytest.raises(DotaFormatError, match=msg):
         parse_det_file(p)
 
 
@@ -85,7 +86,7 @@ def test_imageset_file_and_list(tmp_path):
     p.write_text(" a \n\nb\n")
     assert read_imageset(p) == ["a", "b"] == read_imageset(["a", "b"])
     p.write_text("a\nb\na\n")
-    with pytest.raises(DOTAFormatError, match=r"set\.txt:3: image 'a' is listed twice"):
+    with pytest.raises(DotaFormatError, match=r"set\.txt:3: image 'a' is listed twice"):
         read_imageset(p)
     with pytest.raises(FileNotFoundError, match="image set file not found"):
         read_imageset(tmp_path / "missing.txt")
@@ -93,7 +94,7 @@ def test_imageset_file_and_list(tmp_path):
 
 def test_evaluate_reports_malformed_gt_and_missing_gt(write_dota):
     ann, det, imageset = write_dota({"img": [f"{POLY} plane 0 0"]}, {"plane": []})
-    with pytest.raises(DOTAFormatError, match=r"img\.txt:1: expected 9 or 10 tokens .*got 11"):
+    with pytest.raises(DotaFormatError, match=r"img\.txt:1: expected 9 or 10 tokens .*got 11"):
         evaluate_task1(ann, det, imageset, ["plane"])
     with pytest.raises(FileNotFoundError, match=r"ground-truth file not found: .*other\.txt"):
         evaluate_task1(ann, det, ["other"], ["plane"])

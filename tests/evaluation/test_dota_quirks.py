@@ -1,4 +1,4 @@
-"""DOTA Task1 known answers, one per devkit quirk (spec/dota-eval.md), computed by hand."""
+"""DOTA Task1 known answers, one per devkit quirk (docs/evaluation.md#devkit-quirks), computed by hand."""
 
 from __future__ import annotations
 
@@ -97,11 +97,11 @@ def test_class_without_positives_is_zero_and_counted(write_dota):
 
 
 def test_unknown_image_error_ignore_fp(write_dota):
-    from gghl.evaluation.dota_io import DOTAFormatError
+    from gghl.data.dota_text import DotaFormatError
 
     gt = {"img": [f"{sq(0, 0, 10, 10)} plane 0"]}
     dets = {"plane": [f"img 0.5 {sq(0, 0, 10, 10)}", f"nope 0.9 {sq(0, 0, 10, 10)}"]}
-    with pytest.raises(DOTAFormatError, match=r"Task1_plane\.txt:2: image 'nope' is not in the image set"):
+    with pytest.raises(DotaFormatError, match=r"Task1_plane\.txt:2: image 'nope' is not in the image set"):
         run(write_dota, gt, dets)
     r = run(write_dota, gt, dets, unknown_images="ignore")
     assert r["AP"]["plane"] == pytest.approx(1.0, abs=1e-12) and r["num_det_unknown_image"] == 1

@@ -114,7 +114,7 @@ def test_module_runs_as_script(write_dota, tmp_path):
         {"img": ["0 0 10 0 10 10 0 10 plane 0"]}, {"plane": ["img 0.9 0 0 10 0 10 10 0 10"]}
     )
     out = tmp_path / "res.json"
-    cmd = [sys.executable, "-m", "gghl.evaluation.dota", "--ann-dir", str(ann), "--det-dir", str(det),
+    cmd = [sys.executable, "-m", "gghl.evaluation.dota_cli", "--ann-dir", str(ann), "--det-dir", str(det),
            "--imageset", str(imageset), "--classes", "plane", "--all-point", "--json", str(out)]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -1,4 +1,4 @@
-"""The evaluator on files written by the data package's synthetic DOTA writer; class lists in sync."""
+"""The evaluator on files written by the data package's synthetic DOTA writer."""
 
 from __future__ import annotations
 
@@ -6,17 +6,8 @@ import numpy as np
 import pytest
 
 from gghl.evaluation.dota import evaluate_task1
-from gghl.evaluation.dota_classes import DOTA_CLASSES
 from gghl.evaluation.dota_match import DetArrays, GTArrays
 from gghl.testing.dota_reference import devkit_evaluate
-
-data_classes = pytest.importorskip("gghl.data.dota_classes")
-
-
-def test_class_lists_match_the_data_package():
-    # Our copy exists so the evaluator does not import the training data package; keep them equal.
-    for version in ("v1.0", "v1.5", "v2.0"):
-        assert list(DOTA_CLASSES[version]) == data_classes.dota_classes(version)
 
 
 def test_synthetic_dota_layout(tmp_path):

@@ -102,7 +102,7 @@ def test_gradients_finite_and_w_dyn_option() -> None:
     out["loss"].backward()
     assert all(torch.isfinite(r.grad).all() for r in raw)
     assert any(r.grad[:, 10:].abs().sum() > 0 for r in raw)
-    # Q5: the regression terms reach the class logits through w_dyn unless detached
+    # docs/gghl.md#quirk-undetached-dynamic-weight: regression reaches class logits via w_dyn unless detached
     raw2 = [r.detach().clone().requires_grad_() for r in raw]
     for detach, nonzero in ((False, True), (True, False)):
         o = JOLLoss(4, detach_w_dyn=detach)(raw2, maps)

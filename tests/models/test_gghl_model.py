@@ -16,7 +16,7 @@ def test_light_model_raw_shapes() -> None:
 
 
 def test_paper_model_parameter_count_matches_official() -> None:
-    # gghl.md §1.2: the official Darknet53 GGHL has 68.78 M parameters at C = 15 (backbone 40.58 M).
+    # docs/gghl.md#head-and-decode: official Darknet53 GGHL: 68.78 M parameters at C = 15 (backbone 40.58 M)
     with torch.device("meta"):  # shapes only: no memory, no init cost
         net = build_gghl_detector(15, backbone="darknet53", prior_prob=None)
     total = sum(p.numel() for p in net.parameters()) / 1e6

@@ -18,11 +18,12 @@ from gghl.data.coco import CocoDetection
 from gghl.data.coco_json import CocoFormatError, load_coco_json
 from gghl.data.collate import detection_collate
 from gghl.data.dota import DotaDataset
-from gghl.data.dota_labels import DotaFormatError, read_dota_labels
+from gghl.data.dota_labels import read_dota_labels
+from gghl.data.dota_text import DotaFormatError
 from gghl.data.image_io import ImageReadError, write_png
 from gghl.evaluation.coco import CocoResultError, evaluate
 from gghl.evaluation.dota import evaluate_task1
-from gghl.evaluation.dota_io import DOTAFormatError, parse_det_file, parse_gt_file
+from gghl.evaluation.dota_io import parse_det_file, parse_gt_file
 
 CLASSES = ["plane", "ship"]
 GOOD = "10 10 40 10 40 30 10 30 plane 0"
@@ -219,7 +220,7 @@ def _task1(tmp_path: Path, det_lines: str) -> tuple[Path, Path]:
 
 def test_task1_unknown_image_name(tmp_path: Path) -> None:
     ann, det = _task1(tmp_path, "P1 0.9 10 10 40 10 40 30 10 30\nP9 0.8 1 1 5 1 5 5 1 5\n")
-    with pytest.raises(DOTAFormatError, match=r"Task1_plane\.txt:2: image 'P9' is not in the image set"):
+    with pytest.raises(DotaFormatError, match=r"Task1_plane\.txt:2: image 'P9' is not in the image set"):
         evaluate_task1(ann, det, ["P1"], ["plane"])
     out = evaluate_task1(ann, det, ["P1"], ["plane"], unknown_images="ignore")
     assert out["num_det_unknown_image"] == 1 and out["mAP"] == pytest.approx(1.0)
@@ -232,13 +233,13 @@ def test_task1_unknown_image_name(tmp_path: Path) -> None:
 )  # fmt: skip
 def test_task1_malformed_line(tmp_path: Path, line: str) -> None:
     _, det = _task1(tmp_path, f"P1 0.9 10 10 40 10 40 30 10 30\n{line}\n")
-    with pytest.raises(DOTAFormatError, match=r"Task1_plane\.txt:2: "):
+    with pytest.raises(DotaFormatError, match=r"Task1_plane\.txt:2: "):
         parse_det_file(det / "Task1_plane.txt")
 
 
 def test_task1_gt_and_det_not_utf8(tmp_path: Path) -> None:
     p = _label(tmp_path, b"P1 0.9 \xff\xfe 10")
-    with pytest.raises(DOTAFormatError, match="not a UTF-8 text file"):
+    with pytest.raises(DotaFormatError, match="not a UTF-8 text file"):
         parse_det_file(p)
-    with pytest.raises(DOTAFormatError, match="not a UTF-8 text file"):
+    with pytest.raises(DotaFormatError, match="not a UTF-8 text file"):
         parse_gt_file(p)

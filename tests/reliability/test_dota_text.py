@@ -20,14 +20,19 @@ from gghl.data.coco import CocoDetection
 from gghl.data.collate import detection_collate, make_sample
 from gghl.data.detection_datamodule import CocoDataModule, DotaDataModule
 from gghl.data.dota import DotaDataset
-from gghl.data.dota_labels import DotaFormatError, DotaObject, read_dota_labels, write_dota_labels
+from gghl.data.dota_labels import DotaObject, read_dota_labels, write_dota_labels
 from gghl.data.dota_merge import merge_task1_files, read_task1, write_task1
 from gghl.data.dota_split import read_labels, split_dataset
 from gghl.data.dota_task1 import read_task1_rows
-from gghl.data.dota_text import MAX_ABS_COORD, parse_coordinate, parse_coordinates, read_imageset
+from gghl.data.dota_text import (
+    MAX_ABS_COORD,
+    DotaFormatError,
+    parse_coordinate,
+    parse_coordinates,
+    read_imageset,
+)
 from gghl.data.image_files import find_image, list_image_files
 from gghl.data.image_io import write_png
-from gghl.evaluation import DOTAFormatError
 from gghl.evaluation.dota import evaluate_task1
 from gghl.evaluation.dota_cli import main as dota_eval_main
 from gghl.evaluation.dota_io import parse_det_file, parse_gt_file
@@ -65,12 +70,20 @@ def _refused_by_all(p: Path, match: str, line_no: int) -> None:
 
 # ------------------------------------------------------------------ one error class, one object type
 def test_one_error_class_and_one_object_type() -> None:
+    import gghl.data
+    import gghl.data.dota_labels as labels_mod
     import gghl.data.dota_split as split_mod
+    import gghl.evaluation
     import gghl.evaluation.dota_io as io_mod
 
-    assert DOTAFormatError is DotaFormatError is io_mod.DotaFormatError  # alias, not a second class
+    # one name in one home (gghl.data.dota_text), exported by the data package; no alias anywhere
+    assert (
+        DotaFormatError.__module__ == "gghl.data.dota_text" and gghl.data.DotaFormatError is DotaFormatError
+    )
     assert issubclass(DotaFormatError, ValueError)
-    assert split_mod.DotaObject is DotaObject
+    assert not hasattr(io_mod, "DOTAFormatError") and "DOTAFormatError" not in gghl.evaluation.__all__
+    assert "DotaFormatError" not in labels_mod.__all__ and "DotaObject" not in split_mod.__all__
+    assert DotaObject.__module__ == "gghl.data.dota_labels"
     o = DotaObject(np.arange(8), "plane", 1)  # any 8-number sequence, stored as floats
     assert o.polygon == tuple(float(v) for v in range(8)) and o.line_no == 0
     with pytest.raises(ValueError, match="8 coordinates"):

@@ -1,4 +1,4 @@
-"""Cross-stage label assigner (§1.b): edge cases and a loop reference on random cases."""
+"""Cross-stage assigner (docs/stageinteractor.md#cross-stage-assigner): edge cases and a loop reference."""
 
 import pytest
 import torch

@@ -17,7 +17,7 @@ def _rand_boxes(n, size=100.0, g=None):
 
 
 def _reference_cost(logits, boxes, gtb, gtl, wh):
-    """Loop reference of §1.a (float64)."""
+    """Loop reference of the matching cost (docs/stageinteractor.md#hungarian-matching), float64."""
     n, m = boxes.shape[0], gtb.shape[0]
     p = logits.double().sigmoid()
     whwh = torch.tensor([wh[0], wh[1], wh[0], wh[1]], dtype=torch.float64)

@@ -1,4 +1,4 @@
-"""ORC vertex order, ratios, area ratio and long-side angle (spec/gghl.md §1.1, §1.5)."""
+"""ORC vertex order, ratios, area ratio and long-side angle (docs/boxes.md#orc-order)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Mixup of two samples with per-object loss weights, as GGHL does (spec gghl.md §1.10 Q1, §3)."""
+"""Mixup of two samples with per-object loss weights, as GGHL does (docs/gghl.md#quirk-mixup-probability)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GGHL decoupled dense head: per location ``10 + C`` raw outputs (spec gghl.md §1.2)."""
+"""GGHL decoupled dense head: per location ``10 + C`` raw outputs (docs/gghl.md#head-and-decode)."""
 
 from __future__ import annotations
 

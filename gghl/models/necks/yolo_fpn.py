@@ -1,4 +1,4 @@
-"""YOLOv3-style top-down FPN with SPP on the coarsest level, as used by GGHL (spec gghl.md §1.2)."""
+"""YOLOv3-style top-down FPN with SPP on the coarsest level, as in GGHL (docs/gghl.md#head-and-decode)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Query-based detectors: AdaMixer / StageInteractor (spec/stageinteractor.md).
+"""Query-based detectors: AdaMixer / StageInteractor (docs/stageinteractor.md).
 
 - ``detector.QueryDetector``: timm backbone (or any module with ``channels``/``strides``) -> ``neck.ChannelMapping``
   -> learned queries + whole-image boxes -> ``decoder.QueryDecoder`` (``stage.DecoderStage`` x S:

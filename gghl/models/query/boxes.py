@@ -1,4 +1,4 @@
-"""Box parameterisation of the AdaMixer / StageInteractor decoder (spec/stageinteractor.md §1.0, §1.c).
+"""Box parameterisation of the AdaMixer / StageInteractor decoder (docs/stageinteractor.md#network).
 
 ``xyzr = (x, y, z, r)``: centre in pixels, ``z = log2(sqrt(w*h))`` (log scale), ``r = log2(h/w)``
 (log aspect ratio). Hence ``w = 2^(z - r/2)`` and ``h = 2^(z + r/2)``.

@@ -1,4 +1,4 @@
-"""Stack of decoder stages; ``reuse_operators`` switches AdaMixer <-> StageInteractor (§1.c)."""
+"""Decoder stages; ``reuse_operators``: AdaMixer <-> StageInteractor (docs/stageinteractor.md#network)."""
 
 from __future__ import annotations
 

@@ -69,7 +69,7 @@ def _build_backbone(
 
 
 class QueryDetector(nn.Module):
-    """Query-based detector (spec/stageinteractor.md §1.0).
+    """Query-based detector (docs/stageinteractor.md#network).
 
     Args:
         num_classes: ``C``; backbone: any timm name with ``features_only``, or a module with ``channels`` and

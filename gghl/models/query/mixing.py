@@ -1,4 +1,4 @@
-"""Adaptive (dynamic) mixing with StageInteractor operator reuse (spec/stageinteractor.md §1.c step 3).
+"""Adaptive (dynamic) mixing with StageInteractor operator reuse (docs/stageinteractor.md#operator-reuse).
 
 Per query and group, sampled features ``x [P*K, Cg]`` are mixed by query-generated kernels:
 channel mixing ``M [Cg, Cg]`` then spatial mixing ``S [R, P*K]`` (AdaMixer). With ``reuse=True`` a stage

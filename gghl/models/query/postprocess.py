@@ -1,4 +1,4 @@
-"""Inference of the query detector (§1.d): last stage, top-k over queries x classes, no NMS."""
+"""Query detector inference (docs/stageinteractor.md#inference): last stage, top-k query x class, no NMS."""
 
 from __future__ import annotations
 

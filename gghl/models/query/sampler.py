@@ -1,4 +1,4 @@
-"""3-D sub-box point sampling over the feature pyramid (AdaMixer ``SubqueryFeatureSampler``, §1.c step 2)."""
+"""3-D sub-box point sampling over the feature pyramid (AdaMixer, docs/stageinteractor.md#network)."""
 
 from __future__ import annotations
 

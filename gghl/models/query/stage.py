@@ -1,4 +1,4 @@
-"""One AdaMixer / StageInteractor decoder stage (spec/stageinteractor.md §1.c)."""
+"""One AdaMixer / StageInteractor decoder stage (docs/stageinteractor.md#network)."""
 
 from __future__ import annotations
 
