@@ -39,6 +39,7 @@ from gghl.losses.soft_targets import (
     soft_cross_entropy,
 )
 from gghl.models.classifier import build_classifier
+from gghl.tasks.eval_precision import outside_autocast
 from gghl.tasks.faults import report_oom
 
 ASSIGN_MODES = ("hard", "smooth", "soft", "distill")
@@ -206,7 +207,8 @@ class ClassificationTask(L.LightningModule):
 
     # -- evaluation -----------------------------------------------------------------------------
     def _eval_step(self, batch: Mapping[str, Tensor], stage: str) -> None:
-        logits = self.eval_net()(batch["image"])
+        with outside_autocast(batch["image"].device):
+            logits = self.eval_net()(batch["image"])
         loss = F.cross_entropy(logits.float(), batch["label"])
         self.log(
             f"{stage}/loss", loss, on_step=False, on_epoch=True, batch_size=logits.shape[0], sync_dist=True

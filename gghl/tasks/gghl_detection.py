@@ -14,6 +14,7 @@ from gghl.losses import JOLLoss
 from gghl.models.coords import apply_affine_to_points, invert_affine
 from gghl.models.gghl_detector import GGHLDetector
 from gghl.models.gghl_postprocess import GGHLPostProcess
+from gghl.tasks.eval_precision import outside_autocast
 from gghl.tasks.faults import report_oom
 from gghl.tasks.optim import split_decay_params, warmup_cosine_factor
 
@@ -192,7 +193,8 @@ class GGHLDetectionTask(L.LightningModule):
     def _eval_step(self, batch: tuple[Tensor, list[dict]], metric: DOTAMetric) -> None:
         """Detections and ground truth of the batch, both in original image pixels, into ``metric``."""
         images, targets = batch
-        preds = self.predict_batch(images, targets)
+        with outside_autocast(images.device):
+            preds = self.predict_batch(images, targets)
         gts = [
             {
                 "image_id": t["image_id"],

@@ -22,6 +22,7 @@ from gghl.evaluation.detection_metrics import COCOMetric
 from gghl.losses.set_criterion import SetCriterion
 from gghl.models.query.detector import QueryDetector
 from gghl.models.query.postprocess import invert_affine_boxes, postprocess
+from gghl.tasks.eval_precision import outside_autocast
 from gghl.tasks.faults import report_oom
 
 
@@ -139,7 +140,8 @@ class QueryDetectionTask(L.LightningModule):
     def _eval_step(self, batch: tuple[Tensor, list[dict]], metric: COCOMetric) -> None:
         """Detections and ground truth boxes of the batch, both in original pixels, into ``metric``."""
         images, targets = batch
-        dets = self.predict_batch(images, targets)
+        with outside_autocast(images.device):
+            dets = self.predict_batch(images, targets)
         gts = []
         for t in targets:
             gt = t["hbb"].to(torch.float64)

@@ -178,6 +178,7 @@ def test_convert_then_eval_and_export_end_to_end(tmp_path: Path) -> None:
         "device=cpu",
     )
     assert "mAP50=" in out and "images=2" in out
+    print("\n".join(ln for ln in out.splitlines() if ln.startswith(("mAP50=", "images="))))  # shown with -s
     out = run(
         str(ROOT / "scripts/export.py"),
         f"ckpt_path={dst}",
@@ -186,6 +187,7 @@ def test_convert_then_eval_and_export_end_to_end(tmp_path: Path) -> None:
         f"output={tmp_path / 'm.onnx'}",
     )
     assert "kept_same=True" in out
+    print("\n".join(ln for ln in out.splitlines() if "parity" in ln or "kept_same" in ln))
 
 
 @pytest.mark.parametrize(
