@@ -97,8 +97,9 @@ def obb_to_ultralytics_xywhr(obb: Tensor) -> Tensor:
     Ultralytics' ``xywhr2xyxyxyxy`` uses ``vec1 = w/2 (cos r, sin r)``, ``vec2 = h/2 (-sin r, cos r)``:
     the ``w`` axis points along ``(cos r, sin r)`` exactly like ours, so ``r == a`` (radians,
     clockwise on screen); only the corner order differs (their ``pt1..pt4`` are our corners
-    3, 2, 1, 4). Their ``xyxyxyxy2xywhr`` regularises to ``w >= h`` and ``r`` in ``[-pi/4, 3pi/4)``;
-    we return that range.
+    3, 2, 1, 4). Their ``xyxyxyxy2xywhr`` (labels) regularises to ``w >= h`` and ``r`` in ``[-pi/4, 3pi/4)``;
+    we return that range. Their predictions use another one (``regularize_rboxes``: ``r`` in ``[0, pi/2)``,
+    ``w``/``h`` in either order), which :func:`ultralytics_xywhr_to_obb` reads as well.
 
     Args:
         obb: ``[..., 5]`` ours. Returns ``[..., 5]`` ``(cx, cy, w, h, r)``, ``w >= h``.

@@ -137,6 +137,20 @@ def test_ultralytics_same_rotation_sense(box: tuple) -> None:
     torch.testing.assert_close(ultralytics_xywhr_to_obb(u), canonicalize_obb(obb), atol=1e-9, rtol=0)
 
 
+@settings(max_examples=100, deadline=None)
+@given(box=box_st)
+def test_ultralytics_prediction_range_reads_back(box: tuple) -> None:
+    """Ultralytics 8.4 predictions (``regularize_rboxes``): the angle folded into ``[0, pi/2)``, ``w`` and ``h``
+    swapped where a half-turn was removed, so ``w < h`` happens (written from that documented rule)."""
+    obb = torch.tensor(box, dtype=torch.float64)
+    u = obb_to_ultralytics_xywhr(obb)
+    swap = bool(u[4] % PI >= PI / 2)
+    pred = torch.stack([u[0], u[1], u[3] if swap else u[2], u[2] if swap else u[3], u[4] % (PI / 2)])
+    assert 0 <= float(pred[4]) < PI / 2
+    assert float(corner_set_distance(_ultralytics_corners(pred), obb_to_poly(obb))) < 1e-6
+    torch.testing.assert_close(ultralytics_xywhr_to_obb(pred), canonicalize_obb(obb), atol=1e-6, rtol=0)
+
+
 def test_mmrotate_le90_is_canonical_form() -> None:
     obb = torch.tensor([[5.0, 6.0, 2.0, 8.0, 0.2], [1.0, 1.0, 8.0, 2.0, -1.2]], dtype=torch.float64)
     torch.testing.assert_close(obb_to_mmrotate_le90(obb), canonicalize_obb(obb))
