@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from gghl.testing.fixture_weights import fixture_rule_weights
+
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "official_gghl"
 
 
@@ -29,24 +31,7 @@ def official_weights(
     keys: list[list[Any]], seed_offset: int = 0, dtype: torch.dtype = torch.float32
 ) -> dict[str, Tensor]:
     """Rebuild the fixture's official state dict from its key list (the README's rule, entry by entry)."""
-    state: dict[str, Tensor] = {}
-    for i, (key, shape, dt) in enumerate(keys):
-        if dt != "float32":
-            state[key] = torch.zeros(shape, dtype=getattr(torch, dt))
-            continue
-        g = torch.Generator().manual_seed(i + seed_offset)
-        if key.endswith("running_var"):
-            v = 0.5 + torch.rand(shape, generator=g)
-        elif key.endswith("running_mean"):
-            v = 0.1 * torch.randn(shape, generator=g)
-        elif len(shape) == 1 and key.endswith("weight"):
-            v = 1.0 + 0.1 * torch.randn(shape, generator=g)
-        elif key.endswith("bias"):
-            v = 0.05 * torch.randn(shape, generator=g)
-        else:
-            v = torch.randn(shape, generator=g) * (1 / math.prod(shape[1:])) ** 0.5
-        state[key] = v.to(dtype)
-    return state
+    return fixture_rule_weights(keys, seed_offset, dtype)
 
 
 def official_input(batch: int, size: int, input_seed: int) -> Tensor:

@@ -4,39 +4,20 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from gghl.testing.fixture_weights import fixture_rule_weights
+
 DATA = Path(__file__).parents[1] / "data" / "official_stageinteractor"
 
 
 def rule_weights(keys: list[list[Any]], seed_offset: int = 0) -> dict[str, torch.Tensor]:
     """The official state dict rebuilt from its ``[key, shape, dtype]`` list (README rule)."""
-    out: dict[str, torch.Tensor] = {}
-    for i, (key, shape, dtype) in enumerate(keys):
-        shape = tuple(shape)
-        if dtype != "float32":
-            out[key] = torch.zeros(shape, dtype=getattr(torch, dtype))
-            continue
-        g = torch.Generator().manual_seed(i + seed_offset)
-        if key == "rpn_head.init_proposal_bboxes":
-            t = torch.tensor([0.5, 0.5, 1.0, 1.0]).expand(shape).clone()
-        elif key.endswith("running_var"):
-            t = 0.5 + torch.rand(shape, generator=g)
-        elif key.endswith("running_mean"):
-            t = 0.1 * torch.randn(shape, generator=g)
-        elif len(shape) == 1 and key.endswith("weight"):
-            t = 1.0 + 0.1 * torch.randn(shape, generator=g)
-        elif key.endswith("bias"):
-            t = 0.05 * torch.randn(shape, generator=g)
-        else:
-            t = torch.randn(shape, generator=g) * (1 / math.prod(shape[1:])) ** 0.5
-        out[key] = t
-    return out
+    return fixture_rule_weights(keys, seed_offset)
 
 
 def load_keys(name: str) -> dict[str, Any]:
