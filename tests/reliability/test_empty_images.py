@@ -161,19 +161,10 @@ def test_gghl_batch_loss_is_the_mean_of_image_losses(counts: tuple[int, ...]) ->
 
 
 def test_gghl_eval_and_val_images_with_no_ground_truth(tmp_path: Path) -> None:
-    from gghl.models.gghl_detector import build_gghl_detector
     from gghl.tasks.gghl_detection import GGHLDetectionTask
+    from gghl.testing.tiny import tiny_gghl_net
 
-    net = build_gghl_detector(
-        3,
-        backbone="test_resnet",
-        neck_widths=(8, 16, 32),
-        neck_convs=1,
-        spp=False,
-        drop_prob=0.0,
-        head_hidden_ratio=1.0,
-        prior_prob=0.01,
-    )
+    net = tiny_gghl_net(3)
     task = GGHLDetectionTask(net, 3, optimizer="adamw").eval()
     logged: dict[str, float] = {}
     task.log = lambda name, value, **kw: logged.__setitem__(name, float(value))  # type: ignore[method-assign]
@@ -265,8 +256,8 @@ def _mostly_empty_dota_split(root: Path) -> tuple[Path, list[str]]:
 @pytest.mark.filterwarnings("ignore:.*LeafSpec")
 def test_training_on_a_mostly_empty_dota_split(tmp_path: Path) -> None:
     from gghl.data.detection_datamodule import DotaDataModule
-    from gghl.models.gghl_detector import build_gghl_detector
     from gghl.tasks.gghl_detection import GGHLDetectionTask
+    from gghl.testing.tiny import tiny_gghl_net
 
     root, names = _mostly_empty_dota_split(tmp_path)
     labels = sorted((root / "train" / "labelTxt").glob("*.txt"))
@@ -288,16 +279,7 @@ def test_training_on_a_mostly_empty_dota_split(tmp_path: Path) -> None:
         multiscale_every=1,
         seed=3,
     )
-    net = build_gghl_detector(
-        5,
-        backbone="test_resnet",
-        neck_widths=(8, 16, 32),
-        neck_convs=1,
-        spp=False,
-        drop_prob=0.0,
-        head_hidden_ratio=1.0,
-        prior_prob=0.01,
-    )
+    net = tiny_gghl_net(5)
     task = GGHLDetectionTask(
         net, 5, class_names=names, optimizer="adamw", lr=1e-3, warmup_epochs=0, max_bad_steps=1
     )

@@ -9,21 +9,12 @@ import torch
 from gghl.callbacks.config_in_checkpoint import ConfigInCheckpoint
 from gghl.checkpoint import CONFIG_KEY, read_checkpoint
 from gghl.data.detection_datamodule import SyntheticDataModule
-from gghl.models.gghl_detector import build_gghl_detector
 from gghl.tasks.gghl_detection import GGHLDetectionTask, NonFiniteLossError
+from gghl.testing.tiny import tiny_gghl_net
 
 
 def _task(num_classes: int = 5, max_bad_steps: int = 20) -> GGHLDetectionTask:
-    net = build_gghl_detector(
-        num_classes,
-        backbone="resnet10t",
-        neck_widths=(16, 32, 64),
-        neck_convs=1,
-        spp=False,
-        drop_prob=0.0,
-        head_hidden_ratio=1.0,
-        prior_prob=0.01,
-    )
+    net = tiny_gghl_net(num_classes, backbone="resnet10t", neck_widths=(16, 32, 64))
     return GGHLDetectionTask(
         net, num_classes, optimizer="adamw", lr=1e-3, warmup_epochs=0, max_bad_steps=max_bad_steps
     )
@@ -102,16 +93,7 @@ def test_checkpoint_carries_model_config_and_loads_weights_only(tmp_path: Path) 
 
 
 def test_ema_weights_are_used_for_prediction(tmp_path: Path) -> None:
-    net = build_gghl_detector(
-        5,
-        backbone="resnet10t",
-        neck_widths=(16, 32, 64),
-        neck_convs=1,
-        spp=False,
-        drop_prob=0.0,
-        head_hidden_ratio=1.0,
-        prior_prob=0.01,
-    )
+    net = tiny_gghl_net(5, backbone="resnet10t", neck_widths=(16, 32, 64))
     task = GGHLDetectionTask(net, 5, optimizer="adamw", lr=1e-2, warmup_epochs=0, ema_decay=0.5)
     trainer = L.Trainer(
         max_epochs=1,
