@@ -416,3 +416,11 @@ def evaluate_task1_coco_style(
     out = _evaluate_arrays(gt, det, n_img, classes, list(iou_thrs), use_07_metric, difficult, iou_fn)
     out.update(extra)
     return out
+
+
+if (
+    __name__ == "__main__"
+):  # the evaluator's command moved; an old `python -m gghl.evaluation.dota` must not pass silently
+    raise SystemExit(
+        "error: the DOTA evaluator's command is gghl-dota-eval (or python -m gghl.evaluation.dota_cli)"
+    )
