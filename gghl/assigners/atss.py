@@ -34,6 +34,8 @@ from gghl.ops import poly_iou
 
 __all__ = ["RotatedATSSAssigner", "atss_candidates"]
 
+_TIE_MARGIN = 16  # extra nearest cells fetched by topk so that distance ties are resolved by index
+
 
 def atss_candidates(cells: DenseCells, d2: Tensor, topk: int) -> Tensor:
     """Indices ``[..., K]`` of the ``min(topk, G_k^2)`` closest cells of every level (ties: lower index),
@@ -41,8 +43,27 @@ def atss_candidates(cells: DenseCells, d2: Tensor, topk: int) -> Tensor:
     parts = []
     for s0, s1 in zip(cells.starts[:-1], cells.starts[1:]):
         k = min(topk, s1 - s0)
-        parts.append(torch.sort(d2[..., s0:s1], dim=-1, stable=True).indices[..., :k] + s0)
+        parts.append(_closest(d2[..., s0:s1], k) + s0)
     return torch.cat(parts, dim=-1)
+
+
+def _closest(d2: Tensor, k: int) -> Tensor:
+    """The ``k`` smallest of ``d2 [..., A]`` in (value, index) order, without sorting all ``A`` values.
+
+    ``topk`` of a margin more than ``k`` (unordered among ties), then a stable sort of those by index and by
+    value. Exact whenever the margin holds every cell tied with the ``k``-th value (equal distances on a grid
+    come in small symmetric groups); otherwise a full stable sort is used.
+    """
+    n = d2.shape[-1]
+    wide = min(n, k + _TIE_MARGIN)
+    if wide == n:
+        return torch.sort(d2, dim=-1, stable=True).indices[..., :k]
+    vals, idx = torch.topk(d2, wide, dim=-1, largest=False, sorted=True)
+    if bool((vals[..., k - 1] == vals[..., wide - 1]).any()):  # a tie group may reach past the margin
+        return torch.sort(d2, dim=-1, stable=True).indices[..., :k]
+    idx = torch.sort(idx, dim=-1).values
+    order = torch.sort(d2.gather(-1, idx), dim=-1, stable=True).indices
+    return idx.gather(-1, order[..., :k])
 
 
 class RotatedATSSAssigner:

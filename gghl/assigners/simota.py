@@ -87,7 +87,8 @@ class SimOTAAssigner:
         near = near_centre(cells.centres, cells.stride, objs.centre[:, :, None, :], self.radius) & valid
         cand = (inside | near).any(1)  # [B, A]
         pairs = valid & cand[:, None, :]
-        b, n, a = pairs.nonzero(as_tuple=True)
+        # IoU is 0 where the HBBs do not overlap: only overlapping pairs go to the rotated IoU (exact)
+        b, n, a = (pairs & _hbb_overlap(pred_polys, objs.polygons)).nonzero(as_tuple=True)
         ov = torch.zeros(B, N, A, device=dev, dtype=dtype)
         if b.numel():
             ov[b, n, a] = poly_iou(pred_polys[b, a], objs.polygons[b, n], True).to(dtype)
@@ -131,3 +132,14 @@ class SimOTAAssigner:
 
     def __repr__(self) -> str:
         return f"SimOTAAssigner(num_classes={self.num_classes}, strides={self.strides}, radius={self.radius})"
+
+
+def _hbb_overlap(pred_polys: Tensor, gt_polys: Tensor) -> Tensor:
+    """``[B, N, A]``: the HBBs of prediction ``a`` and object ``n`` overlap with positive area."""
+    px, py = pred_polys[..., 0::2], pred_polys[..., 1::2]  # [B, A, 4]
+    gx, gy = gt_polys[..., 0::2], gt_polys[..., 1::2]  # [B, N, 4]
+    lo_x = torch.maximum(px.amin(-1)[:, None, :], gx.amin(-1)[:, :, None])
+    hi_x = torch.minimum(px.amax(-1)[:, None, :], gx.amax(-1)[:, :, None])
+    lo_y = torch.maximum(py.amin(-1)[:, None, :], gy.amin(-1)[:, :, None])
+    hi_y = torch.minimum(py.amax(-1)[:, None, :], gy.amax(-1)[:, :, None])
+    return (hi_x > lo_x) & (hi_y > lo_y)

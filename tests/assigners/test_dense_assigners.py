@@ -156,3 +156,13 @@ def test_build_dense_assigner_names_and_options() -> None:
         build_dense_assigner("fcos", C, STRIDES)
     with pytest.raises(ValueError, match="no assigner_options"):
         build_dense_assigner("gaussian", C, STRIDES, options={"topk": 3})
+
+
+@pytest.mark.parametrize("high", [1, 3, 50, 10_000])
+def test_atss_closest_cells_break_distance_ties_by_index(high: int) -> None:
+    """The topk shortcut equals a full stable sort, also with large groups of equal distances."""
+    from gghl.assigners.atss import _closest
+
+    d2 = torch.randint(0, high, (6, 200), generator=torch.Generator().manual_seed(high)).double()
+    for k in (1, 9, 13):
+        assert torch.equal(_closest(d2, k), torch.sort(d2, dim=-1, stable=True).indices[..., :k])
