@@ -10,6 +10,11 @@ from typing import Any
 
 _EXPORTS = {
     "GaussianAssigner": "gghl.assigners.gaussian",
+    "RotatedATSSAssigner": "gghl.assigners.atss",
+    "TaskAlignedAssigner": "gghl.assigners.tal",
+    "SimOTAAssigner": "gghl.assigners.simota",
+    "build_dense_assigner": "gghl.assigners.dense",
+    "DENSE_ASSIGNERS": "gghl.assigners.dense",
     "hungarian_match": "gghl.assigners.hungarian",
     "hungarian_match_stages": "gghl.assigners.hungarian",
     "HungarianMatcher": "gghl.assigners.hungarian",

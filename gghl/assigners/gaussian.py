@@ -77,6 +77,8 @@ class GaussianAssigner:
             of the official 0 (module docstring).
     """
 
+    needs_predictions = False  # static: the task passes no predictions (``gghl.assigners.dense``)
+
     def __init__(
         self,
         num_classes: int,

@@ -1,4 +1,5 @@
-"""LightningModule for GGHL: model + Gaussian label assignment + JOL loss + DOTA metric + SGD/cosine recipe."""
+"""LightningModule for GGHL: model + label assignment (Gaussian OLA by default, or rotated ATSS / TAL / SimOTA) +
+JOL loss + DOTA metric + SGD/cosine recipe."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import lightning as L
 import torch
 from torch import Tensor, nn
 
-from gghl.assigners import GaussianAssigner
+from gghl.assigners.dense import build_dense_assigner
 from gghl.evaluation.detection_metrics import DOTAMetric
 from gghl.losses import JOLLoss
 from gghl.models.coords import apply_affine_to_points, invert_affine
 from gghl.models.gghl_detector import GGHLDetector
 from gghl.models.gghl_postprocess import GGHLPostProcess
+from gghl.structures.gghl_decode import decode_gghl_level
 from gghl.tasks.eval_precision import outside_autocast
 from gghl.tasks.faults import report_oom
 from gghl.tasks.optim import split_decay_params, warmup_cosine_factor
@@ -30,7 +32,8 @@ class GGHLDetectionTask(L.LightningModule):
         net: a ``GGHLDetector`` (``raw = net(images)``).
         num_classes: C.
         class_names: names for the metric tables (defaults to ``class_0..``).
-        assigner_variant: ``"gghl_obb"`` (official default), ``"gghl_alg1"`` (paper Algorithm 1) or ``"gghl_fixed"``.
+        assigner_variant: variant of the Gaussian assigner: ``"gghl_obb"`` (official default), ``"gghl_alg1"``
+            (paper Algorithm 1) or ``"gghl_fixed"``.
         empty_image_background: images without objects train their background (objectness -> 0) instead of
             adding nothing to the loss as in the official loader (``GaussianAssigner(empty_background=...)``).
         loss_kwargs: extra ``JOLLoss`` options (``iou_type``, ``detach_w_dyn``).
@@ -44,6 +47,10 @@ class GGHLDetectionTask(L.LightningModule):
             CPU, especially with ``trainer.precision=bf16-mixed``, and with cuDNN under AMP).
         ema_decay: if set, keep an exponential moving average of the weights (timm ``ModelEmaV3``, with its
             warm-up) and validate/predict with it (the recipe's optional EMA).
+        assigner: ``"gaussian"`` (GGHL OLA, default), ``"atss"`` (rotated ATSS), ``"tal"`` (task-aligned, as
+            YOLOv8/11) or ``"simota"`` (YOLOX); all write JOL's target layout (``gghl.assigners.dense``). ``tal``
+            and ``simota`` get the batch's detached predictions, decoded like the loss decodes them.
+        assigner_options: keyword options of a non-Gaussian assigner (e.g. ``{"topk": 10}``).
     """
 
     def __init__(
@@ -68,6 +75,8 @@ class GGHLDetectionTask(L.LightningModule):
         channels_last: bool = False,
         ema_decay: float | None = None,
         empty_image_background: bool = True,
+        assigner: str = "gaussian",
+        assigner_options: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["net", "postprocess"])
@@ -75,8 +84,13 @@ class GGHLDetectionTask(L.LightningModule):
         self.num_classes = num_classes
         self.class_names = list(class_names) if class_names else [f"class_{i}" for i in range(num_classes)]
         strides = tuple(net.strides)
-        self.assigner = GaussianAssigner(
-            num_classes, strides=strides, variant=assigner_variant, empty_background=empty_image_background
+        self.assigner = build_dense_assigner(
+            assigner,
+            num_classes,
+            strides,
+            variant=assigner_variant,
+            empty_background=empty_image_background,
+            options=dict(assigner_options or {}),
         )
         # The task checks the total itself (one sync) and skips non-finite steps; the loss need not check too.
         self.criterion = JOLLoss(
@@ -118,7 +132,7 @@ class GGHLDetectionTask(L.LightningModule):
         with report_oom("training_step (forward + loss)", *self._last_batch):
             raw = self(images)
             with torch.no_grad():
-                maps = self.assigner.assign(targets, img_size=images.shape[-1])
+                maps = self._assign(raw, targets, images.shape[-1])
             losses = self.criterion([r.float() for r in raw], maps)
         loss = losses["loss"]
         if not torch.isfinite(loss):
@@ -129,6 +143,13 @@ class GGHLDetectionTask(L.LightningModule):
         self.log("train/loss_total", loss.detach(), batch_size=bs, prog_bar=True)
         self._log_assignment(maps, targets, bs)
         return loss
+
+    def _assign(self, raw: list[Tensor], targets: list[dict], img_size: int) -> list[Tensor]:
+        """Target maps of the batch; dynamic assigners see the detached predictions (fp32 decode)."""
+        if not self.assigner.needs_predictions:
+            return self.assigner.assign(targets, img_size=img_size)
+        decoded = [decode_gghl_level(r.detach().float(), s) for r, s in zip(raw, self.net.strides)]
+        return self.assigner.assign(targets, img_size=img_size, predictions=decoded)
 
     def _log_assignment(self, maps: list[Tensor], targets: list[dict], bs: int) -> None:
         """Assignment statistics from the label maps ``[B,G,G,16+C]`` (channel 13 = positive cell).
