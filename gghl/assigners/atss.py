@@ -23,12 +23,11 @@ from torch import Tensor
 
 from gghl.assigners.atss_reference import anchor_squares, atss_reference_maps
 from gghl.assigners.dense_cells import (
+    CellAssigner,
     DenseCells,
-    dense_cells,
-    pad_objects,
+    PaddedObjects,
     points_in_polygons,
     sequential_mean_std,
-    write_dense_maps,
 )
 from gghl.ops import poly_iou
 
@@ -66,7 +65,7 @@ def _closest(d2: Tensor, k: int) -> Tensor:
     return idx.gather(-1, order[..., :k])
 
 
-class RotatedATSSAssigner:
+class RotatedATSSAssigner(CellAssigner):
     """Rotated ATSS on the GGHL head (module docstring).
 
     Args:
@@ -75,8 +74,6 @@ class RotatedATSSAssigner:
         topk: candidates per level and object (paper: 9).
         anchor_scale: side of a cell's anchor square in strides (paper: 8).
     """
-
-    needs_predictions = False
 
     def __init__(
         self,
@@ -87,22 +84,16 @@ class RotatedATSSAssigner:
     ) -> None:
         if topk < 1 or anchor_scale <= 0:
             raise ValueError(f"topk must be >= 1 and anchor_scale > 0, got {topk}, {anchor_scale}")
-        self.num_classes = int(num_classes)
-        self.strides = tuple(int(s) for s in strides)
+        super().__init__(num_classes, strides)
         self.topk = int(topk)
         self.anchor_scale = float(anchor_scale)
 
-    def assign(
-        self, targets: list[dict[str, Tensor]], img_size: int, predictions: list[Tensor] | None = None
-    ) -> list[Tensor]:
-        """Batched path: one ``[B, G_k, G_k, 16 + C]`` map per level, dtype of the polygons.
-
-        ``targets``: as ``GaussianAssigner.assign``; ``predictions`` is ignored (static assigner).
-        """
-        dev = targets[0]["polygons"].device
-        objs = pad_objects(targets, self.num_classes, dev)
+    def owners(
+        self, objs: PaddedObjects, cells: DenseCells, predictions: tuple[Tensor, Tensor, Tensor] | None
+    ) -> tuple[Tensor, Tensor]:
+        """Static: ``predictions`` is not used. Value 1 on every positive."""
         dtype = objs.polygons.dtype
-        cells = dense_cells(img_size, self.strides, dev, dtype)
+        dev = objs.polygons.device
         B, N = objs.valid.shape
         dx = cells.centres[:, 0] - objs.centre[..., 0:1]  # [B, N, A]
         dy = cells.centres[:, 1] - objs.centre[..., 1:2]
@@ -121,23 +112,19 @@ class RotatedATSSAssigner:
         claim.scatter_(2, cand, torch.where(pos, ious, neg_inf))  # a cell is at most once per object
         best, owner = claim.max(dim=1)  # first (lowest row) object on IoU ties
         owner = torch.where(best > neg_inf, owner, torch.full_like(owner, -1))
-        return write_dense_maps(objs, owner, torch.ones_like(best), cells, self.num_classes)
+        return owner, torch.ones_like(best)
 
-    def reference_maps(
+    def _reference_maps(
         self,
         polygons: Tensor,
         labels: Tensor,
         img_size: int,
-        weights: Tensor | None = None,
-        predictions: list[Tensor] | None = None,
+        weights: Tensor | None,
+        predictions: list[Tensor] | None,
     ) -> list[Tensor]:
-        """Readable per-object loop for one image (float64 CPU maps ``[G_k, G_k, 16 + C]``)."""
         return atss_reference_maps(
             polygons, labels, img_size, self.num_classes, self.strides, self.topk, self.anchor_scale, weights
         )
 
-    def __repr__(self) -> str:
-        return (
-            f"RotatedATSSAssigner(num_classes={self.num_classes}, strides={self.strides}, topk={self.topk}, "
-            f"anchor_scale={self.anchor_scale})"
-        )
+    def _options(self) -> dict[str, object]:
+        return {"topk": self.topk, "anchor_scale": self.anchor_scale}

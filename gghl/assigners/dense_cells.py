@@ -36,14 +36,17 @@ from torch import Tensor
 
 from gghl.assigners._checks import check_targets
 from gghl.assigners.gaussian_params import ObjectParams, object_params
+from gghl.ops import poly_iou
 from gghl.structures.gghl_decode import decoded_to_polygons
 from gghl.structures.orc import orc_order
 
 __all__ = [
+    "CellAssigner",
     "DenseCells",
     "PaddedObjects",
     "dense_cells",
     "flat_predictions",
+    "masked_pair_iou",
     "ordered_sum",
     "pad_objects",
     "points_in_polygons",
@@ -183,6 +186,19 @@ def flat_predictions(predictions: list[Tensor], dtype: torch.dtype) -> tuple[Ten
     return decoded_to_polygons(flat), flat[..., 13], flat[..., 14:]
 
 
+def masked_pair_iou(mask: Tensor, pred_polys: Tensor, polygons: Tensor) -> Tensor:
+    """Rotated IoU ``[B, N, A]`` of prediction ``a`` and object ``n`` where ``mask [B, N, A]``, 0 elsewhere.
+
+    ``pred_polys [B, A, 8]``, ``polygons [B, N, 8]``; only the masked pairs reach ``gghl.ops.poly_iou``.
+    """
+    B, N, A = mask.shape
+    ov = torch.zeros(B, N, A, device=mask.device, dtype=polygons.dtype)
+    b, n, a = mask.nonzero(as_tuple=True)
+    if b.numel():
+        ov[b, n, a] = poly_iou(pred_polys[b, a], polygons[b, n], True).to(polygons.dtype)
+    return ov
+
+
 def write_dense_maps(
     objects: PaddedObjects, owner: Tensor, value: Tensor, cells: DenseCells, num_classes: int
 ) -> list[Tensor]:
@@ -227,3 +243,80 @@ def split_levels(flat: Tensor, cells: DenseCells) -> list[Tensor]:
         flat[:, s0:s1].reshape(B, g, g, flat.shape[-1]).contiguous()
         for s0, s1, g in zip(cells.starts[:-1], cells.starts[1:], cells.grids)
     ]
+
+
+class CellAssigner:
+    """Base of the point-based assigners: checks, padding, the cell table and the map writer are shared; a
+    subclass decides which object owns each cell (``owners``) and gives its readable reference
+    (``_reference_maps``).
+
+    Args:
+        num_classes: ``C``; maps have ``16 + C`` channels.
+        strides: one stride per level (the head's).
+    """
+
+    needs_predictions = False  # dynamic assigners (TAL, SimOTA) read the batch's decoded predictions
+
+    def __init__(self, num_classes: int, strides: tuple[int, ...] = (8, 16, 32)) -> None:
+        self.num_classes = int(num_classes)
+        self.strides = tuple(int(s) for s in strides)
+
+    def assign(
+        self, targets: list[dict[str, Tensor]], img_size: int, predictions: list[Tensor] | None = None
+    ) -> list[Tensor]:
+        """Batched path: one ``[B, G_k, G_k, 16 + C]`` map per level, dtype of the polygons.
+
+        Args:
+            targets: as ``GaussianAssigner.assign``.
+            predictions: decoded levels ``[B, G_k, G_k, 14 + C]`` (``decode_gghl_level``), detached; required
+                by dynamic assigners, ignored by static ones.
+        """
+        self._check_predictions(predictions)
+        dev = targets[0]["polygons"].device
+        objs = pad_objects(targets, self.num_classes, dev)
+        cells = dense_cells(img_size, self.strides, dev, objs.polygons.dtype)
+        flat = flat_predictions(predictions, objs.polygons.dtype) if self.needs_predictions else None
+        owner, value = self.owners(objs, cells, flat)
+        return write_dense_maps(objs, owner, value, cells, self.num_classes)
+
+    def owners(
+        self, objs: PaddedObjects, cells: DenseCells, predictions: tuple[Tensor, Tensor, Tensor] | None
+    ) -> tuple[Tensor, Tensor]:
+        """``owner [B, A]`` (object slot, -1 background) and class-quality ``value [B, A]`` of every cell;
+        ``predictions``: ``flat_predictions`` of the batch (dynamic assigners) or None."""
+        raise NotImplementedError
+
+    def reference_maps(
+        self,
+        polygons: Tensor,
+        labels: Tensor,
+        img_size: int,
+        weights: Tensor | None = None,
+        predictions: list[Tensor] | None = None,
+    ) -> list[Tensor]:
+        """Readable per-object loop for one image (float64 CPU maps ``[G_k, G_k, 16 + C]``);
+        ``predictions``: that image's decoded levels ``[G, G, 14 + C]`` (dynamic assigners)."""
+        self._check_predictions(predictions)
+        return self._reference_maps(polygons, labels, img_size, weights, predictions)
+
+    def _reference_maps(
+        self,
+        polygons: Tensor,
+        labels: Tensor,
+        img_size: int,
+        weights: Tensor | None,
+        predictions: list[Tensor] | None,
+    ) -> list[Tensor]:
+        raise NotImplementedError
+
+    def _check_predictions(self, predictions: list[Tensor] | None) -> None:
+        if self.needs_predictions and predictions is None:
+            raise ValueError(f"{type(self).__name__} needs the decoded predictions (predictions=...)")
+
+    def _options(self) -> dict[str, object]:
+        """The subclass's own options, for ``repr``."""
+        return {}
+
+    def __repr__(self) -> str:
+        extra = "".join(f", {k}={v}" for k, v in self._options().items())
+        return f"{type(self).__name__}(num_classes={self.num_classes}, strides={self.strides}{extra})"

@@ -26,12 +26,12 @@ import torch
 from torch import Tensor
 
 from gghl.assigners.dense_cells import (
-    dense_cells,
-    flat_predictions,
+    CellAssigner,
+    DenseCells,
+    PaddedObjects,
+    masked_pair_iou,
     ordered_sum,
-    pad_objects,
     points_in_polygons,
-    write_dense_maps,
 )
 from gghl.assigners.simota_reference import (
     CANDIDATE_IOUS,
@@ -41,12 +41,11 @@ from gghl.assigners.simota_reference import (
     simota_cls_cost,
     simota_reference_maps,
 )
-from gghl.ops import poly_iou
 
 __all__ = ["SimOTAAssigner"]
 
 
-class SimOTAAssigner:
+class SimOTAAssigner(CellAssigner):
     """SimOTA on the GGHL head (module docstring).
 
     Args:
@@ -60,26 +59,17 @@ class SimOTAAssigner:
     def __init__(self, num_classes: int, strides: tuple[int, ...] = (8, 16, 32), radius: float = 2.5) -> None:
         if radius <= 0:
             raise ValueError(f"radius must be > 0, got {radius}")
-        self.num_classes = int(num_classes)
-        self.strides = tuple(int(s) for s in strides)
+        super().__init__(num_classes, strides)
         self.radius = float(radius)
 
-    def assign(
-        self, targets: list[dict[str, Tensor]], img_size: int, predictions: list[Tensor] | None = None
-    ) -> list[Tensor]:
-        """Batched path: one ``[B, G_k, G_k, 16 + C]`` map per level, dtype of the polygons.
-
-        Args:
-            targets: as ``GaussianAssigner.assign``.
-            predictions: decoded levels ``[B, G_k, G_k, 14 + C]`` (``decode_gghl_level``), detached.
-        """
-        if predictions is None:
-            raise ValueError("SimOTAAssigner needs the decoded predictions (predictions=...)")
-        dev = targets[0]["polygons"].device
-        objs = pad_objects(targets, self.num_classes, dev)
+    def owners(
+        self, objs: PaddedObjects, cells: DenseCells, predictions: tuple[Tensor, Tensor, Tensor] | None
+    ) -> tuple[Tensor, Tensor]:
+        """Value: the IoU of the matched prediction with its object."""
+        assert predictions is not None
+        pred_polys, conf, prob = predictions
+        dev = objs.polygons.device
         dtype = objs.polygons.dtype
-        cells = dense_cells(img_size, self.strides, dev, dtype)
-        pred_polys, conf, prob = flat_predictions(predictions, dtype)
         B, N = objs.valid.shape
         A = cells.num
         valid = objs.valid[..., None]
@@ -88,10 +78,7 @@ class SimOTAAssigner:
         cand = (inside | near).any(1)  # [B, A]
         pairs = valid & cand[:, None, :]
         # IoU is 0 where the HBBs do not overlap: only overlapping pairs go to the rotated IoU (exact)
-        b, n, a = (pairs & _hbb_overlap(pred_polys, objs.polygons)).nonzero(as_tuple=True)
-        ov = torch.zeros(B, N, A, device=dev, dtype=dtype)
-        if b.numel():
-            ov[b, n, a] = poly_iou(pred_polys[b, a], objs.polygons[b, n], True).to(dtype)
+        ov = masked_pair_iou(pairs & _hbb_overlap(pred_polys, objs.polygons), pred_polys, objs.polygons)
         negatives, per_class = simota_cls_cost(prob, conf)
         cls_cost = negatives[:, None, :] + torch.gather(
             per_class.transpose(1, 2), 1, objs.labels[:, :, None].expand(B, N, A)
@@ -113,25 +100,23 @@ class SimOTAAssigner:
         owner = torch.where(multi, cost.argmin(1), match.long().argmax(1))
         owner = torch.where(match.any(1), owner, torch.full_like(owner, -1))
         value = ov.gather(1, owner.clamp_min(0)[:, None, :]).squeeze(1)
-        return write_dense_maps(objs, owner, value, cells, self.num_classes)
+        return owner, value
 
-    def reference_maps(
+    def _reference_maps(
         self,
         polygons: Tensor,
         labels: Tensor,
         img_size: int,
-        weights: Tensor | None = None,
-        predictions: list[Tensor] | None = None,
+        weights: Tensor | None,
+        predictions: list[Tensor] | None,
     ) -> list[Tensor]:
-        """Readable per-object loop for one image; ``predictions``: that image's levels ``[G, G, 14 + C]``."""
-        if predictions is None:
-            raise ValueError("SimOTAAssigner needs the decoded predictions (predictions=...)")
+        assert predictions is not None
         return simota_reference_maps(
             polygons, labels, img_size, self.num_classes, self.strides, predictions, self.radius, weights
         )
 
-    def __repr__(self) -> str:
-        return f"SimOTAAssigner(num_classes={self.num_classes}, strides={self.strides}, radius={self.radius})"
+    def _options(self) -> dict[str, object]:
+        return {"radius": self.radius}
 
 
 def _hbb_overlap(pred_polys: Tensor, gt_polys: Tensor) -> Tensor:

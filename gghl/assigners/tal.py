@@ -25,19 +25,18 @@ import torch
 from torch import Tensor
 
 from gghl.assigners.dense_cells import (
-    dense_cells,
-    flat_predictions,
-    pad_objects,
+    CellAssigner,
+    DenseCells,
+    PaddedObjects,
+    masked_pair_iou,
     points_in_polygons,
-    write_dense_maps,
 )
 from gghl.assigners.tal_reference import TAL_EPS, tal_reference_maps
-from gghl.ops import poly_iou
 
 __all__ = ["TaskAlignedAssigner"]
 
 
-class TaskAlignedAssigner:
+class TaskAlignedAssigner(CellAssigner):
     """TAL on the GGHL head (module docstring).
 
     Args:
@@ -59,35 +58,22 @@ class TaskAlignedAssigner:
     ) -> None:
         if topk < 1:
             raise ValueError(f"topk must be >= 1, got {topk}")
-        self.num_classes = int(num_classes)
-        self.strides = tuple(int(s) for s in strides)
+        super().__init__(num_classes, strides)
         self.topk = int(topk)
         self.alpha = float(alpha)
         self.beta = float(beta)
 
-    def assign(
-        self, targets: list[dict[str, Tensor]], img_size: int, predictions: list[Tensor] | None = None
-    ) -> list[Tensor]:
-        """Batched path: one ``[B, G_k, G_k, 16 + C]`` map per level, dtype of the polygons.
-
-        Args:
-            targets: as ``GaussianAssigner.assign``.
-            predictions: decoded levels ``[B, G_k, G_k, 14 + C]`` (``decode_gghl_level``), detached.
-        """
-        if predictions is None:
-            raise ValueError("TaskAlignedAssigner needs the decoded predictions (predictions=...)")
-        dev = targets[0]["polygons"].device
-        objs = pad_objects(targets, self.num_classes, dev)
-        dtype = objs.polygons.dtype
-        cells = dense_cells(img_size, self.strides, dev, dtype)
-        pred_polys, _, prob = flat_predictions(predictions, dtype)
+    def owners(
+        self, objs: PaddedObjects, cells: DenseCells, predictions: tuple[Tensor, Tensor, Tensor] | None
+    ) -> tuple[Tensor, Tensor]:
+        """Value: the normalised alignment ``t_hat`` (module docstring)."""
+        assert predictions is not None
+        pred_polys, _, prob = predictions
+        dev = objs.polygons.device
         B, N = objs.valid.shape
         A = cells.num
         inside = points_in_polygons(cells.centres, objs.polygons[:, :, None, :]) & objs.valid[..., None]
-        b, n, a = inside.nonzero(as_tuple=True)
-        ov = torch.zeros(B, N, A, device=dev, dtype=dtype)
-        if b.numel():
-            ov[b, n, a] = poly_iou(pred_polys[b, a], objs.polygons[b, n], True).to(dtype)
+        ov = masked_pair_iou(inside, pred_polys, objs.polygons)
         score = torch.gather(prob.transpose(1, 2), 1, objs.labels[:, :, None].expand(B, N, A))
         t = torch.where(inside, score.pow(self.alpha) * ov.pow(self.beta), torch.zeros_like(ov))
         k = min(self.topk, A)
@@ -104,19 +90,17 @@ class TaskAlignedAssigner:
         max_ov = torch.where(pos, ov, zero).amax(-1, keepdim=True)
         norm = t * max_ov / (max_t + TAL_EPS)  # [B, N, A]
         value = norm.gather(1, owner.clamp_min(0)[:, None, :]).squeeze(1)
-        return write_dense_maps(objs, owner, value, cells, self.num_classes)
+        return owner, value
 
-    def reference_maps(
+    def _reference_maps(
         self,
         polygons: Tensor,
         labels: Tensor,
         img_size: int,
-        weights: Tensor | None = None,
-        predictions: list[Tensor] | None = None,
+        weights: Tensor | None,
+        predictions: list[Tensor] | None,
     ) -> list[Tensor]:
-        """Readable per-object loop for one image; ``predictions``: that image's levels ``[G, G, 14 + C]``."""
-        if predictions is None:
-            raise ValueError("TaskAlignedAssigner needs the decoded predictions (predictions=...)")
+        assert predictions is not None
         return tal_reference_maps(
             polygons,
             labels,
@@ -130,8 +114,5 @@ class TaskAlignedAssigner:
             weights,
         )
 
-    def __repr__(self) -> str:
-        return (
-            f"TaskAlignedAssigner(num_classes={self.num_classes}, strides={self.strides}, topk={self.topk}, "
-            f"alpha={self.alpha}, beta={self.beta})"
-        )
+    def _options(self) -> dict[str, object]:
+        return {"topk": self.topk, "alpha": self.alpha, "beta": self.beta}
