@@ -192,6 +192,10 @@ def _report(result: dict[str, Any], out_dir: Path) -> None:
             print(f"{name:>24s} {ap:.4f}")
         print(f"protocol={result['protocol']}")
         print(f"mAP50={result['mAP']:.4f}")
+        if "mAP50:95" in result:
+            print(
+                f"mAP50:95={result['mAP50:95']:.4f} mAP75={result['mAP75']:.4f}  (same matching and AP variant)"
+            )
     if "top1" in result:
         print(f"top1={result['top1']:.4f}")
     print(f"images={result['images']} images_per_s={result['images_per_s']:.2f} output={out_dir}")

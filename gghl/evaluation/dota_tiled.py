@@ -77,7 +77,8 @@ def evaluate_oriented(
     Returns:
         ``{"images" (evaluated), "unreadable": [{"file", "reason"}], "seconds", "images_per_s", "task1_dir",
         "scored_from"}`` plus, when ground truth exists, ``"mAP"``, ``"AP"`` per class, ``"protocol"``,
-        ``"num_gt"``.
+        ``"num_gt"`` and the stricter ``"mAP50:95"`` / ``"mAP75"`` (DOTA matching at IoU 0.50:0.05:0.95, the
+        same AP variant; ``evaluate_polygons_coco_style``).
 
     Raises:
         ImageNameError: an image id the output-name rule refuses (before any inference).
@@ -86,7 +87,7 @@ def evaluate_oriented(
     from tqdm import tqdm
 
     from gghl.data.dota_merge import write_task1
-    from gghl.evaluation.dota import evaluate_polygons, evaluate_task1
+    from gghl.evaluation.dota import evaluate_polygons, evaluate_polygons_coco_style, evaluate_task1
 
     if len(raw) == 0:
         raise ValueError(f"{type(raw).__name__}: the split has no images to evaluate")
@@ -139,15 +140,19 @@ def evaluate_oriented(
         result["scored_from"] = f"{task1_dir} vs {label_dir}"
     elif getattr(raw, "records", None) is not None:
         return result  # a DOTA folder without labelTxt (the test set): submission files only
-    else:
-        det_arrays = {
-            k: {"polygons": d.polys, "scores": d.scores, "labels": d.labels} for k, d in dets.items()
-        }
+    det_arrays = {k: {"polygons": d.polys, "scores": d.scores, "labels": d.labels} for k, d in dets.items()}
+    if label_dir is None or not label_dir.is_dir():
         metrics = evaluate_polygons(
             gts, det_arrays, list(class_names), use_07_metric=use_07_metric, difficult=difficult
         )
         result["scored_from"] = "in-memory ground truth of the split"
     result.update({k: metrics[k] for k in ("mAP", "AP", "protocol", "num_gt") if k in metrics})
+    # stricter localisation, same matching rule and AP variant (not part of the official protocol)
+    strict = evaluate_polygons_coco_style(
+        gts, det_arrays, list(class_names), use_07_metric=use_07_metric, difficult=difficult
+    )
+    result["mAP50:95"] = strict["mAP"]
+    result["mAP75"] = strict["mAP75"]
     return result
 
 
