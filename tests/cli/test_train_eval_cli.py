@@ -92,7 +92,9 @@ def test_eval_checkpoint_alone_uses_its_test_split(tiny_checkpoint: Path, tmp_pa
     assert result["notes"] == []
     assert 0.0 <= result["mAP"] <= 1.0 and result["scored_from"].startswith("in-memory")
     # the stricter numbers come with it (same matching and AP variant, IoU 0.50:0.95); never above mAP50
-    assert 0.0 <= result["mAP75"] <= result["mAP"] + 1e-12 and 0.0 <= result["mAP50:95"] <= result["mAP"] + 1e-12
+    assert (
+        0.0 <= result["mAP75"] <= result["mAP"] + 1e-12 and 0.0 <= result["mAP50:95"] <= result["mAP"] + 1e-12
+    )
     assert (out / "Task1" / "Task1_plane.txt").is_file()
 
 
