@@ -121,7 +121,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         from gghl.evaluation.dota_tiled import evaluate_oriented
 
         raw, _ = _detection_split(datamodule, str(cfg.split))
-        model = CheckpointModel(loaded, img_size=input_size, device=device)
+        model = CheckpointModel(
+            loaded, img_size=input_size, device=device, fuse_bn=bool(cfg.get("fuse_bn", False))
+        )
         if cfg.score_thresh is not None:
             model.score_thresh = float(cfg.score_thresh)
         result = evaluate_oriented(

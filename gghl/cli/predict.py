@@ -42,7 +42,9 @@ def load_predictor(cfg: DictConfig) -> Any:
         model = ExportedModel(cfg.model_path)
     else:
         loaded = restore_task(cfg.ckpt_path, allow_pickle=cfg.allow_pickle)
-        model = CheckpointModel(loaded, img_size=cfg.img_size, device=_device(cfg.device))
+        model = CheckpointModel(
+            loaded, img_size=cfg.img_size, device=_device(cfg.device), fuse_bn=bool(cfg.get("fuse_bn", False))
+        )
     if cfg.score_thresh is not None:
         model.score_thresh = float(cfg.score_thresh)
     return model

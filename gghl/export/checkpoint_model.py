@@ -26,6 +26,9 @@ class CheckpointModel:
         device: where the network runs.
         post: post-processing settings of an export (``meta["postprocess"]``); GGHL's ``score_thresh`` and
             ``pre_nms_topk`` are taken from it (an ``nms=true`` export caps ``pre_nms_topk`` at ``nms_pre``).
+        fuse_bn: GGHL only: run a copy of the network with every conv + batch norm folded
+            (:func:`gghl.export.fuse.fuse_conv_bn`; same function up to float rounding, faster on CPU). Off by
+            default so that eval and predict give the training test step's exact numbers.
     """
 
     def __init__(
@@ -34,6 +37,7 @@ class CheckpointModel:
         img_size: int | None = None,
         device: str | torch.device = "cpu",
         post: dict[str, Any] | None = None,
+        fuse_bn: bool = False,
     ) -> None:
         self.loaded = loaded
         self.task = loaded.task.to(device).eval()
@@ -49,6 +53,11 @@ class CheckpointModel:
             self.post = {**self.post, **post}
         self.module.to(device)
         self.score_thresh: float | None = self.post.get("score_thresh")
+        self.fused: torch.nn.Module | None = None
+        if fuse_bn and self.kind == "gghl":
+            from gghl.export.fuse import fuse_conv_bn
+
+            self.fused = fuse_conv_bn(self.task.eval_net())
 
     @torch.no_grad()
     def predict_batch(self, images: Tensor, targets: Any = None) -> list[dict[str, Tensor]]:
@@ -59,7 +68,12 @@ class CheckpointModel:
             pp.score_thresh = self.score_thresh if self.score_thresh is not None else old
             pp.pre_nms_topk = int(self.post.get("pre_nms_topk", old_topk))
             try:
-                preds = self.task.predict_batch(images)
+                if self.fused is None:
+                    preds = self.task.predict_batch(images)
+                else:
+                    if self.task.channels_last:
+                        images = images.contiguous(memory_format=torch.channels_last)
+                    preds = pp(self.fused(images))
             finally:
                 pp.score_thresh, pp.pre_nms_topk = old, old_topk
             return [{k: v.cpu() for k, v in p.items()} for p in preds]
