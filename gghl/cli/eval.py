@@ -198,6 +198,11 @@ def _report(result: dict[str, Any], out_dir: Path) -> None:
             print(
                 f"mAP50:95={result['mAP50:95']:.4f} mAP75={result['mAP75']:.4f}  (same matching and AP variant)"
             )
+        if "all_point" in result:
+            ap = result["all_point"]
+            print(
+                f"all-point AP: mAP50={ap['mAP50']:.4f} mAP50:95={ap['mAP50:95']:.4f} mAP75={ap['mAP75']:.4f}"
+            )
     if "top1" in result:
         print(f"top1={result['top1']:.4f}")
     print(f"images={result['images']} images_per_s={result['images_per_s']:.2f} output={out_dir}")

@@ -78,7 +78,8 @@ def evaluate_oriented(
         ``{"images" (evaluated), "unreadable": [{"file", "reason"}], "seconds", "images_per_s", "task1_dir",
         "scored_from"}`` plus, when ground truth exists, ``"mAP"``, ``"AP"`` per class, ``"protocol"``,
         ``"num_gt"`` and the stricter ``"mAP50:95"`` / ``"mAP75"`` (DOTA matching at IoU 0.50:0.05:0.95, the
-        same AP variant; ``evaluate_polygons_coco_style``).
+        same AP variant; ``evaluate_polygons_coco_style``); with ``use_07_metric`` also ``"all_point"``:
+        ``{"mAP50", "mAP50:95", "mAP75"}`` with the all-point AP.
 
     Raises:
         ImageNameError: an image id the output-name rule refuses (before any inference).
@@ -153,6 +154,11 @@ def evaluate_oriented(
     )
     result["mAP50:95"] = strict["mAP"]
     result["mAP75"] = strict["mAP75"]
+    if use_07_metric:  # the all-point (VOC 2010+, COCO-like) area too, as other toolkits report it
+        area = evaluate_polygons_coco_style(
+            gts, det_arrays, list(class_names), use_07_metric=False, difficult=difficult
+        )
+        result["all_point"] = {k: area[k] for k in ("mAP50", "mAP75")} | {"mAP50:95": area["mAP"]}
     return result
 
 

@@ -95,6 +95,7 @@ def test_eval_checkpoint_alone_uses_its_test_split(tiny_checkpoint: Path, tmp_pa
     assert (
         0.0 <= result["mAP75"] <= result["mAP"] + 1e-12 and 0.0 <= result["mAP50:95"] <= result["mAP"] + 1e-12
     )
+    assert set(result["all_point"]) == {"mAP50", "mAP50:95", "mAP75"}
     assert (out / "Task1" / "Task1_plane.txt").is_file()
 
 
