@@ -58,6 +58,8 @@ class CheckpointModel:
             from gghl.export.fuse import fuse_conv_bn
 
             self.fused = fuse_conv_bn(self.task.eval_net())
+            if self.task.channels_last:  # folded weights are new tensors in the default layout
+                self.fused.to(memory_format=torch.channels_last)
 
     @torch.no_grad()
     def predict_batch(self, images: Tensor, targets: Any = None) -> list[dict[str, Tensor]]:
