@@ -6,7 +6,8 @@ network, decoding, score threshold, class-wise rotated NMS. Variants, timed in o
 
 * ``fp32``: the checkpoint as trained (channels-last when its config says so);
 * ``fp32 fused``: conv + batch norm folded (``fuse_bn=True``, ``gghl.export.fuse``); the detections are
-  checked against ``fp32`` (same count, boxes within 1e-3 px);
+  checked against ``fp32`` (same count, boxes within 1e-3 px); for a channels-last checkpoint also the folded
+  network in the contiguous layout (PyTorch picks other convolution kernels for small batch-1 maps);
 * ``bf16 fused``: the fused network under bf16 autocast, only on a CPU with native bfloat16;
 * ``ultralytics``: when ``ultralytics`` is installed, YOLO11n-obb built from its yaml (random weights, so its
   NMS sees an arbitrary number of boxes) through ``YOLO.predict`` at the same size, for a side-by-side ratio.
@@ -91,6 +92,16 @@ def main() -> None:
         "fp32": plain.predict_batch,
         "fp32 fused": fused.predict_batch,
     }
+    if loaded.task.channels_last:  # at batch 1 the contiguous layout may be the faster one: time both
+        from gghl.export.fuse import fuse_conv_bn
+
+        contiguous = fuse_conv_bn(loaded.task.eval_net()).to(memory_format=torch.contiguous_format)
+        post = loaded.task.postprocess
+
+        def fused_contiguous(x: object) -> object:
+            return post(contiguous(x))
+
+        variants["fp32 fused, contiguous"] = fused_contiguous
     if cpu_has_native_bf16():
 
         def bf16(x: object) -> object:
