@@ -26,7 +26,7 @@ class CheckpointModel:
         device: where the network runs.
         post: post-processing settings of an export (``meta["postprocess"]``); GGHL's ``score_thresh`` and
             ``pre_nms_topk`` are taken from it (an ``nms=true`` export caps ``pre_nms_topk`` at ``nms_pre``).
-        fuse_bn: GGHL only: run a copy of the network with every conv + batch norm folded
+        fuse_bn: GGHL only (other kinds: ``ValueError``): run a copy of the network with every conv + batch norm folded
             (:func:`gghl.export.fuse.fuse_conv_bn`; same function up to float rounding, faster on CPU). Off by
             default so that eval and predict give the training test step's exact numbers.
     """
@@ -54,7 +54,9 @@ class CheckpointModel:
         self.module.to(device)
         self.score_thresh: float | None = self.post.get("score_thresh")
         self.fused: torch.nn.Module | None = None
-        if fuse_bn and self.kind == "gghl":
+        if fuse_bn and self.kind != "gghl":
+            raise ValueError(f"fuse_bn applies to GGHL checkpoints only; this one is kind={self.kind}")
+        if fuse_bn:
             from gghl.export.fuse import fuse_conv_bn
 
             self.fused = fuse_conv_bn(self.task.eval_net())
@@ -70,12 +72,7 @@ class CheckpointModel:
             pp.score_thresh = self.score_thresh if self.score_thresh is not None else old
             pp.pre_nms_topk = int(self.post.get("pre_nms_topk", old_topk))
             try:
-                if self.fused is None:
-                    preds = self.task.predict_batch(images)
-                else:
-                    if self.task.channels_last:
-                        images = images.contiguous(memory_format=torch.channels_last)
-                    preds = pp(self.fused(images))
+                preds = self.task.predict_batch(images, net=self.fused)
             finally:
                 pp.score_thresh, pp.pre_nms_topk = old, old_topk
             return [{k: v.cpu() for k, v in p.items()} for p in preds]

@@ -198,12 +198,18 @@ class GGHLDetectionTask(L.LightningModule):
         return None
 
     # ----------------------------------------------------------------- evaluation
-    def predict_batch(self, images: Tensor, targets: list[dict] | None = None) -> list[dict[str, Tensor]]:
-        """Detections in original image pixels (when ``targets`` carry ``affine``), else in input pixels."""
+    def predict_batch(
+        self, images: Tensor, targets: list[dict] | None = None, net: nn.Module | None = None
+    ) -> list[dict[str, Tensor]]:
+        """Detections in original image pixels (when ``targets`` carry ``affine``), else in input pixels.
+
+        ``net``: another module computing the same raw outputs (e.g. the conv + BN folded copy of
+        ``gghl.export.fuse``); default ``eval_net()``.
+        """
         affines = None if targets is None else [t["affine"] for t in targets]
         if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
-        return self.postprocess(self.eval_net()(images), affines)
+        return self.postprocess((net or self.eval_net())(images), affines)
 
     def validation_step(self, batch: tuple[Tensor, list[dict]], batch_idx: int) -> None:
         self._eval_step(batch, self.val_metric)

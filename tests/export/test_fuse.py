@@ -71,3 +71,11 @@ def test_checkpoint_model_fuse_bn_gives_the_same_detections(checkpoints: dict) -
         assert torch.equal(a["labels"], b["labels"])
         assert float((a["polygons"] - b["polygons"]).abs().max()) < 1e-3
         assert float((a["scores"] - b["scores"]).abs().max()) < 1e-5
+
+
+def test_fuse_bn_on_another_model_kind_is_refused(checkpoints: dict) -> None:
+    from gghl.export import CheckpointModel
+    from gghl.tasks.restore import restore_task
+
+    with pytest.raises(ValueError, match="GGHL checkpoints only; this one is kind=classifier"):
+        CheckpointModel(restore_task(checkpoints["classifier"]), fuse_bn=True)
