@@ -82,8 +82,13 @@ def _evaluate_arrays(
     use_07_metric: bool,
     difficult: str,
     iou_fn: PolyIoUFn | None,
+    also_all_point: bool = False,
 ) -> dict[str, Any]:
-    """Core: flat arrays -> result dict. ``det.image == -1`` rows are kept as FPs (no GT there)."""
+    """Core: flat arrays -> result dict. ``det.image == -1`` rows are kept as FPs (no GT there).
+
+    ``also_all_point``: add ``"all_point"`` (``"mAP"``, ``"AP"`` and the single-threshold means with the
+    all-point AP) from the same matching, so a caller wanting both AP variants matches once.
+    """
     ignore = difficult == "ignore"
     ovmax, jmax = best_gt_per_detection(gt, det, num_images, iou_fn, min_iou=min(iou_thrs))
     n_cls = len(classes)
@@ -92,10 +97,13 @@ def _evaluate_arrays(
     npos = lab_gt - lab_diff if ignore else lab_gt
     ndet = np.bincount(det.label, minlength=n_cls)
     aps = np.zeros((len(iou_thrs), n_cls))
+    aps_all_point = np.zeros((len(iou_thrs), n_cls))
     for c in range(n_cls):
         for k, thr in enumerate(iou_thrs):
             tp, fp = tp_fp_per_class(det, gt.difficult, ovmax, jmax, c, thr, ignore)
             aps[k, c] = average_precision(tp, fp, int(npos[c]), use_07_metric)
+            if also_all_point:
+                aps_all_point[k, c] = average_precision(tp, fp, int(npos[c]), False)
     ap_cls = aps.mean(axis=0)
     out: dict[str, Any] = {
         "mAP": float(ap_cls.mean()),
@@ -111,12 +119,26 @@ def _evaluate_arrays(
         "difficult": difficult,
         "classes_without_gt": [name for name, n in zip(classes, npos) if n == 0],
     }
-    if len(iou_thrs) > 1:
-        per_thr = aps.mean(axis=1)
-        out["mAP_per_iou"] = {f"{t:.2f}": float(m) for t, m in zip(iou_thrs, per_thr)}
-        for t, m in zip(iou_thrs, per_thr):
-            if abs(t - 0.5) < 1e-9 or abs(t - 0.75) < 1e-9:
-                out[f"mAP{round(t * 100)}"] = float(m)
+    out.update(_threshold_means(aps, iou_thrs))
+    if also_all_point:
+        ap_cls_all = aps_all_point.mean(axis=0)
+        out["all_point"] = {
+            "mAP": float(ap_cls_all.mean()),
+            "AP": {name: float(a) for name, a in zip(classes, ap_cls_all)},
+            **_threshold_means(aps_all_point, iou_thrs),
+        }
+    return out
+
+
+def _threshold_means(aps: np.ndarray, iou_thrs: Sequence[float]) -> dict[str, Any]:
+    """``"mAP_per_iou"`` and ``"mAP50"`` / ``"mAP75"`` of an ``[iou_thr, class]`` AP table (several thresholds)."""
+    if len(iou_thrs) < 2:
+        return {}
+    per_thr = aps.mean(axis=1)
+    out: dict[str, Any] = {"mAP_per_iou": {f"{t:.2f}": float(m) for t, m in zip(iou_thrs, per_thr)}}
+    for t, m in zip(iou_thrs, per_thr):
+        if abs(t - 0.5) < 1e-9 or abs(t - 0.75) < 1e-9:
+            out[f"mAP{round(t * 100)}"] = float(m)
     return out
 
 
@@ -225,6 +247,7 @@ def evaluate_polygons_coco_style(
     difficult: str = "ignore",
     unknown_images: str = "error",
     iou_fn: PolyIoUFn | None = None,
+    also_all_point: bool = False,
 ) -> dict[str, Any]:
     """mAP50:95 for oriented polygons: :func:`evaluate_polygons` averaged over ``iou_thrs``.
 
@@ -233,10 +256,13 @@ def evaluate_polygons_coco_style(
     is *not* pycocotools' 101-point AP with its best-free-GT matching and 100-detection cap.
     ``"mAP"`` is the mean over thresholds and classes, ``"AP"`` per class is averaged over
     thresholds; ``"mAP_per_iou"``, ``"mAP50"``, ``"mAP75"`` give the single-threshold means.
+    ``also_all_point``: the same keys with the all-point AP under ``"all_point"``, from the same matching.
     """
     _check(classes, iou_thrs, difficult, unknown_images)
     gt, det, n_img, unknown = _flatten(gts, dets, len(classes), unknown_images)
-    out = _evaluate_arrays(gt, det, n_img, classes, list(iou_thrs), use_07_metric, difficult, iou_fn)
+    out = _evaluate_arrays(
+        gt, det, n_img, classes, list(iou_thrs), use_07_metric, difficult, iou_fn, also_all_point
+    )
     out["num_det_unknown_image"] = unknown
     return out
 

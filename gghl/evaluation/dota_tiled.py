@@ -149,15 +149,19 @@ def evaluate_oriented(
         result["scored_from"] = "in-memory ground truth of the split"
     result.update({k: metrics[k] for k in ("mAP", "AP", "protocol", "num_gt") if k in metrics})
     # stricter localisation, same matching rule and AP variant (not part of the official protocol)
+    # with VOC07 also the all-point (VOC 2010+, COCO-like) area, as other toolkits report it: one matching
     strict = evaluate_polygons_coco_style(
-        gts, det_arrays, list(class_names), use_07_metric=use_07_metric, difficult=difficult
+        gts,
+        det_arrays,
+        list(class_names),
+        use_07_metric=use_07_metric,
+        difficult=difficult,
+        also_all_point=use_07_metric,
     )
     result["mAP50:95"] = strict["mAP"]
     result["mAP75"] = strict["mAP75"]
-    if use_07_metric:  # the all-point (VOC 2010+, COCO-like) area too, as other toolkits report it
-        area = evaluate_polygons_coco_style(
-            gts, det_arrays, list(class_names), use_07_metric=False, difficult=difficult
-        )
+    if use_07_metric:
+        area = strict["all_point"]
         result["all_point"] = {k: area[k] for k in ("mAP50", "mAP75")} | {"mAP50:95": area["mAP"]}
     return result
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from torch import Tensor, nn
 
 from gghl.models.backbones import TimmBackbone
@@ -31,6 +34,22 @@ class GGHLDetector(nn.Module):
         return self.head(self.neck(self.backbone(images)))
 
 
+#: ``build_gghl_detector`` arguments (or ``TimmBackbone``'s own) that ``backbone_options`` may not override.
+_RESERVED_BACKBONE_OPTIONS = frozenset(
+    {
+        "pretrained",
+        "pretrained_cfg",
+        "pretrained_cfg_overlay",
+        "checkpoint_path",
+        "features_only",
+        "out_indices",
+        "strides",
+        "in_chans",
+        "leaky_slope",
+    }
+)
+
+
 def build_gghl_detector(
     num_classes: int,
     backbone: str = "darknet53",
@@ -43,12 +62,14 @@ def build_gghl_detector(
     head_hidden_ratio: float = 2.0,
     prior_prob: float | None = 0.01,
     leaky_slope: float | None = 0.1,
+    backbone_options: Mapping[str, Any] | None = None,
 ) -> GGHLDetector:
     """Build the GGHL detector. Defaults are the paper model, the official network ``modelR/GGHL.py``:
     Darknet-53 (LeakyReLU 0.1), YOLOv3 FPN with SPP, decoupled head; 68,782,123 parameters and 464 state-dict
     entries at C=15, the same function (``gghl.models.convert.convert_official_gghl`` maps official weights).
 
-    A light CPU model: ``backbone="resnet10t", neck_widths=(64, 128, 256), neck_convs=3, spp=False``.
+    A light CPU model (``make train``): ``backbone="resnet10t", neck_widths=(64, 128, 256), neck_convs=3,
+    spp=False, backbone_options={"channels": [32, 64, 128, 256], "stem_width": 16}``.
 
     Args:
         leaky_slope: negative slope of the backbone's LeakyReLUs (``TimmBackbone``): 0.1 as darknet and the
@@ -56,10 +77,35 @@ def build_gghl_detector(
             timm's own ImageNet weights). No effect on backbones without LeakyReLU (ResNets).
         prior_prob: initial sigmoid output of the objectness/class logits (``None``: the official init).
             Only the initialisation; loaded weights define the function.
+        backbone_options: extra ``timm.create_model`` arguments of the backbone, e.g. the widths of a timm
+            ResNet ``{"channels": [32, 64, 128, 256], "stem_width": 16}`` (the ``make train`` model: half of
+            ``resnet10t``). Lists become tuples (timm compares some of them with tuples).
     """
-    body = TimmBackbone(
-        backbone, pretrained=pretrained, checkpoint_path=checkpoint_path, leaky_slope=leaky_slope
-    )
+    if backbone_options is not None and not isinstance(backbone_options, Mapping):
+        raise ValueError(f"model.net.backbone_options must be a mapping, got {backbone_options!r}")
+    options = {
+        str(k): tuple(v) if isinstance(v, Sequence) and not isinstance(v, str) else v
+        for k, v in (backbone_options or {}).items()
+    }
+    reserved = sorted(_RESERVED_BACKBONE_OPTIONS.intersection(options))
+    if reserved:
+        raise ValueError(
+            f"model.net.backbone_options may not set {reserved}: weights come from pretrained/checkpoint_path "
+            "and the feature levels from the detector"
+        )
+    try:
+        body = TimmBackbone(
+            backbone,
+            pretrained=pretrained,
+            checkpoint_path=checkpoint_path,
+            leaky_slope=leaky_slope,
+            **options,
+        )
+    except TypeError as err:  # an argument the timm model does not take
+        raise ValueError(
+            f"model.net.backbone_options {sorted(options)} for timm model {backbone!r}: {err} "
+            "(another backbone than the experiment's: model.net.backbone_options=null drops them)"
+        ) from None
     neck = YoloFPN(body.channels, tuple(neck_widths), num_convs=neck_convs, spp=spp, drop_prob=drop_prob)
     head = GGHLHead(neck.out_channels, num_classes, hidden_ratio=head_hidden_ratio, prior_prob=prior_prob)
     return GGHLDetector(body, neck, head)

@@ -25,6 +25,7 @@ OVERRIDES = [
     "trainer.check_val_every_n_epoch=1",
     "trainer.precision=32-true",
     "model.net.backbone=test_resnet",
+    "model.net.backbone_options=null",
     "model.net.neck_widths=[16,32,64]",
     "model.net.neck_convs=1",
     # An untrained model finds nothing at IoU 0.5; at IoU 0.05 with every candidate kept the AP is non-zero,

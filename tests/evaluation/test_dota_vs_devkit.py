@@ -97,6 +97,21 @@ def test_in_memory_accepts_tensors_unknown_images_and_coco_style():
         evaluate_polygons(gts, {0: {"polygons": sq, "scores": [0.5], "labels": [3]}}, ["plane"])
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_both_ap_variants_from_one_matching_equal_two_calls(seed):
+    n_img, n_cls = 10, 3
+    gt, det = make_random_set(seed, n_img, n_cls, num_dets=300, gt_per_image=8, image_size=300.0)
+    gts, dets, _ = as_mappings(gt, det, n_img)
+    classes = [f"c{i}" for i in range(n_cls)]
+    both = evaluate_polygons_coco_style(gts, dets, classes, use_07_metric=True, also_all_point=True)
+    voc07 = evaluate_polygons_coco_style(gts, dets, classes, use_07_metric=True)
+    all_point = evaluate_polygons_coco_style(gts, dets, classes, use_07_metric=False)
+    for key in ("mAP", "mAP50", "mAP75", "AP", "mAP_per_iou"):
+        assert both[key] == voc07[key] and both["all_point"][key] == all_point[key], key
+    assert both["all_point"]["mAP"] != both["mAP"]  # the variants differ on this set
+    assert "all_point" not in voc07
+
+
 def test_voc_ap_grid_and_envelope_by_hand():
     assert VOC07_GRID[3] == 0.30000000000000004 and len(VOC07_GRID) == 11
     rec, prec = np.array([0.2, 0.4, 0.4, 0.8]), np.array([1.0, 1.0, 0.5, 0.75])

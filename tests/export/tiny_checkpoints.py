@@ -25,6 +25,9 @@ OVERRIDES = {
         "model.net.neck_convs=1",
         "model.postprocess.score_thresh=0.0",
         "model.channels_last=false",
+        # the head is re-drawn below, after the task was built: an EMA copy made at construction would keep
+        # the near-constant untrained head (and near-ties in NMS)
+        "model.ema_decay=null",
     ],
     "query": [
         "experiment=stageinteractor_synthetic",

@@ -2,6 +2,7 @@
 
 import math
 
+import pytest
 import torch
 
 from gghl.models.coords import apply_affine_to_points, invert_affine
@@ -13,6 +14,36 @@ def test_light_model_raw_shapes() -> None:
     net = build_gghl_detector(5, backbone="resnet10t", neck_widths=(32, 64, 128), neck_convs=1, spp=False)
     raw = net(torch.randn(2, 3, 96, 96))
     assert [tuple(r.shape) for r in raw] == [(2, 15, 12, 12), (2, 15, 6, 6), (2, 15, 3, 3)]
+
+
+def test_backbone_options_set_the_timm_widths() -> None:
+    # the make train model: resnet10t at half width (timm ResNet ``channels`` / ``stem_width``)
+    net = build_gghl_detector(
+        5,
+        backbone="resnet10t",
+        neck_widths=(32, 64, 128),
+        neck_convs=1,
+        spp=False,
+        backbone_options={"channels": [32, 64, 128, 256], "stem_width": 16},
+    )
+    assert net.backbone.channels == [64, 128, 256]
+    assert net.backbone.body.conv1[0].out_channels == 12  # tiered stem: 3/4 of stem_width, then stem_width
+    raw = net(torch.randn(1, 3, 64, 64))
+    assert [tuple(r.shape) for r in raw] == [(1, 15, 8, 8), (1, 15, 4, 4), (1, 15, 2, 2)]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"pretrained": True}, r"may not set \['pretrained'\]"),
+        ({"out_indices": [1], "checkpoint_path": "x"}, r"may not set \['checkpoint_path', 'out_indices'\]"),
+        ({"channelz": [1, 2, 3, 4]}, r"backbone_options \['channelz'\] for timm model 'resnet10t'.*=null drops"),
+        ([32, 64], r"backbone_options must be a mapping, got \[32, 64\]"),
+    ],
+)
+def test_backbone_options_errors_name_the_key(options: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        build_gghl_detector(5, backbone="resnet10t", neck_widths=(32, 64, 128), backbone_options=options)
 
 
 def test_paper_model_parameter_count_matches_official() -> None:

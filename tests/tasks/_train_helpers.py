@@ -11,6 +11,7 @@ from gghl.config import CONFIG_DIR
 
 TINY = [
     "model.net.backbone=test_resnet",
+    "model.net.backbone_options=null",
     "model.net.neck_widths=[16,32,64]",
     "model.net.neck_convs=1",
     "data.img_size=64",

@@ -52,6 +52,7 @@ def paper_net_config(num_classes: int) -> dict[str, Any]:
         "head_hidden_ratio": 2.0,
         "prior_prob": None,
         "leaky_slope": 0.1,
+        "backbone_options": {},
     }
 
 
