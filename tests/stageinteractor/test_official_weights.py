@@ -11,8 +11,10 @@ Float32 and chaos: with these random weights every stage amplifies rounding diff
 drift hundreds of pixels outside the image). The official code itself, rerun here with the fixture's weights
 and input (same torch 2.14.1 / mmcv 1.3.3, another CPU), differs from the fixture by 1.2e-6, 5.6e-5, 1.5e-4,
 2.0e-4, 6.0e-3, 9.5e-3 (logits, relative to each stage's largest magnitude; 1 vs 2 threads alone: up to
-1.0e-3 at stage 5). So the float32 fixture is held to 1e-4 where float32 is reproducible (stages 0 and 1) and
-to the official code's own spread after that; the float64 references hold every stage to 1e-9.
+1.0e-3 at stage 5). The fixture is not the exact function either: our float64 forward of the same float32
+weights and input (equal to the official float64 to 1e-9) is 1.6e-6, 1.7e-5, 1.6e-4, 9.8e-5, 4.5e-4, 1.07e-3 away
+from it. So the float32 fixture is held to 1e-4 where float32 is reproducible (stages 0 and 1) and to the
+official code's own spread after that; the float64 references hold every stage to 1e-9.
 """
 
 from __future__ import annotations
@@ -123,6 +125,22 @@ def test_fixture_forward_float32(paper_model: torch.nn.Module) -> None:
             )
         ]
         assert (theirs[:, 4] > cutoff).sum() >= 90 and not unmatched, (b, len(unmatched))
+
+
+@pytest.mark.slow
+def test_fixture_is_the_exact_function_plus_float32_rounding(paper_model: torch.nn.Module) -> None:
+    """The exact function of the fixture's weights (float64) is as far from the float32 fixture as our float32
+    forward is: the tolerances after stage 1 measure the fixture's own rounding, not a difference of function."""
+    import copy
+
+    ref = np.load(ow.DATA / "outputs.npz")
+    with torch.no_grad():
+        exact = copy.deepcopy(paper_model).double().stage_outputs(torch.from_numpy(ref["x"]).double())
+    errs = _stage_errors(exact, ref)
+    print("float64 (exact) vs float32 fixture per stage:", [f"{a:.2e}/{b:.2e}" for a, b in errs])
+    assert max(errs[5]) > 1e-4  # the fixture's rounding alone is above 1e-4 at the last stage
+    for s, (cls_err, box_err) in enumerate(errs):
+        assert cls_err <= F32_TOL[s] and box_err <= F32_TOL[s], (s, cls_err, box_err)
 
 
 def test_small_official_network_float64(small_state: dict[str, torch.Tensor]) -> None:
