@@ -126,6 +126,8 @@ class ClassificationTask(L.LightningModule):
             from timm.utils import ModelEmaV3
 
             self.ema = ModelEmaV3(self.net, decay=ema_decay)
+            # updated by lerp, never by the optimizer: without this, DDP sees parameters that get no gradient
+            self.ema.requires_grad_(False)
         self.val_metrics = ClassificationMetrics(num_classes, ece_bins)
         self.test_metrics = ClassificationMetrics(num_classes, ece_bins)
         self.val_acc_best = MaxMetric()

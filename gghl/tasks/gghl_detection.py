@@ -105,6 +105,8 @@ class GGHLDetectionTask(L.LightningModule):
             from timm.utils import ModelEmaV3
 
             self.ema = ModelEmaV3(self.net, decay=ema_decay, use_warmup=True)
+            # updated by lerp, never by the optimizer: without this, DDP sees parameters that get no gradient
+            self.ema.requires_grad_(False)
         self.bad_steps = 0
         self.skipped_steps = 0
         self._last_batch: tuple[tuple[int, ...], torch.dtype] | None = None  # for out-of-memory messages

@@ -110,3 +110,5 @@ def test_ema_weights_are_used_for_prediction(tmp_path: Path) -> None:
     ema_w = task.ema.module.head.cls[0][1].weight
     assert not torch.equal(ema_w, task.net.head.cls[0][1].weight)  # the average lags the trained weights
     assert "ema.module.head.cls.0.1.weight" in task.state_dict()
+    # never trained by the optimizer: no parameter of the average asks for a gradient (DDP refuses unused ones)
+    assert not any(p.requires_grad for p in task.ema.parameters())
