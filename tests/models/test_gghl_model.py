@@ -37,7 +37,10 @@ def test_backbone_options_set_the_timm_widths() -> None:
     [
         ({"pretrained": True}, r"may not set \['pretrained'\]"),
         ({"out_indices": [1], "checkpoint_path": "x"}, r"may not set \['checkpoint_path', 'out_indices'\]"),
-        ({"channelz": [1, 2, 3, 4]}, r"backbone_options \['channelz'\] for timm model 'resnet10t'.*=null drops"),
+        (
+            {"channelz": [1, 2, 3, 4]},
+            r"backbone_options \['channelz'\] for timm model 'resnet10t'.*=null drops",
+        ),
         ([32, 64], r"backbone_options must be a mapping, got \[32, 64\]"),
     ],
 )
