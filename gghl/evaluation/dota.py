@@ -102,8 +102,10 @@ def _evaluate_arrays(
         for k, thr in enumerate(iou_thrs):
             tp, fp = tp_fp_per_class(det, gt.difficult, ovmax, jmax, c, thr, ignore)
             aps[k, c] = average_precision(tp, fp, int(npos[c]), use_07_metric)
-            if also_all_point:
+            if also_all_point and use_07_metric:
                 aps_all_point[k, c] = average_precision(tp, fp, int(npos[c]), False)
+    if not use_07_metric:  # the main table is already the all-point one
+        aps_all_point = aps
     ap_cls = aps.mean(axis=0)
     out: dict[str, Any] = {
         "mAP": float(ap_cls.mean()),

@@ -110,6 +110,8 @@ def test_both_ap_variants_from_one_matching_equal_two_calls(seed):
         assert both[key] == voc07[key] and both["all_point"][key] == all_point[key], key
     assert both["all_point"]["mAP"] != both["mAP"]  # the variants differ on this set
     assert "all_point" not in voc07
+    same = evaluate_polygons_coco_style(gts, dets, classes, use_07_metric=False, also_all_point=True)
+    assert same["all_point"]["mAP"] == same["mAP"] == all_point["mAP"]
 
 
 def test_voc_ap_grid_and_envelope_by_hand():
