@@ -30,10 +30,10 @@ def main() -> None:
     import torch
 
     from gghl.evaluation.dota import evaluate_polygons_coco_style
-    from gghl.models.coords import apply_affine_to_points, invert_affine
     from gghl.ops.boxes import poly_iou
     from gghl.structures.min_area_rect import poly_to_obb
     from gghl.structures.obb import obb_to_poly, wrap_angle
+    from gghl.tasks.gghl_detection import original_ground_truth
     from gghl.tasks.restore import restore_task
 
     torch.set_num_threads(args.threads)
@@ -42,15 +42,7 @@ def main() -> None:
     dm = hydra.utils.instantiate(loaded.config["data"])
     dm.setup("test")
     batches = list(dm.test_dataloader())
-    gts = {
-        t["image_id"]: {
-            "polygons": apply_affine_to_points(t["polygons"].double(), invert_affine(t["affine"])),
-            "labels": t["labels"],
-            "difficult": t["difficult"],
-        }
-        for _, targets in batches
-        for t in targets
-    }
+    gts = {t["image_id"]: original_ground_truth(t) for _, targets in batches for t in targets}
     classes = list(task.class_names)
 
     def detect() -> dict:

@@ -21,6 +21,19 @@ from gghl.tasks.faults import report_oom
 from gghl.tasks.optim import split_decay_params, warmup_cosine_factor
 
 
+def original_ground_truth(target: dict) -> dict[str, Any]:
+    """A loader target's ground truth in original image pixels (float64 polygons), as the DOTA metric takes it:
+    ``{"image_id", "polygons" [N, 8], "labels", "difficult"}``."""
+    return {
+        "image_id": target["image_id"],
+        "polygons": apply_affine_to_points(
+            target["polygons"].to(torch.float64), invert_affine(target["affine"])
+        ),
+        "labels": target["labels"],
+        "difficult": target["difficult"],
+    }
+
+
 class NonFiniteLossError(RuntimeError):
     """Raised after too many consecutive training steps with a non-finite loss."""
 
@@ -224,18 +237,7 @@ class GGHLDetectionTask(L.LightningModule):
         images, targets = batch
         with outside_autocast(images.device):
             preds = self.predict_batch(images, targets)
-        gts = [
-            {
-                "image_id": t["image_id"],
-                "polygons": apply_affine_to_points(
-                    t["polygons"].to(torch.float64), invert_affine(t["affine"])
-                ),
-                "labels": t["labels"],
-                "difficult": t["difficult"],
-            }
-            for t in targets
-        ]
-        metric.update(preds, gts)
+        metric.update(preds, [original_ground_truth(t) for t in targets])
 
     def on_validation_epoch_start(self) -> None:
         self.val_metric.reset()
